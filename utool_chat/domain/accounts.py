@@ -1,0 +1,175 @@
+"""Accounts: register, log in, log out, and token → user (the hot path of every request).
+
+Tokens are 32 random bytes (urlsafe); only HMAC-SHA256(secret, token) is stored, so a
+database leak yields no usable tokens. Passwords are hashed with argon2id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.exc import IntegrityError
+
+from utool_chat import config
+from utool_chat.db.engine import session_scope
+from utool_chat.db.models import AuthSession, User, utcnow
+from utool_chat.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from utool_chat.domain.serializers import user_out
+
+USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,32}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256  # argon2 is slow on purpose; do not let one request hash megabytes
+MAX_DISPLAY_NAME = 64
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps login timing uniform.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def _hash_token(token: str) -> str:
+    return hmac.new(config.settings.secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def normalise_username(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValidationFailed("username must be a string.", code="invalid_username")
+    return raw.strip().lower()
+
+
+def check_username(raw: Any) -> str:
+    username = normalise_username(raw)
+    if not USERNAME_RE.fullmatch(username):
+        raise ValidationFailed(
+            "username must be 3–32 characters of a-z, 0-9, '_', '.' or '-'.", code="invalid_username"
+        )
+    return username
+
+
+def check_password(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValidationFailed("password must be a string.", code="invalid_password")
+    if len(raw) < MIN_PASSWORD:
+        raise ValidationFailed(f"password must be at least {MIN_PASSWORD} characters.", code="invalid_password")
+    if len(raw) > MAX_PASSWORD:
+        raise ValidationFailed(f"password must be at most {MAX_PASSWORD} characters.", code="invalid_password")
+    return raw
+
+
+def check_display_name(raw: Any, fallback: str) -> str:
+    if raw is None:
+        return fallback
+    if not isinstance(raw, str):
+        raise ValidationFailed("displayName must be a string.", code="invalid_display_name")
+    name = " ".join(raw.split())
+    if not name:
+        return fallback
+    if len(name) > MAX_DISPLAY_NAME:
+        raise ValidationFailed(f"displayName must be at most {MAX_DISPLAY_NAME} characters.", code="invalid_display_name")
+    return name
+
+
+def _new_session(session, user_id: str) -> str:  # noqa: ANN001
+    token = secrets.token_urlsafe(32)
+    session.add(
+        AuthSession(
+            user_id=user_id,
+            token_hash=_hash_token(token),
+            expires_at=utcnow() + timedelta(days=config.settings.session_ttl_days),
+        )
+    )
+    return token
+
+
+def register(username: Any, password: Any, display_name: Any = None) -> dict[str, Any]:
+    """Create an account and log it in: {"user", "token"}. 409 if the username is taken."""
+    name = check_username(username)
+    pw = check_password(password)
+    shown = check_display_name(display_name, fallback=name)
+    pw_hash = _hasher.hash(pw)
+    try:
+        with session_scope() as session:
+            if session.exec(sa.select(User.id).where(User.username == name)).first():
+                raise Conflict("That username is already taken.", code="username_taken")
+            user = User(username=name, display_name=shown, password_hash=pw_hash)
+            session.add(user)
+            session.flush()
+            token = _new_session(session, user.id)
+            out = user_out(user)
+    except IntegrityError:  # lost a race for the same username
+        raise Conflict("That username is already taken.", code="username_taken") from None
+    return {"user": out, "token": token}
+
+
+def login(username: Any, password: Any) -> dict[str, Any]:
+    """{"user", "token"} for the right password; 401 (same message) for any wrong pair."""
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ValidationFailed("username and password must be strings.", code="validation_error")
+    name = normalise_username(username)
+    bad = Unauthenticated("Wrong username or password.", code="invalid_credentials")
+    with session_scope() as session:
+        user = session.exec(sa.select(User).where(User.username == name)).scalars().first()
+        if user is None or len(password) > MAX_PASSWORD:
+            try:
+                _hasher.verify(_DUMMY_HASH, password[:MAX_PASSWORD] or "x")
+            except VerificationError:
+                pass
+            raise bad
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            raise bad from None
+        token = _new_session(session, user.id)
+        return {"user": user_out(user), "token": token}
+
+
+def logout(token: str) -> None:
+    """Revoke the session behind `token` (it stops working at once)."""
+    with session_scope() as session:
+        result = session.exec(
+            sa.update(AuthSession)
+            .where(AuthSession.token_hash == _hash_token(token), AuthSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        if result.rowcount == 0:
+            raise Unauthenticated("Invalid or expired token.", code="invalid_token")
+
+
+def authenticate(token: Any) -> dict[str, Any]:
+    """The user object behind a live token, in one query; 401 otherwise."""
+    if not isinstance(token, str) or not token or len(token) > 256:
+        raise Unauthenticated("Missing or invalid token.", code="invalid_token")
+    with session_scope() as session:
+        user = (
+            session.exec(
+                sa.select(User)
+                .join(AuthSession, AuthSession.user_id == User.id)
+                .where(
+                    AuthSession.token_hash == _hash_token(token),
+                    AuthSession.revoked_at.is_(None),
+                    AuthSession.expires_at > utcnow(),
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if user is None:
+            raise Unauthenticated("Invalid or expired token.", code="invalid_token")
+        return user_out(user)
+
+
+def get_user(user_id: Any) -> dict[str, Any]:
+    if not isinstance(user_id, str):
+        raise NotFound("User not found.", code="user_not_found")
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("User not found.", code="user_not_found")
+        return user_out(user)

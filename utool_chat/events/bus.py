@@ -1,0 +1,213 @@
+"""The event bus: in-process by default, Redis pub/sub when REDIS_URL is set.
+
+Every backend process runs one bus. Publishing goes either straight to local subscribers
+(in-process) or to a Redis channel that every process listens to and fans out locally, so
+N processes on one Postgres + Redis behave as one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from utool_chat import config
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "utool_chat:events"
+
+
+@dataclass
+class Event:
+    """`name` is the contract's server→client event (e.g. "chat:new_message"), `payload`
+    its body, `user_ids` the users whose connections receive it."""
+
+    name: str
+    payload: dict[str, Any]
+    user_ids: list[str]
+    # Optional: a socket id that should not receive this event (the originator).
+    skip_sid: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Event:
+        return cls(**json.loads(raw))
+
+
+class _Subscription:
+    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int):
+        self.loop = loop
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
+
+    def offer(self, evt: Event) -> None:
+        try:
+            self.queue.put_nowait(evt)
+        except asyncio.QueueFull:  # a stuck consumer must not block everyone else
+            log.warning("event subscriber queue full; dropping %s", evt.name)
+
+
+class LocalFanout:
+    """Delivers events to this process's subscribers, from any thread."""
+
+    def __init__(self) -> None:
+        self._subs: set[_Subscription] = set()
+        self._lock = threading.Lock()
+
+    def add(self, sub: _Subscription) -> None:
+        with self._lock:
+            self._subs.add(sub)
+
+    def remove(self, sub: _Subscription) -> None:
+        with self._lock:
+            self._subs.discard(sub)
+
+    def dispatch(self, evt: Event) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            if sub.loop.is_closed():
+                self.remove(sub)
+                continue
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is sub.loop:
+                sub.offer(evt)
+            else:
+                sub.loop.call_soon_threadsafe(sub.offer, evt)
+
+
+class InProcessBus:
+    def __init__(self) -> None:
+        self.fanout = LocalFanout()
+
+    def publish(self, evt: Event) -> None:
+        self.fanout.dispatch(evt)
+
+    async def subscribe(self, maxsize: int = 10_000) -> AsyncIterator[Event]:
+        """Async iterator of every event published from now on (in this process's view)."""
+        sub = _Subscription(asyncio.get_running_loop(), maxsize)
+        self.fanout.add(sub)
+        await self._on_subscribe()
+        try:
+            while True:
+                yield await sub.queue.get()
+        finally:
+            self.fanout.remove(sub)
+
+    async def _on_subscribe(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class RedisBus(InProcessBus):
+    """Publishes to a Redis channel; one listener task per process fans events out locally."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        import redis
+
+        self.url = url
+        self._redis = redis.Redis.from_url(url)
+        self._listener_started = threading.Event()
+        self._listener_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def publish(self, evt: Event) -> None:
+        self._redis.publish(CHANNEL, evt.to_json())
+
+    async def _on_subscribe(self) -> None:
+        # The listener runs in its own thread with a blocking pubsub, independent of any
+        # event loop (Reflex, Socket.IO and tests each have their own).
+        with self._listener_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._listen, name="redis-bus", daemon=True)
+                self._thread.start()
+        await asyncio.get_running_loop().run_in_executor(None, self._listener_started.wait, 10)
+
+    def _listen(self) -> None:
+        import redis
+
+        while True:
+            try:
+                client = redis.Redis.from_url(self.url)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                self._listener_started.set()
+                for msg in pubsub.listen():
+                    if msg.get("type") != "message":
+                        continue
+                    try:
+                        self.fanout.dispatch(Event.from_json(msg["data"]))
+                    except Exception:  # one bad message must not kill the listener
+                        log.exception("bad event on %s", CHANNEL)
+            except Exception:
+                log.exception("redis bus listener lost its connection; reconnecting")
+                import time
+
+                time.sleep(0.5)
+
+
+_bus: InProcessBus | None = None
+_bus_lock = threading.Lock()
+
+
+def get_bus() -> InProcessBus:
+    global _bus
+    with _bus_lock:
+        if _bus is None:
+            url = config.settings.redis_url
+            _bus = RedisBus(url) if url else InProcessBus()
+        return _bus
+
+
+def reset_bus(redis_url: str | None = None, use_redis: bool | None = None) -> InProcessBus:
+    """Replace the process's bus (tests switch between in-process and Redis)."""
+    global _bus
+    with _bus_lock:
+        if use_redis or (use_redis is None and redis_url):
+            _bus = RedisBus(redis_url or config.settings.redis_url or "redis://127.0.0.1:6379/0")
+        else:
+            _bus = InProcessBus()
+        return _bus
+
+
+def publish_now(evt: Event) -> None:
+    try:
+        get_bus().publish(evt)
+    except Exception:  # the change is committed; a bus hiccup must not turn into a 500
+        log.exception("could not publish %s", evt.name)
+
+
+_PENDING = "utool_chat_pending_events"
+
+
+def publish_on_commit(session: Session, evt: Event) -> None:
+    session.info.setdefault(_PENDING, []).append(evt)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _flush_events(session: Session) -> None:
+    events = session.info.pop(_PENDING, [])
+    for evt in events:
+        publish_now(evt)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_events(session: Session, previous_transaction) -> None:  # noqa: ANN001
+    if previous_transaction.parent is None:  # the outermost transaction rolled back
+        session.info.pop(_PENDING, None)

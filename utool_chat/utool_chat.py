@@ -1,0 +1,15 @@
+"""The Reflex app: pages (server-driven UI), the HTTP API and the Socket.IO server on one backend."""
+
+import reflex as rx
+
+from utool_chat.api.app import api
+from utool_chat.pages import register_pages
+from utool_chat.realtime.server import create_sio
+
+app = rx.App(
+    api_transformer=api,
+    sio=create_sio(),
+    theme=rx.theme(appearance="light", accent_color="indigo", radius="large"),
+    stylesheets=["/styles.css"],
+)
+register_pages(app)
