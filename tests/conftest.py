@@ -25,7 +25,6 @@ def alembic_config(url: str) -> Config:
     cfg = Config(os.path.join(ROOT, "alembic.ini"))
     cfg.set_main_option("script_location", os.path.join(ROOT, "alembic"))
     cfg.cmd_opts = None
-    cfg.attributes["x_url"] = url
     return cfg
 
 

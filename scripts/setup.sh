@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine, idempotently:
+#   Python packages (.venv), bun from the npm registry (.tools, for Reflex's frontend build),
+#   and with --browser, Chromium for the Playwright tests (Debian's package, or Playwright's own).
+# Used by scripts/run.sh and scripts/test.sh; safe to run again (it skips what is there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=0
+[[ "${1:-}" == "--browser" ]] && want_browser=1
+
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+# Reinstall only when requirements.txt changed since the last successful install.
+stamp=.venv/.requirements.sha
+sum=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [[ ! -f $stamp || "$(cat $stamp)" != "$sum" ]]; then
+  echo "setup: installing Python packages"
+  .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/pip install -q -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import reflex, sqlmodel, fastapi, psycopg, argon2, redis, limits, socketio" \
+    || { echo "setup: Python packages failed to install" >&2; exit 1; }
+  echo "$sum" > $stamp
+fi
+
+# Reflex's own bun download is blocked here and its npm path needs Node 22; bun from the
+# npm registry works (toolchain.md).
+if [[ ! -x .tools/node_modules/.bin/bun ]]; then
+  echo "setup: installing bun from npm into .tools"
+  mkdir -p .tools
+  npm install --silent --prefix .tools bun@1.4.4 >/dev/null
+fi
+
+if (( want_browser )); then
+  if [[ ! -x /usr/bin/chromium ]]; then
+    if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+      echo "setup: installing Chromium from Debian"
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "setup: installing Playwright's Chromium"
+      .venv/bin/python -m playwright install chromium
+    fi
+  fi
+fi
