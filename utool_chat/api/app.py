@@ -10,6 +10,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from utool_chat import config
 from utool_chat.api.envelope import error
@@ -76,7 +77,15 @@ def _include_routers() -> None:
     api.include_router(chat.router)
 
     @api.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    async def _unknown_api_route(rest: str):  # noqa: ANN202
+    async def _unknown_api_route(request: Request, rest: str):  # noqa: ANN202
+        # Without this, unknown /api paths would fall through to Reflex's HTML 404. A known
+        # path asked with the wrong method is a 405, not a 404.
+        for route in api.routes:
+            if getattr(route, "path", None) == "/api/{rest:path}":
+                continue
+            match, _ = route.matches(request.scope)
+            if match == Match.PARTIAL:  # the path exists, the method does not
+                return error(405, f"Method {request.method} is not allowed here.", "method_not_allowed")
         return error(404, "No such API endpoint.", "not_found")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 
 from utool_chat.api.deps import current_user, json_body
@@ -41,17 +41,17 @@ async def send_request(user: dict[str, Any] = Depends(current_user), body: dict[
     return ok(request, status=201 if created else 200)
 
 
-@router.post("/api/v1/friends/requests/{request_id}/accept", summary="Accept a request sent to the caller")
-async def accept_request(request_id: str, user: dict[str, Any] = Depends(current_user)):  # noqa: ANN201
+@router.post("/api/v1/friends/requests/{requestId}/accept", summary="Accept a request sent to the caller")
+async def accept_request(request_id: str = Path(alias="requestId"), user: dict[str, Any] = Depends(current_user)):  # noqa: ANN201
     return ok(await run_in_threadpool(friends.accept_request, user["_id"], request_id))
 
 
-@router.post("/api/v1/friends/requests/{request_id}/decline", summary="Decline a request sent to the caller")
-async def decline_request(request_id: str, user: dict[str, Any] = Depends(current_user)):  # noqa: ANN201
+@router.post("/api/v1/friends/requests/{requestId}/decline", summary="Decline a request sent to the caller")
+async def decline_request(request_id: str = Path(alias="requestId"), user: dict[str, Any] = Depends(current_user)):  # noqa: ANN201
     return ok(await run_in_threadpool(friends.decline_request, user["_id"], request_id))
 
 
-@router.delete("/api/v1/friends/{user_id}", summary="Remove a friend (both sides)")
-async def remove_friend(user_id: str, user: dict[str, Any] = Depends(current_user)):  # noqa: ANN201
+@router.delete("/api/v1/friends/{userId}", summary="Remove a friend (both sides)")
+async def remove_friend(user_id: str = Path(alias="userId"), user: dict[str, Any] = Depends(current_user)):  # noqa: ANN201
     await run_in_threadpool(friends.remove_friend, user["_id"], user_id)
     return ok(None)

@@ -1,0 +1,265 @@
+"""Browser-test infrastructure: the real app under `reflex run --env prod`, driven by Chromium.
+
+Playwright's **sync** API is used (plain `def test_…`, no asyncio). Fixtures and helpers:
+
+    app_server      (session) AppServer(url, backend_url, database_url, log_path): the app,
+                    `reflex run --env prod` on one free loopback port (in prod, Reflex 0.10.1
+                    serves the built frontend from the backend: one port, url == backend_url;
+                    it refuses two different ports). Started once per session against the
+                    session's migrated Postgres database (tests/conftest.py `pg_url`), so a
+                    test may also arrange or check data directly through the domain
+                    (`utool_chat.domain.*`): the test process's engine points at it too.
+                    Do not combine with the `db` fixture in a browser test (it TRUNCATEs).
+    browser         (session) Chromium: /usr/bin/chromium with toolchain.md's flags, else
+                    Playwright's own Chromium. If neither launches the test FAILS (never skips).
+    new_page        factory: new_page(width=1280, height=800) -> Page in a fresh browser context
+                    (its own localStorage: one context per simulated user). Closed after the test.
+    register_in_browser(page, base_url, username, password=PASSWORD, display_name=None)
+    login_in_browser(page, base_url, username, password=PASSWORD)
+                    drive the real forms; return when the app has navigated away from the form.
+    unique_username(prefix) a fresh valid username (the database lives for the whole session).
+    screenshot(page, name)  saves test-artifacts/screenshots/<name>.png (gitignored), returns the path.
+    wait_for_app(page)      waits until the page is hydrated and its socket is connected.
+
+Mark browser tests with `@pytest.mark.browser`.
+
+`reflex run` compiles into the shared `.web/`; the server holds an exclusive flock on
+/tmp/utool-reflex-web.lock while it runs, so two test sessions (or a manual run, started as
+`flock /tmp/utool-reflex-web.lock reflex run …`) never compile at the same time. A session
+waits for the lock (up to BROWSER_LOCK_TIMEOUT seconds, default 900) and says so.
+Server output goes to test-artifacts/reflex-server.log; its tail is shown when start-up fails.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+SERVER_LOG = ARTIFACTS / "reflex-server.log"
+WEB_LOCK = Path(os.environ.get("BROWSER_WEB_LOCK", "/tmp/utool-reflex-web.lock"))
+SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+START_TIMEOUT = float(os.environ.get("BROWSER_APP_START_TIMEOUT", "240"))
+LOCK_TIMEOUT = float(os.environ.get("BROWSER_LOCK_TIMEOUT", "900"))
+PASSWORD = "correct horse battery"
+UI_TIMEOUT_MS = 15_000
+
+
+@dataclass(frozen=True)
+class AppServer:
+    url: str  # the pages, e.g. http://127.0.0.1:41234
+    backend_url: str  # Reflex backend: /_event socket, /api/v1 HTTP API, /chat Socket.IO (same port)
+    database_url: str
+    log_path: Path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status < 500
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _log_tail(lines: int = 60) -> str:
+    try:
+        return "\n".join(SERVER_LOG.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+def _take_web_lock():
+    """Exclusive lock on the shared .web build directory (see the module docstring)."""
+    handle = open(WEB_LOCK, "a+")  # noqa: SIM115 - held for the whole session
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    announced = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                handle.close()
+                pytest.fail(f"{WEB_LOCK} stayed locked for {LOCK_TIMEOUT:.0f}s (another reflex run?)")
+            if not announced:
+                print(f"\nbrowser tests: waiting for {WEB_LOCK} (another app build/run holds it)…", flush=True)
+                announced = True
+            time.sleep(1)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the whole process group (reflex spawns bun and the backend workers)."""
+    if process.poll() is not None:
+        return
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="session")
+def app_server(pg_url: str) -> Iterator[AppServer]:
+    port = _free_port()
+    backend_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_url,
+        "API_URL": backend_url,
+        "PATH": f"{ROOT / '.tools/node_modules/.bin'}:{ROOT / '.venv/bin'}:{os.environ.get('PATH', '')}",
+        "REFLEX_USE_SYSTEM_BUN": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}".rstrip(":"),
+    }
+    command = [
+        str(ROOT / ".venv/bin/reflex"), "run", "--env", "prod",
+        "--frontend-port", str(port),
+        "--backend-port", str(port),
+        "--backend-host", "127.0.0.1",
+        "--loglevel", "info",
+    ]
+    ARTIFACTS.mkdir(exist_ok=True)
+    lock = _take_web_lock()
+    log = open(SERVER_LOG, "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    server = AppServer(
+        url=backend_url, backend_url=backend_url, database_url=pg_url, log_path=SERVER_LOG
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not (_answers(f"{backend_url}/ping") and _answers(f"{server.url}/login")):
+            if process.poll() is not None:
+                pytest.fail(f"reflex run exited with {process.returncode}:\n{_log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app did not answer within {START_TIMEOUT:.0f}s:\n{_log_tail()}")
+            time.sleep(1)
+        yield server
+    finally:
+        _stop(process)
+        log.close()
+        lock.close()  # releases the flock
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    attempts = []
+    if SYSTEM_CHROMIUM.exists():
+        attempts.append({"executable_path": str(SYSTEM_CHROMIUM)})
+    attempts.append({})  # Playwright's own Chromium (`python -m playwright install chromium`)
+    errors = []
+    chromium = None
+    for extra in attempts:
+        try:
+            chromium = playwright.chromium.launch(args=CHROMIUM_ARGS, **extra)
+            break
+        except PlaywrightError as err:
+            errors.append(f"{extra or 'playwright chromium'}: {err}")
+    if chromium is None:
+        playwright.stop()
+        pytest.fail("Chromium could not be launched (browser tests never skip):\n" + "\n".join(errors))
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture()
+def new_page(browser, app_server: AppServer) -> Iterator[Callable[..., object]]:
+    """new_page(width=1280, height=800) -> a Page in its own context (its own user)."""
+    contexts = []
+
+    def _new_page(width: int = 1280, height: int = 800):
+        context = browser.new_context(viewport={"width": width, "height": height}, base_url=app_server.url)
+        context.set_default_timeout(UI_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield _new_page
+    for context in contexts:
+        context.close()
+
+
+def unique_username(prefix: str = "user") -> str:
+    return f"{prefix[:20]}_{uuid.uuid4().hex[:8]}".lower()
+
+
+def wait_for_app(page) -> None:  # noqa: ANN001
+    """Wait until the page is hydrated: React owns the DOM and the socket is live.
+
+    Typing into a server-rendered input before hydration would be lost. Every page shows
+    an invisible `[data-testid=app-hydrated]` once Reflex's hydrate event has come back
+    (utool_chat/components/layout.py `hydration_marker`)."""
+    page.locator("[data-testid=app-hydrated]").first.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+
+
+def register_in_browser(
+    page, base_url: str, username: str, password: str = PASSWORD, display_name: str | None = None  # noqa: ANN001
+) -> None:
+    page.goto(f"{base_url}/register")
+    wait_for_app(page)
+    form = page.get_by_test_id("register-form")
+    form.locator("input[name=username]").fill(username)
+    if display_name:
+        form.locator("input[name=display_name]").fill(display_name)
+    form.locator("input[name=password]").fill(password)
+    form.get_by_test_id("submit").click()
+    page.wait_for_url(lambda url: "/register" not in url, timeout=UI_TIMEOUT_MS)
+
+
+def login_in_browser(page, base_url: str, username: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+    page.goto(f"{base_url}/login")
+    wait_for_app(page)
+    form = page.get_by_test_id("login-form")
+    form.locator("input[name=username]").fill(username)
+    form.locator("input[name=password]").fill(password)
+    form.get_by_test_id("submit").click()
+    page.wait_for_url(lambda url: "/login" not in url, timeout=UI_TIMEOUT_MS)
+
+
+def screenshot(page, name: str, *, show_toasts: bool = False) -> Path:  # noqa: ANN001
+    """Full-page PNG in test-artifacts/screenshots/; toasts hidden unless asked for (they
+    would be caught mid-animation, covering the page)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    hide = "" if show_toasts else "[data-sonner-toaster] { display: none !important; }"
+    page.screenshot(path=str(path), full_page=True, style=hide, animations="disabled")
+    return path

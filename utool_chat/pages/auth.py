@@ -1,0 +1,139 @@
+"""/login and /register: one card each, inline messages under the fields."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from utool_chat.components.layout import auth_card
+from utool_chat.state.auth import AuthState
+
+
+def _field(
+    label: str,
+    name: str,
+    error: rx.Var[str],
+    *,
+    type_: str = "text",
+    placeholder: str = "",
+    hint: str = "",
+    auto_complete: str = "off",
+    auto_focus: bool = False,
+) -> rx.Component:
+    """A labelled input with its hint, replaced by the error message when there is one."""
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        rx.input(
+            id=name,
+            name=name,
+            type=type_,
+            placeholder=placeholder,
+            auto_complete=auto_complete,
+            auto_focus=auto_focus,
+            size="3",
+            width="100%",
+            color_scheme=rx.cond(error != "", "red", "indigo"),
+            class_name=rx.cond(error != "", "field-invalid", ""),
+            aria_invalid=rx.cond(error != "", "true", "false"),
+            aria_describedby=f"{name}-message",
+        ),
+        rx.cond(
+            error != "",
+            rx.text(
+                rx.icon("circle-alert", size=14, class_name="inline-icon"),
+                error,
+                id=f"{name}-message",
+                size="1",
+                color_scheme="red",
+                role="alert",
+                data_testid=f"{name}-error",
+            ),
+            rx.text(hint, id=f"{name}-message", size="1", color_scheme="gray") if hint else rx.fragment(),
+        ),
+        spacing="1",
+        width="100%",
+        align="stretch",
+    )
+
+
+def _submit(label: str, busy_label: str) -> rx.Component:
+    return rx.button(
+        rx.cond(AuthState.submitting, busy_label, label),
+        type="submit",
+        size="3",
+        width="100%",
+        loading=AuthState.submitting,
+        data_testid="submit",
+    )
+
+
+def _switch(prompt: str, link_text: str, href: str) -> rx.Component:
+    return rx.text(
+        prompt,
+        " ",
+        rx.link(link_text, href=href, weight="medium"),
+        size="2",
+        color_scheme="gray",
+        align="center",
+        width="100%",
+    )
+
+
+def login_page() -> rx.Component:
+    return auth_card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Welcome back", size="6"),
+                rx.text("Log in to pick up your conversations.", size="2", color_scheme="gray"),
+                _field(
+                    "Username", "username", AuthState.username_error,
+                    placeholder="your_username", auto_complete="username", auto_focus=True,
+                ),
+                _field(
+                    "Password", "password", AuthState.password_error,
+                    type_="password", placeholder="••••••••", auto_complete="current-password",
+                ),
+                _submit("Log in", "Logging in…"),
+                _switch("New to uTool Chat?", "Create an account", "/register"),
+                spacing="4",
+                width="100%",
+                align="stretch",
+            ),
+            on_submit=AuthState.login,
+            reset_on_submit=False,
+            data_testid="login-form",
+        ),
+    )
+
+
+def register_page() -> rx.Component:
+    return auth_card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Create your account", size="6"),
+                rx.text("It takes ten seconds. No email needed.", size="2", color_scheme="gray"),
+                _field(
+                    "Username", "username", AuthState.username_error,
+                    placeholder="ada_lovelace", auto_complete="username", auto_focus=True,
+                    hint="3–32 characters: a–z, 0–9, _ . -",
+                ),
+                _field(
+                    "Display name (optional)", "display_name", AuthState.display_name_error,
+                    placeholder="Ada Lovelace", auto_complete="name",
+                    hint="How friends see you. Defaults to your username.",
+                ),
+                _field(
+                    "Password", "password", AuthState.password_error,
+                    type_="password", placeholder="Choose a password", auto_complete="new-password",
+                    hint="At least 8 characters.",
+                ),
+                _submit("Create account", "Creating account…"),
+                _switch("Already have an account?", "Log in", "/login"),
+                spacing="4",
+                width="100%",
+                align="stretch",
+            ),
+            on_submit=AuthState.register,
+            reset_on_submit=False,
+            data_testid="register-form",
+        ),
+    )

@@ -1,0 +1,198 @@
+"""AuthState: who is using this tab. A thin door onto `utool_chat.domain.accounts`.
+
+The login token lives in the browser's localStorage (it survives reloads and is shared by
+the user's tabs); the user behind it is always resolved on the backend with
+`accounts.authenticate`, never taken from the client. Other states read the signed-in
+user with `auth = await self.get_state(AuthState)` and then `auth.user_id`,
+`auth.display_name`, `auth.token` (empty strings when nobody is signed in).
+
+Pages behind the login use `on_load=AuthState.check_login` (then their own loaders, which
+must return early when `user_id` is empty, because check_login has redirected).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+import reflex as rx
+
+from utool_chat.domain import accounts
+from utool_chat.domain.errors import DomainError, Unauthenticated
+
+PUBLIC_PATHS = ("/login", "/register")
+HOME_PATH = "/chat"
+
+# Which form field shows a domain error, by the error's machine code.
+_FIELD_BY_CODE = {
+    "invalid_username": "username",
+    "username_taken": "username",
+    "invalid_display_name": "display_name",
+    "invalid_password": "password",
+    "invalid_credentials": "password",
+}
+
+
+def _sentence(message: str) -> str:
+    """Domain messages start lower-case ("username must …"); the UI shows sentences."""
+    return message[:1].upper() + message[1:]
+
+
+def _safe_next(path: Any) -> str:
+    """Only same-site paths may be a post-login destination (no open redirects)."""
+    if isinstance(path, str) and path.startswith("/") and not path.startswith("//"):
+        if not path.startswith(PUBLIC_PATHS):
+            return path
+    return HOME_PATH
+
+
+class AuthState(rx.State):
+    """The signed-in user of this tab, and the login/register forms."""
+
+    token: str = rx.LocalStorage("", name="utool_token", sync=True)
+
+    # Resolved on the backend from `token` (check_login / login / register).
+    user_id: str = ""
+    username: str = ""
+    display_name: str = ""
+    avatar: str = ""
+
+    # Form state: one inline message per field, plus a busy flag for the submit button.
+    username_error: str = ""
+    display_name_error: str = ""
+    password_error: str = ""
+    submitting: bool = False
+
+    @rx.var
+    def is_authenticated(self) -> bool:
+        return self.user_id != ""
+
+    # ----- session -------------------------------------------------------------------
+
+    def _sign_in(self, user: dict[str, Any], token: str | None = None) -> None:
+        if token is not None:
+            self.token = token
+        self.user_id = user["_id"]
+        self.username = user["username"]
+        self.display_name = user["displayName"]
+        self.avatar = user.get("avatar") or ""
+
+    def _sign_out(self) -> None:
+        self.token = ""
+        self.user_id = self.username = self.display_name = self.avatar = ""
+
+    def _clear_form_errors(self) -> None:
+        self.username_error = self.display_name_error = self.password_error = ""
+
+    async def _resolve_token(self) -> bool:
+        """Validate the stored token against the database; signs the tab out if it is dead."""
+        if not self.token:
+            self._sign_out()
+            return False
+        try:
+            user = await asyncio.to_thread(accounts.authenticate, self.token)
+        except Unauthenticated:
+            self._sign_out()
+            return False
+        self._sign_in(user)
+        return True
+
+    @rx.event
+    async def check_login(self):
+        """on_load of every signed-in page: a missing or dead token goes to /login."""
+        if await self._resolve_token():
+            return None
+        path = self.router.url.path or "/"
+        if path.startswith(PUBLIC_PATHS):
+            return None
+        if path in ("", "/"):
+            return rx.redirect("/login", replace=True)
+        full = path + (f"?{self.router.url.query}" if self.router.url.query else "")
+        return rx.redirect(f"/login?next={quote(full, safe='')}", replace=True)
+
+    @rx.event
+    async def redirect_if_logged_in(self):
+        """on_load of /login and /register: a signed-in user has nothing to do there."""
+        self._clear_form_errors()
+        self.submitting = False
+        if await self._resolve_token():
+            return rx.redirect(_safe_next(self.router.url.query_parameters.get("next")), replace=True)
+        return None
+
+    @rx.event
+    async def route_home(self):
+        """on_load of /: the chat for a signed-in user, the login page otherwise."""
+        target = HOME_PATH if await self._resolve_token() else "/login"
+        return rx.redirect(target, replace=True)
+
+    @rx.event
+    async def logout(self):
+        token = self.token
+        self._sign_out()
+        if token:
+            try:
+                await asyncio.to_thread(accounts.logout, token)
+            except Unauthenticated:  # already revoked elsewhere: the outcome is the same
+                pass
+        return rx.redirect("/login", replace=True)
+
+    # ----- forms -----------------------------------------------------------------------
+
+    def _show_error(self, err: DomainError):
+        field = _FIELD_BY_CODE.get(err.code)
+        if field is None:
+            return rx.toast.error(_sentence(err.message))
+        setattr(self, f"{field}_error", _sentence(err.message))
+        return None
+
+    @rx.event
+    async def login(self, form: dict[str, Any]):
+        self._clear_form_errors()
+        username = str(form.get("username") or "").strip()
+        password = str(form.get("password") or "")
+        if not username:
+            self.username_error = "Enter your username."
+        if not password:
+            self.password_error = "Enter your password."
+        if self.username_error or self.password_error:
+            return
+        self.submitting = True
+        yield
+        try:
+            result = await asyncio.to_thread(accounts.login, username, password)
+        except DomainError as err:
+            self.submitting = False
+            yield self._show_error(err)
+            return
+        self.submitting = False
+        self._sign_in(result["user"], result["token"])
+        yield rx.redirect(_safe_next(self.router.url.query_parameters.get("next")), replace=True)
+
+    @rx.event
+    async def register(self, form: dict[str, Any]):
+        self._clear_form_errors()
+        username = form.get("username") or ""
+        password = form.get("password") or ""
+        display_name = form.get("display_name") or None
+        # Check every field up front so the user sees all problems at once; the domain
+        # re-checks (it is the authority) and adds "taken".
+        for field, check in (("username", accounts.check_username), ("password", accounts.check_password)):
+            try:
+                check(form.get(field) or "")
+            except DomainError as err:
+                setattr(self, f"{field}_error", _sentence(err.message))
+        if self.username_error or self.password_error:
+            return
+        self.submitting = True
+        yield
+        try:
+            result = await asyncio.to_thread(accounts.register, username, password, display_name)
+        except DomainError as err:
+            self.submitting = False
+            yield self._show_error(err)
+            return
+        self.submitting = False
+        self._sign_in(result["user"], result["token"])
+        yield rx.toast.success(f"Welcome to uTool Chat, {result['user']['displayName']}!")
+        yield rx.redirect("/friends", replace=True)
