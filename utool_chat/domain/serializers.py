@@ -5,10 +5,23 @@ Every door serves exactly these dicts, so a client written against the plan work
 
 from __future__ import annotations
 
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
-from utool_chat.db.models import User
+import sqlalchemy as sa
+
+from utool_chat.db.models import (
+    Attachment,
+    Conversation,
+    ConversationMember,
+    Message,
+    Reaction,
+    ReadReceipt,
+    User,
+)
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -26,4 +39,222 @@ def user_out(user: User) -> dict[str, Any]:
         "username": user.username,
         "displayName": user.display_name,
         "avatar": user.avatar,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Chat objects. Everything below batch-loads: serialising a page of N messages (or N
+# conversations with their lastMessage) costs a fixed number of queries, never one per row.
+# ---------------------------------------------------------------------------------------
+
+REPLY_SNIPPET_CHARS = 200
+
+
+class Position(NamedTuple):
+    """A member's read/delivered position: all `status` needs, detached from the ORM so a
+    caller can show a position it has just moved without re-reading the row."""
+
+    user_id: str
+    read_seq: int
+    delivered_seq: int
+
+
+# An active member with their user row, as loaded by conversations.active_members().
+RosterEntry = tuple[ConversationMember, User]
+
+
+def positions_of(roster: Iterable[RosterEntry]) -> list[Position]:
+    return [Position(m.user_id, m.last_read_seq, m.last_delivered_seq) for m, _ in roster]
+
+
+def message_status(msg: Message, positions: Iterable[Position]) -> str:
+    """The sender's view: "read" once any other active member read it, "delivered" once any
+    other member's client received it, "sent" before that."""
+    others = [p for p in positions if p.user_id != msg.sender_id]
+    if any(p.read_seq >= msg.seq for p in others):
+        return "read"
+    if any(p.delivered_seq >= msg.seq for p in others):
+        return "delivered"
+    return "sent"
+
+
+def attachment_out(att: Attachment) -> dict[str, Any]:
+    return {"url": att.url, "type": att.mime_type, "name": att.name, "size": att.size}
+
+
+def reply_out(target: Message, sender: User | None) -> dict[str, Any]:
+    return {
+        "_id": target.id,
+        "seq": target.seq,
+        "sender": user_out(sender) if sender else None,
+        "content": "" if target.is_deleted else target.content[:REPLY_SNIPPET_CHARS],
+        "isDeleted": target.is_deleted,
+    }
+
+
+def message_out(
+    msg: Message,
+    sender: User | None,
+    *,
+    attachments: Sequence[dict[str, Any]],
+    reactions: Sequence[dict[str, Any]],
+    read_by: Sequence[dict[str, Any]],
+    status: str,
+    reply_to: dict[str, Any] | None,
+) -> dict[str, Any]:
+    deleted = msg.is_deleted
+    return {
+        "_id": msg.id,
+        "conversationId": msg.conversation_id,
+        "seq": msg.seq,
+        "sender": user_out(sender) if sender else None,
+        # A deleted message keeps its place (seq stays gap-free) but never its content.
+        "content": "" if deleted else msg.content,
+        "contentType": msg.content_type,
+        "attachments": [] if deleted else list(attachments),
+        "replyTo": reply_to,
+        "readBy": list(read_by),
+        "reactions": [] if deleted else list(reactions),
+        "status": status,
+        "isEdited": msg.is_edited,
+        "isDeleted": deleted,
+        "tempId": msg.temp_id,
+        "createdAt": iso(msg.created_at),
+        "updatedAt": iso(msg.updated_at),
+    }
+
+
+def messages_out(
+    session: Any,
+    rows: Sequence[tuple[Message, User | None]],
+    positions_by_conversation: Mapping[str, Sequence[Position]],
+) -> list[dict[str, Any]]:
+    """Serialise (message, sender) rows in order. Costs at most four queries for any number
+    of rows: reply targets (only if some row replies), reactions, attachments, read receipts."""
+    if not rows:
+        return []
+    messages = [m for m, _ in rows]
+    ids = [m.id for m in messages]
+
+    replies: dict[str, dict[str, Any]] = {}
+    reply_ids = {m.reply_to_id for m in messages if m.reply_to_id}
+    if reply_ids:
+        for target, target_sender in session.exec(
+            sa.select(Message, User).outerjoin(User, User.id == Message.sender_id).where(Message.id.in_(reply_ids))
+        ):
+            replies[target.id] = reply_out(target, target_sender)
+
+    reactions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for message_id, user_id, emoji in session.exec(
+        sa.select(Reaction.message_id, Reaction.user_id, Reaction.emoji)
+        .where(Reaction.message_id.in_(ids))
+        .order_by(Reaction.created_at, Reaction.user_id, Reaction.emoji)
+    ):
+        reactions[message_id].append({"user": user_id, "emoji": emoji})
+
+    attachments: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for att in session.exec(
+        sa.select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.position)
+    ).scalars():
+        attachments[att.message_id].append(attachment_out(att))
+
+    read_times = _read_times(session, messages)
+
+    out = []
+    for msg, sender in rows:
+        read_by = []
+        for user_id, (seqs, times) in read_times.get(msg.conversation_id, {}).items():
+            if user_id == msg.sender_id:
+                continue
+            # Receipts of one user only move forward, so the first one covering this seq
+            # is the moment they read it.
+            i = bisect.bisect_left(seqs, msg.seq)
+            if i < len(seqs):
+                read_by.append((times[i], user_id))
+        read_by.sort(key=lambda pair: (as_utc(pair[0]), pair[1]))
+        out.append(
+            message_out(
+                msg,
+                sender,
+                attachments=attachments.get(msg.id, ()),
+                reactions=reactions.get(msg.id, ()),
+                read_by=[{"user": uid, "readAt": iso(ts)} for ts, uid in read_by],
+                status=message_status(msg, positions_by_conversation.get(msg.conversation_id, ())),
+                reply_to=replies.get(msg.reply_to_id) if msg.reply_to_id else None,
+            )
+        )
+    return out
+
+
+def as_utc(ts: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are UTC."""
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def _read_times(session: Any, messages: Sequence[Message]) -> dict[str, dict[str, tuple[list[int], list[datetime]]]]:
+    """{conversationId: {userId: (sorted up_to_seqs, their read_at)}} — just the receipts
+    that can be "the first receipt covering" a message of the page: those whose up_to_seq
+    lies within the page's seq range, plus each user's first receipt above it. One query,
+    served by ix_read_receipts_conversation_seq, however long the conversation."""
+    ranges: dict[str, tuple[int, int]] = {}
+    for m in messages:
+        lo, hi = ranges.get(m.conversation_id, (m.seq, m.seq))
+        ranges[m.conversation_id] = (min(lo, m.seq), max(hi, m.seq))
+
+    rr = ReadReceipt.__table__
+    in_page = sa.or_(
+        *(sa.and_(rr.c.conversation_id == cid, rr.c.up_to_seq.between(lo, hi)) for cid, (lo, hi) in ranges.items())
+    )
+    above_page = sa.or_(*(sa.and_(rr.c.conversation_id == cid, rr.c.up_to_seq > hi) for cid, (_, hi) in ranges.items()))
+    first_above = (
+        sa.select(rr.c.conversation_id, rr.c.user_id, sa.func.min(rr.c.up_to_seq).label("up_to_seq"))
+        .where(above_page)
+        .group_by(rr.c.conversation_id, rr.c.user_id)
+        .subquery()
+    )
+    later = rr.alias("later")
+    query = sa.union_all(
+        sa.select(rr.c.conversation_id, rr.c.user_id, rr.c.up_to_seq, rr.c.read_at).where(in_page),
+        sa.select(later.c.conversation_id, later.c.user_id, later.c.up_to_seq, later.c.read_at).join(
+            first_above,
+            sa.and_(
+                later.c.conversation_id == first_above.c.conversation_id,
+                later.c.user_id == first_above.c.user_id,
+                later.c.up_to_seq == first_above.c.up_to_seq,
+            ),
+        ),
+    )
+    receipts = sorted(session.exec(query).all(), key=lambda r: (r[2], as_utc(r[3])))
+    result: dict[str, dict[str, tuple[list[int], list[datetime]]]] = defaultdict(dict)
+    for conversation_id, user_id, up_to_seq, read_at in receipts:
+        seqs, times = result[conversation_id].setdefault(user_id, ([], []))
+        seqs.append(up_to_seq)
+        times.append(read_at)
+    return result
+
+
+def conversation_out(
+    conv: Conversation,
+    roster: Sequence[RosterEntry],
+    *,
+    last_message: dict[str, Any] | None,
+    unread_count: int,
+    is_archived: bool,
+) -> dict[str, Any]:
+    """`unreadCount` and `isArchived` are the viewer's; everything else is shared."""
+    return {
+        "_id": conv.id,
+        "type": conv.type,
+        "name": conv.name,
+        "avatar": conv.avatar,
+        "participants": [user_out(user) for _, user in roster],
+        "admins": [member.user_id for member, _ in roster if member.is_admin],
+        "createdBy": conv.created_by_id,
+        "projectId": conv.project_id,
+        "lastMessage": last_message,
+        "unreadCount": unread_count,
+        "isArchived": is_archived,
+        "createdAt": iso(conv.created_at),
+        "updatedAt": iso(conv.updated_at),
+        "lastActivityAt": iso(conv.last_activity_at),
     }

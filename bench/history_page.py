@@ -1,0 +1,114 @@
+"""Benchmark: one page of history (list_messages, limit=50) from a 100,000-message conversation.
+
+    .venv/bin/python bench/history_page.py [--messages 100000] [--calls 300] [--limit 50]
+
+Creates its own temporary Postgres database (TEST_PG_ADMIN_URL or 127.0.0.1:5432), migrates
+it, COPYs the messages in (plus a read receipt every 50 messages, so readBy has real work),
+times `calls` list_messages calls at random beforeMessageId cursors through the real domain
+function (serialisation and batch loads included), prints p50/p99, and drops the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import psycopg  # noqa: E402
+
+from tests.conftest import migrate, temporary_pg_database  # noqa: E402
+
+
+def seed(url: str, n_messages: int) -> tuple[str, str, list[str]]:
+    """Two friends, one direct conversation, n messages; returns (reader, conversation, ids)."""
+    from utool_chat.db.models import new_id
+
+    ann, bob, conv = new_id(), new_id(), new_id()
+    start = datetime.now(timezone.utc) - timedelta(days=30)
+    ids = [new_id() for _ in range(n_messages)]
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO users (id, username, display_name, password_hash, created_at, updated_at)"
+            " VALUES (%s, %s, %s, '!', now(), now())",
+            [(ann, "bench_ann", "Ann"), (bob, "bench_bob", "Bob")],
+        )
+        cur.execute(
+            "INSERT INTO conversations (id, type, direct_key, last_seq, last_message_id, last_activity_at,"
+            " created_at, updated_at, created_by_id) VALUES (%s, 'direct', %s, %s, %s, now(), now(), now(), %s)",
+            (conv, ":".join(sorted((ann, bob))), n_messages, ids[-1], ann),
+        )
+        cur.executemany(
+            "INSERT INTO conversation_members (conversation_id, user_id, is_admin, joined_at, is_archived,"
+            " last_read_seq, last_delivered_seq) VALUES (%s, %s, false, now(), false, %s, %s)",
+            [(conv, ann, n_messages, n_messages), (conv, bob, n_messages - 10, n_messages)],
+        )
+        with cur.copy(
+            "COPY messages (id, conversation_id, seq, sender_id, content, content_type, is_edited, is_deleted,"
+            " created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for i, message_id in enumerate(ids):
+                ts = start + timedelta(seconds=i * 20)
+                sender = ann if i % 3 else bob
+                copy.write_row((message_id, conv, i + 1, sender, f"message number {i + 1} " + "lorem " * (i % 20),
+                                "text", False, False, ts, ts))
+        with cur.copy("COPY read_receipts (conversation_id, user_id, up_to_seq, read_at) FROM STDIN") as copy:
+            for seq in range(50, n_messages - 10, 50):
+                copy.write_row((conv, bob, seq, start + timedelta(seconds=seq * 20 + 5)))
+        cur.execute("ANALYZE")
+    return ann, conv, ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--limit", type=int, default=50)
+    args = parser.parse_args()
+
+    with temporary_pg_database(prefix="utool_bench") as url:
+        migrate(url)
+        os.environ["DATABASE_URL"] = url
+        from utool_chat import config
+        from utool_chat.db import engine
+
+        config.reload_settings()
+        engine.init_engine(url)
+        from utool_chat.domain import messages
+
+        t0 = time.perf_counter()
+        reader, conv, ids = seed(url, args.messages)
+        print(f"seeded {args.messages:,} messages in {time.perf_counter() - t0:.1f} s")
+
+        seq_of = {message_id: i + 1 for i, message_id in enumerate(ids)}
+        rng = random.Random(42)
+        for _ in range(20):  # warm up the pool, caches and statement compilation
+            messages.list_messages(reader, conv, limit=args.limit, before_message_id=rng.choice(ids))
+        timings = []
+        for _ in range(args.calls):
+            cursor = rng.choice(ids)
+            t = time.perf_counter()
+            page, _meta = messages.list_messages(reader, conv, limit=args.limit, before_message_id=cursor)
+            timings.append((time.perf_counter() - t) * 1000)
+            assert not page or page[0]["seq"] == seq_of[cursor] - 1
+        t = time.perf_counter()
+        newest, _ = messages.list_messages(reader, conv, limit=args.limit)
+        newest_ms = (time.perf_counter() - t) * 1000
+        assert len(newest) == args.limit and newest[0]["seq"] == args.messages
+
+        timings.sort()
+        p50 = statistics.median(timings)
+        p99 = timings[min(len(timings) - 1, int(round(0.99 * (len(timings) - 1))))]
+        print(f"list_messages(limit={args.limit}) at {args.calls} random cursors over {args.messages:,} messages:"
+              f" p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {timings[-1]:.2f} ms; newest page {newest_ms:.2f} ms")
+        engine.get_engine().dispose()
+
+
+if __name__ == "__main__":
+    main()

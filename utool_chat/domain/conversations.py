@@ -1,0 +1,546 @@
+"""Conversations: create (direct / group / project), list, get, update membership, archive/leave.
+
+Visibility rule: only *active* members (left_at IS NULL) see a conversation. Everyone else
+gets NotFound with the same body as for an id that does not exist, so nobody can probe
+which private conversations exist.
+
+Product decisions (Slack/WhatsApp-like):
+- Direct conversations need a friendship to be *started*; one per pair, enforced by the
+  UNIQUE direct_key, so even racing creators end up with the same conversation.
+- Groups and project conversations may include any existing users (Slack channels do not
+  require friendship). Unknown user ids are a 400 `unknown_participants`.
+- DELETE on a direct conversation archives it for the caller only (it comes back with the
+  next message); on a group it leaves. A group left without an admin hands admin to its
+  longest-standing member.
+- New and re-added group members start with everything already sent marked read: history
+  is visible, but joining a busy group does not greet you with 1,000 unread messages.
+- Ids that arrive in a URL path and do not exist are 404; ids inside a body or query
+  (participants, replyTo, cursors) that do not fit are 400 with a specific code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from utool_chat.db.engine import session_scope
+from utool_chat.db.models import Conversation, ConversationMember, Message, User, utcnow
+from utool_chat.domain import friends
+from utool_chat.domain import serializers as ser
+from utool_chat.domain.errors import Forbidden, NotFound, ValidationFailed
+from utool_chat.events import Event, publish_on_commit
+
+TYPES = ("direct", "group", "project")
+MAX_NAME_CHARS = 100
+MAX_PROJECT_ID_CHARS = 64
+MAX_AVATAR_CHARS = 512
+MAX_GROUP_MEMBERS = 500  # including the creator
+MAX_PAGE_LIMIT = 100
+MAX_PAGE = 10_000
+DEFAULT_PAGE_LIMIT = 20
+# Our ids are 32 hex chars; anything outside this shape cannot name a row (and never
+# reaches SQL, where a NUL byte would be a driver error instead of a clean 404).
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+members_t = ConversationMember.__table__
+conversations_t = Conversation.__table__
+
+
+# --- input checks (shared with messages and reactions) --------------------------------
+
+
+def check_text(raw: Any, field: str, *, max_chars: int, code: str = "validation_error",
+               too_long_code: str | None = None, strip: bool = True) -> str:
+    """A (trimmed) string that Postgres can store; 400 for anything else."""
+    if not isinstance(raw, str):
+        raise ValidationFailed(f"{field} must be a string.", code=code)
+    if "\x00" in raw:
+        raise ValidationFailed(f"{field} must not contain NUL characters.", code=code)
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates are valid JSON escapes but not text
+        raise ValidationFailed(f"{field} is not valid Unicode text.", code=code) from None
+    text = raw.strip() if strip else raw
+    if len(text) > max_chars:
+        raise ValidationFailed(f"{field} must be at most {max_chars} characters.", code=too_long_code or code)
+    return text
+
+
+def check_int(raw: Any, field: str, *, default: int, minimum: int, maximum: int) -> int:
+    if raw is None:
+        return default
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ValidationFailed(f"{field} must be an integer.", code="validation_error")
+    if not minimum <= raw <= maximum:
+        raise ValidationFailed(f"{field} must be between {minimum} and {maximum}.", code="validation_error")
+    return raw
+
+
+def is_id(raw: Any) -> bool:
+    return isinstance(raw, str) and ID_RE.fullmatch(raw) is not None
+
+
+def conversation_not_found() -> NotFound:
+    return NotFound("Conversation not found.", code="conversation_not_found")
+
+
+def check_conversation_id(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValidationFailed("conversationId must be a string.", code="validation_error")
+    if not is_id(raw):
+        raise conversation_not_found()
+    return raw
+
+
+def check_url(raw: str, field: str) -> str:
+    """http(s) URLs or same-origin paths ("/uploads/…"); no javascript:, data: or //host."""
+    lowered = raw.lower()
+    if lowered.startswith(("http://", "https://")) or (raw.startswith("/") and not raw.startswith("//")):
+        return raw
+    raise ValidationFailed(f"{field} must be an http(s) URL or a path starting with '/'.", code="invalid_url")
+
+
+def _check_user_ids(raw: Any, field: str, *, required: bool = False) -> list[str]:
+    """A de-duplicated list of user ids (order kept); 400 for anything else."""
+    if raw is None and not required:
+        return []
+    if not isinstance(raw, list):
+        raise ValidationFailed(f"{field} must be a list of user ids.", code="invalid_participants")
+    if len(raw) > MAX_GROUP_MEMBERS:
+        raise ValidationFailed(f"{field} may hold at most {MAX_GROUP_MEMBERS} ids.", code="invalid_participants")
+    ids: list[str] = []
+    for item in raw:
+        if not isinstance(item, str):
+            raise ValidationFailed(f"{field} must contain only string ids.", code="invalid_participants")
+        if not is_id(item):
+            raise ValidationFailed(f"Unknown user id in {field}: {item[:64]!r}.", code="unknown_participants")
+        if item not in ids:
+            ids.append(item)
+    return ids
+
+
+def _check_name(raw: Any) -> str:
+    name = check_text(raw, "name", max_chars=MAX_NAME_CHARS, code="invalid_name")
+    if not name:
+        raise ValidationFailed("name must not be empty.", code="invalid_name")
+    return name
+
+
+def _check_avatar(raw: Any) -> str | None:
+    """"" clears the avatar."""
+    avatar = check_text(raw, "avatar", max_chars=MAX_AVATAR_CHARS, code="invalid_avatar")
+    return check_url(avatar, "avatar") if avatar else None
+
+
+# --- membership ------------------------------------------------------------------------
+
+
+def active_members(session: Any, conversation_ids: Iterable[str]) -> dict[str, list[ser.RosterEntry]]:
+    """{conversationId: [(member, user)]} for active members, longest-standing first. One query."""
+    ids = list(conversation_ids)
+    roster: dict[str, list[ser.RosterEntry]] = defaultdict(list)
+    if not ids:
+        return roster
+    rows = session.exec(
+        sa.select(ConversationMember, User)
+        .join(User, User.id == ConversationMember.user_id)
+        .where(ConversationMember.conversation_id.in_(ids), ConversationMember.left_at.is_(None))
+        .order_by(ConversationMember.joined_at, ConversationMember.user_id)
+    )
+    for member, user in rows:
+        roster[member.conversation_id].append((member, user))
+    return roster
+
+
+def roster_or_404(session: Any, actor_id: str, conversation_id: str) -> list[ser.RosterEntry]:
+    """The active members, if the actor is one of them; NotFound otherwise (one query)."""
+    roster = active_members(session, [conversation_id]).get(conversation_id, [])
+    if not any(member.user_id == actor_id for member, _ in roster):
+        raise conversation_not_found()
+    return roster
+
+
+def require_member(session: Any, actor_id: str, conversation_id: Any) -> ConversationMember:
+    """The actor's active membership row; NotFound (never "forbidden") otherwise."""
+    cid = check_conversation_id(conversation_id)
+    member = session.get(ConversationMember, (cid, actor_id)) if isinstance(actor_id, str) else None
+    if member is None or member.left_at is not None:
+        raise conversation_not_found()
+    return member
+
+
+def member_ids(conversation_id: str) -> list[str]:
+    """Ids of the active members (whom a conversation's events go to)."""
+    if not is_id(conversation_id):
+        return []
+    with session_scope() as session:
+        return list(
+            session.exec(
+                sa.select(ConversationMember.user_id).where(
+                    ConversationMember.conversation_id == conversation_id, ConversationMember.left_at.is_(None)
+                )
+            ).scalars()
+        )
+
+
+def unread_count_expr(member: Any = ConversationMember) -> Any:
+    """Correlated count of a member's unread messages: above their read position, sent by
+    someone else, not deleted. Served by uq_messages_conversation_seq (conversation_id, seq)."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(Message)
+        .where(
+            Message.conversation_id == member.conversation_id,
+            Message.seq > member.last_read_seq,
+            Message.is_deleted.is_(False),
+            sa.or_(Message.sender_id.is_(None), Message.sender_id != member.user_id),
+        )
+        .scalar_subquery()
+    )
+
+
+def unread_counts(session: Any, conversation_id: str, user_ids: Sequence[str] | None = None) -> dict[str, int]:
+    """{userId: unreadCount} for active members (or just `user_ids`), in one query."""
+    query = sa.select(ConversationMember.user_id, unread_count_expr()).where(
+        ConversationMember.conversation_id == conversation_id, ConversationMember.left_at.is_(None)
+    )
+    if user_ids is not None:
+        if not user_ids:
+            return {}
+        query = query.where(ConversationMember.user_id.in_(list(user_ids)))
+    return {user_id: count for user_id, count in session.exec(query)}
+
+
+def _ensure_an_admin(members: Sequence[ConversationMember]) -> None:
+    """A group must keep an admin: hand it to the longest-standing active member."""
+    active = [m for m in members if m.left_at is None]
+    if active and not any(m.is_admin for m in active):
+        oldest = min(active, key=lambda m: (ser.as_utc(m.joined_at), m.user_id))
+        oldest.is_admin = True
+
+
+def _require_users_exist(session: Any, user_ids: Sequence[str]) -> None:
+    if not user_ids:
+        return
+    found = set(session.exec(sa.select(User.id).where(User.id.in_(list(user_ids)))).scalars())
+    missing = [uid for uid in user_ids if uid not in found]
+    if missing:
+        raise ValidationFailed("Unknown user id(s): " + ", ".join(missing[:10]) + ".", code="unknown_participants")
+
+
+# --- serialising -----------------------------------------------------------------------
+
+
+def _conversation_rows(session: Any, actor_id: str, *filters: Any, offset: int = 0, limit: int | None = None) -> list:
+    """(conversation, viewer's isArchived, viewer's unreadCount, total) rows of the actor's
+    active memberships, newest activity first — one query however many conversations."""
+    query = (
+        sa.select(
+            Conversation,
+            ConversationMember.is_archived,
+            unread_count_expr().label("unread"),
+            sa.func.count().over().label("total"),
+        )
+        .join(
+            ConversationMember,
+            sa.and_(ConversationMember.conversation_id == Conversation.id, ConversationMember.user_id == actor_id),
+        )
+        .where(ConversationMember.left_at.is_(None), *filters)
+        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query))
+
+
+def _build_conversations(session: Any, rows: Sequence) -> list[dict[str, Any]]:
+    """Conversation objects for rows of _conversation_rows: participants in one query, every
+    lastMessage through one batch load (messages_out's fixed handful of queries)."""
+    if not rows:
+        return []
+    conversations = [row[0] for row in rows]
+    roster = active_members(session, [c.id for c in conversations])
+    positions = {cid: ser.positions_of(entries) for cid, entries in roster.items()}
+    last_ids = [c.last_message_id for c in conversations if c.last_message_id]
+    last_messages: dict[str, dict[str, Any]] = {}
+    if last_ids:
+        pairs = list(
+            session.exec(
+                sa.select(Message, User).outerjoin(User, User.id == Message.sender_id).where(Message.id.in_(last_ids))
+            )
+        )
+        for out in ser.messages_out(session, pairs, positions):
+            last_messages[out["_id"]] = out
+    return [
+        ser.conversation_out(
+            conv,
+            roster.get(conv.id, []),
+            last_message=last_messages.get(conv.last_message_id) if conv.last_message_id else None,
+            unread_count=unread,
+            is_archived=archived,
+        )
+        for conv, archived, unread, _total in rows
+    ]
+
+
+def conversation_view(session: Any, actor_id: str, conversation_id: str) -> dict[str, Any]:
+    """The conversation as the actor sees it; NotFound unless an active member."""
+    rows = _conversation_rows(session, actor_id, Conversation.id == conversation_id)
+    if not rows:
+        raise conversation_not_found()
+    return _build_conversations(session, rows)[0]
+
+
+def conversation_views(session: Any, conversation_id: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(shared view with unreadCount 0, {memberId: the conversation as that member sees it})
+    for chat:conversation_updated: each member gets their own unreadCount and isArchived."""
+    conv = session.exec(sa.select(Conversation).where(Conversation.id == conversation_id)).scalar_one()
+    base = _build_conversations(session, [(conv, False, 0, 1)])[0]
+    flags = session.exec(
+        sa.select(ConversationMember.user_id, ConversationMember.is_archived, unread_count_expr()).where(
+            ConversationMember.conversation_id == conversation_id, ConversationMember.left_at.is_(None)
+        )
+    )
+    views = {uid: {**base, "unreadCount": unread, "isArchived": archived} for uid, archived, unread in flags}
+    return base, views
+
+
+def publish_conversation_updated(session: Any, conversation_id: str,
+                                 removed_user_ids: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """Queue chat:conversation_updated for every active member (their own view) and, with
+    `removed: true`, for users who just left or were removed (their clients drop it)."""
+    base, views = conversation_views(session, conversation_id)
+    for user_id, view in views.items():
+        publish_on_commit(session, Event("chat:conversation_updated", {"conversation": view}, [user_id]))
+    removed = [uid for uid in removed_user_ids if uid not in views]
+    if removed:
+        publish_on_commit(session, Event("chat:conversation_updated", {"conversation": base, "removed": True}, removed))
+    return views
+
+
+# --- the domain verbs ------------------------------------------------------------------
+
+
+def list_conversations(actor_id: str, page: Any = 1, limit: Any = DEFAULT_PAGE_LIMIT, type: Any = None,
+                       archived: Any = False) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The actor's conversations, newest activity first, each with lastMessage and the
+    actor's unreadCount. Archived ones are hidden (archived=True lists only those). A fixed
+    number of queries however many conversations the page holds."""
+    page = check_int(page, "page", default=1, minimum=1, maximum=MAX_PAGE)
+    limit = check_int(limit, "limit", default=DEFAULT_PAGE_LIMIT, minimum=1, maximum=MAX_PAGE_LIMIT)
+    if type is not None and type not in TYPES:
+        raise ValidationFailed("type must be one of: " + ", ".join(TYPES) + ".", code="invalid_type")
+    if not isinstance(archived, bool):
+        raise ValidationFailed("archived must be a boolean.", code="validation_error")
+    filters = [ConversationMember.is_archived.is_(archived)]
+    if type is not None:
+        filters.append(Conversation.type == type)
+    offset = (page - 1) * limit
+    with session_scope() as session:
+        rows = _conversation_rows(session, actor_id, *filters, offset=offset, limit=limit)
+        if rows:
+            total = rows[0][3]
+        elif page == 1:
+            total = 0
+        else:  # past the end: the window count has no row to ride on
+            total = session.exec(
+                sa.select(sa.func.count())
+                .select_from(Conversation)
+                .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
+                .where(ConversationMember.user_id == actor_id, ConversationMember.left_at.is_(None), *filters)
+            ).scalar_one()
+        items = _build_conversations(session, rows)
+    meta = {"page": page, "limit": limit, "total": total, "hasMore": offset + len(items) < total}
+    return items, meta
+
+
+def get_conversation(actor_id: str, conversation_id: Any) -> dict[str, Any]:
+    cid = check_conversation_id(conversation_id)
+    with session_scope() as session:
+        return conversation_view(session, actor_id, cid)
+
+
+def create_conversation(actor_id: str, participant_ids: Any, type: Any = "direct", name: Any = None,
+                        project_id: Any = None) -> tuple[dict[str, Any], bool]:
+    """(conversation, created). A direct conversation with the same friend returns the
+    existing one (created False), also when two requests race."""
+    kind = "direct" if type is None else type
+    if kind not in TYPES:
+        raise ValidationFailed("type must be one of: " + ", ".join(TYPES) + ".", code="invalid_type")
+    others = [uid for uid in _check_user_ids(participant_ids, "participantIds", required=True) if uid != actor_id]
+    if kind == "direct":
+        if len(others) != 1:
+            raise ValidationFailed("A direct conversation has exactly one other participant.", code="invalid_participants")
+        return _create_direct(actor_id, others[0])
+    return _create_group(actor_id, others, kind, name, project_id)
+
+
+def _create_direct(actor_id: str, other_id: str) -> tuple[dict[str, Any], bool]:
+    key = ":".join(sorted((actor_id, other_id)))
+    try:
+        with session_scope() as session:
+            existing = _open_existing_direct(session, actor_id, key)
+            if existing is not None:
+                return existing, False
+            _require_users_exist(session, [other_id])
+            if not friends.are_friends(session, actor_id, other_id):
+                raise Forbidden("You can only start a direct conversation with a friend.", code="not_friends")
+            conv = Conversation(type="direct", direct_key=key, created_by_id=actor_id)
+            session.add(conv)
+            session.flush()  # a racing creator of the same pair makes this raise IntegrityError
+            session.add_all(ConversationMember(conversation_id=conv.id, user_id=uid) for uid in (actor_id, other_id))
+            session.flush()
+            views = publish_conversation_updated(session, conv.id)
+            return views[actor_id], True
+    except IntegrityError:
+        # Lost the race: the winner's conversation is committed now (direct_key UNIQUE).
+        with session_scope() as session:
+            existing = _open_existing_direct(session, actor_id, key)
+            if existing is None:
+                raise
+            return existing, False
+
+
+def _open_existing_direct(session: Any, actor_id: str, key: str) -> dict[str, Any] | None:
+    """The pair's conversation, un-archived for the actor (opening a chat brings it back)."""
+    conversation_id = session.exec(sa.select(Conversation.id).where(Conversation.direct_key == key)).scalar()
+    if conversation_id is None:
+        return None
+    session.exec(
+        sa.update(members_t)
+        .where(members_t.c.conversation_id == conversation_id, members_t.c.user_id == actor_id,
+               members_t.c.is_archived.is_(True))
+        .values(is_archived=False)
+    )
+    return conversation_view(session, actor_id, conversation_id)
+
+
+def _create_group(actor_id: str, others: list[str], kind: str, name: Any, project_id: Any) -> tuple[dict[str, Any], bool]:
+    project = None
+    if kind == "project":
+        project = check_text(project_id, "projectId", max_chars=MAX_PROJECT_ID_CHARS, code="invalid_project_id")
+        if not project:
+            raise ValidationFailed("projectId is required for a project conversation.", code="invalid_project_id")
+    title = _check_name(name)
+    if len(others) < 2:
+        raise ValidationFailed("A group needs at least two other participants.", code="invalid_participants")
+    if len(others) + 1 > MAX_GROUP_MEMBERS:
+        raise ValidationFailed(f"A group has at most {MAX_GROUP_MEMBERS} members.", code="invalid_participants")
+    with session_scope() as session:
+        _require_users_exist(session, others)
+        conv = Conversation(type=kind, name=title, project_id=project, created_by_id=actor_id)
+        session.add(conv)
+        session.flush()
+        session.add(ConversationMember(conversation_id=conv.id, user_id=actor_id, is_admin=True))
+        session.add_all(ConversationMember(conversation_id=conv.id, user_id=uid) for uid in others)
+        session.flush()
+        views = publish_conversation_updated(session, conv.id)
+        return views[actor_id], True
+
+
+def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, avatar: Any = None,
+                        add_participant_ids: Any = None, remove_participant_ids: Any = None,
+                        add_admin_ids: Any = None, remove_admin_ids: Any = None) -> dict[str, Any]:
+    """Rename, change the avatar, add/remove members, grant/revoke admin (groups and project
+    conversations only). Admin-only except the avatar, which any member may change."""
+    cid = check_conversation_id(conversation_id)
+    new_name = None if name is None else _check_name(name)
+    avatar_given = avatar is not None
+    new_avatar = _check_avatar(avatar) if avatar_given else None
+    adds = _check_user_ids(add_participant_ids, "addParticipantIds")
+    removes = _check_user_ids(remove_participant_ids, "removeParticipantIds")
+    promote = _check_user_ids(add_admin_ids, "addAdminIds")
+    demote = _check_user_ids(remove_admin_ids, "removeAdminIds")
+    if new_name is None and not avatar_given and not (adds or removes or promote or demote):
+        raise ValidationFailed("Nothing to update.", code="nothing_to_update")
+    if set(adds) & set(removes) or set(promote) & set(demote):
+        raise ValidationFailed("The same user cannot be both added and removed.", code="invalid_participants")
+
+    with session_scope() as session:
+        require_member(session, actor_id, cid)
+        # The row lock serialises membership changes (and sends) of this conversation.
+        conv = session.exec(sa.select(Conversation).where(Conversation.id == cid).with_for_update()).scalar_one()
+        members = {m.user_id: m for m in session.exec(
+            sa.select(ConversationMember).where(ConversationMember.conversation_id == cid)
+            .execution_options(populate_existing=True)).scalars()}  # fresh, now that we hold the lock
+        me = members.get(actor_id)
+        if me is None or me.left_at is not None:  # left while we waited for the lock
+            raise conversation_not_found()
+        if conv.type == "direct":
+            raise ValidationFailed("A direct conversation cannot be renamed or change members.", code="not_a_group")
+        if (new_name is not None or adds or removes or promote or demote) and not me.is_admin:
+            raise Forbidden("Only a group admin can rename it or change its members.", code="not_admin")
+
+        now = utcnow()
+        active = {uid for uid, m in members.items() if m.left_at is None}
+        not_members = [uid for uid in removes if uid not in active]
+        if not_members:
+            raise ValidationFailed("Not a member: " + ", ".join(not_members[:10]) + ".", code="not_a_member")
+        new_users = [uid for uid in adds if uid not in active]
+        _require_users_exist(session, new_users)
+        if len(active) + len(new_users) - len(removes) > MAX_GROUP_MEMBERS:
+            raise ValidationFailed(f"A group has at most {MAX_GROUP_MEMBERS} members.", code="invalid_participants")
+
+        for uid in removes:
+            members[uid].left_at = now
+            members[uid].is_admin = False
+        for uid in new_users:
+            member = members.get(uid)
+            if member is None:
+                member = members[uid] = ConversationMember(conversation_id=cid, user_id=uid)
+                session.add(member)
+            member.left_at, member.is_admin, member.is_archived, member.joined_at = None, False, False, now
+            member.last_read_seq = member.last_delivered_seq = max(member.last_read_seq or 0, conv.last_seq)
+        active = {uid for uid, m in members.items() if m.left_at is None}
+        not_active = [uid for uid in promote + demote if uid not in active]
+        if not_active:
+            raise ValidationFailed("Not a member: " + ", ".join(not_active[:10]) + ".", code="not_a_member")
+        for uid in promote:
+            members[uid].is_admin = True
+        for uid in demote:
+            members[uid].is_admin = False
+        _ensure_an_admin(list(members.values()))
+
+        if new_name is not None:
+            conv.name = new_name
+        if avatar_given:
+            conv.avatar = new_avatar
+        conv.updated_at = now
+        session.flush()
+        views = publish_conversation_updated(session, cid, removed_user_ids=removes)
+        if actor_id in views:
+            return views[actor_id]
+        # The actor removed themselves: show them the result once (they can no longer GET it).
+        return conversation_views(session, cid)[0]
+
+
+def archive_or_leave(actor_id: str, conversation_id: Any) -> None:
+    """Direct: archive for the actor (it returns with the next message). Group/project:
+    leave it; it disappears for the actor (404 afterwards); admin is handed over if needed."""
+    cid = check_conversation_id(conversation_id)
+    with session_scope() as session:
+        me = require_member(session, actor_id, cid)
+        conv = session.exec(sa.select(Conversation).where(Conversation.id == cid).with_for_update()).scalar_one()
+        if conv.type == "direct":
+            me.is_archived = True
+            session.flush()
+            view = conversation_view(session, actor_id, cid)
+            publish_on_commit(session, Event("chat:conversation_updated", {"conversation": view}, [actor_id]))
+            return
+        members = list(session.exec(
+            sa.select(ConversationMember)
+            .where(ConversationMember.conversation_id == cid, ConversationMember.left_at.is_(None))
+            .execution_options(populate_existing=True)).scalars())  # fresh, now that we hold the lock
+        if me not in members:  # two leave requests raced: the other one did it
+            raise conversation_not_found()
+        me.left_at, me.is_admin = utcnow(), False
+        conv.updated_at = me.left_at
+        _ensure_an_admin(members)
+        session.flush()
+        publish_conversation_updated(session, cid, removed_user_ids=[actor_id])

@@ -1,0 +1,486 @@
+"""Messages: send, history, edit, delete, read and delivery positions, catch-up sync.
+
+Sending allocates `seq` with one atomic `UPDATE conversations SET last_seq = last_seq + 1 …
+RETURNING last_seq`. That row lock serialises concurrent sends to one conversation, so seqs
+are 1, 2, 3, … with no gaps (a rolled-back send rolls its bump back) and no duplicates. A
+client `tempId` is looked up *after* taking the lock: a retry racing its original waits for
+it, then finds its message and returns it instead of storing a second one.
+
+Read state is a position per member (last_read_seq); `unreadCount` is derived from it and
+`readBy` from read_receipts rows written whenever a position moves forward.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from utool_chat import config
+from utool_chat.db.engine import session_scope
+from utool_chat.db.models import Attachment, Conversation, Message, Reaction, ReadReceipt, User, new_id, utcnow
+from utool_chat.domain import conversations as convs
+from utool_chat.domain import ratelimit
+from utool_chat.domain import serializers as ser
+from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from utool_chat.events import Event, publish_on_commit
+
+# 'system' messages are written by the server only (the plan's list minus 'system').
+CLIENT_CONTENT_TYPES = ("text", "image", "file", "audio")
+MAX_ATTACHMENTS = 10
+MAX_TEMP_ID_CHARS = 128
+DEFAULT_HISTORY_LIMIT = 30
+MAX_HISTORY_LIMIT = 100
+MAX_SYNC_LIMIT = 500
+MIME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}$")
+
+members_t = convs.members_t
+conversations_t = Conversation.__table__
+receipts_t = ReadReceipt.__table__
+
+
+# --- input checks ----------------------------------------------------------------------
+
+
+def message_not_found() -> NotFound:
+    return NotFound("Message not found.", code="message_not_found")
+
+
+def check_message_id(raw: Any) -> str:
+    """A message id from a URL path: 404 when it cannot exist."""
+    if not isinstance(raw, str):
+        raise ValidationFailed("messageId must be a string.", code="validation_error")
+    if not convs.is_id(raw):
+        raise message_not_found()
+    return raw
+
+
+def _check_body_id(raw: Any, field: str, code: str) -> str:
+    """A message id inside a body or query: 400 `code` when it cannot be one."""
+    if not convs.is_id(raw):
+        raise ValidationFailed(f"{field} must be the id of a message in this conversation.", code=code)
+    return raw
+
+
+def _check_content(raw: Any, *, allow_empty: bool) -> str:
+    text = convs.check_text(
+        "" if raw is None else raw, "content", max_chars=config.settings.max_message_chars,
+        code="invalid_content", too_long_code="content_too_long",
+    )
+    if not text and not allow_empty:
+        raise ValidationFailed("content must not be empty.", code="empty_content")
+    return text
+
+
+def _check_content_type(raw: Any) -> str:
+    if raw is None:
+        return "text"
+    if raw not in CLIENT_CONTENT_TYPES:
+        raise ValidationFailed("contentType must be one of: " + ", ".join(CLIENT_CONTENT_TYPES) + ".",
+                               code="invalid_content_type")
+    return raw
+
+
+def _check_attachments(raw: Any) -> list[dict[str, Any]]:
+    """[{url, type, name?, size?}] (at most 10); other keys are ignored."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ValidationFailed("attachments must be a list.", code="invalid_attachments")
+    if len(raw) > MAX_ATTACHMENTS:
+        raise ValidationFailed(f"At most {MAX_ATTACHMENTS} attachments per message.", code="invalid_attachments")
+    out = []
+    for i, item in enumerate(raw):
+        where = f"attachments[{i}]"
+        if not isinstance(item, dict):
+            raise ValidationFailed(f"{where} must be an object with url and type.", code="invalid_attachments")
+        url = convs.check_text(item.get("url"), f"{where}.url", max_chars=2048, code="invalid_attachments")
+        if not url:
+            raise ValidationFailed(f"{where}.url is required.", code="invalid_attachments")
+        convs.check_url(url, f"{where}.url")
+        mime = convs.check_text(item.get("type"), f"{where}.type", max_chars=128, code="invalid_attachments")
+        if not MIME_RE.fullmatch(mime):
+            raise ValidationFailed(f"{where}.type must be a MIME type such as image/png.", code="invalid_attachments")
+        name = item.get("name")
+        if name is not None:
+            name = convs.check_text(name, f"{where}.name", max_chars=255, code="invalid_attachments") or None
+        size = item.get("size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 2**62):
+            raise ValidationFailed(f"{where}.size must be a non-negative integer (bytes).", code="invalid_attachments")
+        out.append({"url": url, "type": mime, "name": name, "size": size})
+    return out
+
+
+def _check_temp_id(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    # Opaque to us: matched byte for byte, so not trimmed.
+    temp_id = convs.check_text(raw, "tempId", max_chars=MAX_TEMP_ID_CHARS, code="invalid_temp_id", strip=False)
+    return temp_id or None
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def _with_sender() -> Any:
+    return sa.select(Message, User).outerjoin(User, User.id == Message.sender_id)
+
+
+def visible_message(session: Any, actor_id: str, message_id: str, *, lock: bool = False
+                     ) -> tuple[Message, User | None, list[ser.RosterEntry]]:
+    """(message, sender, roster) if the actor is an active member of its conversation;
+    NotFound otherwise — the same answer as for an id that does not exist. Two queries."""
+    query = _with_sender().where(Message.id == message_id)
+    if lock:
+        query = query.with_for_update(of=Message)
+    row = session.exec(query).first()
+    if row is None:
+        raise message_not_found()
+    msg, sender = row
+    roster = convs.active_members(session, [msg.conversation_id]).get(msg.conversation_id, [])
+    if not any(member.user_id == actor_id for member, _ in roster):
+        raise message_not_found()
+    return msg, sender, roster
+
+
+def serialize_with(session: Any, msg: Message, sender: User | None, positions: list[ser.Position]) -> dict[str, Any]:
+    return ser.messages_out(session, [(msg, sender)], {msg.conversation_id: positions})[0]
+
+
+def _moved(positions: list[ser.Position], user_id: str, *, read_seq: int | None = None,
+           delivered_seq: int | None = None) -> list[ser.Position]:
+    """`positions` with one member's read/delivered position moved forward (never back)."""
+    return [
+        p._replace(
+            read_seq=max(p.read_seq, read_seq or 0),
+            delivered_seq=max(p.delivered_seq, delivered_seq or 0, read_seq or 0),
+        ) if p.user_id == user_id else p
+        for p in positions
+    ]
+
+
+def serialize_message(session: Any, message_id: str) -> dict[str, Any]:
+    """One message as every member sees it (for doors that need to re-send it)."""
+    msg, sender = session.exec(_with_sender().where(Message.id == message_id)).one()
+    roster = convs.active_members(session, [msg.conversation_id]).get(msg.conversation_id, [])
+    return serialize_with(session, msg, sender, ser.positions_of(roster))
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def send_message(actor_id: str, conversation_id: Any, content: Any, content_type: Any = "text",
+                 attachments: Any = None, reply_to: Any = None, temp_id: Any = None) -> tuple[dict[str, Any], bool]:
+    """(message, created). A repeated tempId from the same sender returns the first message
+    (created False) and stores nothing."""
+    ratelimit.check_send(actor_id)
+    cid = convs.check_conversation_id(conversation_id)
+    kind = _check_content_type(content_type)
+    files = _check_attachments(attachments)
+    text = _check_content(content, allow_empty=bool(files))
+    reply_id = None if reply_to is None else _check_body_id(reply_to, "replyTo", "invalid_reply_to")
+    temp = _check_temp_id(temp_id)
+    try:
+        with session_scope() as session:
+            return _store_message(session, actor_id, cid, text, kind, files, reply_id, temp)
+    except IntegrityError:
+        # Safety net behind the row lock: the (conversation, sender, temp_id) constraint.
+        if temp is None:
+            raise
+        with session_scope() as session:
+            roster = convs.roster_or_404(session, actor_id, cid)
+            existing = _find_by_temp_id(session, cid, actor_id, temp)
+            if existing is None:
+                raise
+            return serialize_with(session, *existing, ser.positions_of(roster)), False
+
+
+def _find_by_temp_id(session: Any, conversation_id: str, sender_id: str, temp_id: str):  # noqa: ANN202
+    return session.exec(
+        _with_sender().where(
+            Message.conversation_id == conversation_id, Message.sender_id == sender_id, Message.temp_id == temp_id
+        )
+    ).first()
+
+
+def _store_message(session: Any, actor_id: str, cid: str, text: str, kind: str, files: list[dict[str, Any]],
+                   reply_id: str | None, temp_id: str | None) -> tuple[dict[str, Any], bool]:
+    roster = convs.roster_or_404(session, actor_id, cid)
+    me, my_user = next((m, u) for m, u in roster if m.user_id == actor_id)
+    reply = None
+    if reply_id is not None:
+        target = session.exec(_with_sender().where(Message.id == reply_id, Message.conversation_id == cid)).first()
+        if target is None:
+            raise ValidationFailed("replyTo must be a message of this conversation.", code="invalid_reply_to")
+        reply = ser.reply_out(*target)
+
+    now = utcnow()
+    message_id = new_id()
+    seq = session.exec(
+        sa.update(conversations_t)
+        .where(conversations_t.c.id == cid)
+        .values(last_seq=conversations_t.c.last_seq + 1, last_message_id=message_id, last_activity_at=now,
+                updated_at=now)
+        .returning(conversations_t.c.last_seq)
+    ).scalar_one()
+
+    if temp_id is not None:
+        existing = _find_by_temp_id(session, cid, actor_id, temp_id)
+        if existing is not None:
+            # A retry: serve the stored message and undo our bump of the conversation row.
+            out = serialize_with(session, *existing, ser.positions_of(roster))
+            session.rollback()
+            return out, False
+
+    msg = Message(id=message_id, conversation_id=cid, seq=seq, sender_id=actor_id, content=text, content_type=kind,
+                  reply_to_id=reply_id, temp_id=temp_id, created_at=now, updated_at=now)
+    session.add(msg)
+    session.flush()  # the models declare no relationships, so the ORM would not order these INSERTs
+    session.add_all(
+        Attachment(message_id=message_id, uploader_id=actor_id, url=f["url"], mime_type=f["type"], name=f["name"],
+                   size=f["size"], position=i)
+        for i, f in enumerate(files)
+    )
+    session.flush()
+
+    # One statement: the sender's own position moves to this message (own messages are never
+    # unread) and the conversation comes back for members who had archived it. Only the
+    # sender's row and archived rows are touched, not every member of a big group.
+    session.exec(
+        sa.update(members_t)
+        .where(members_t.c.conversation_id == cid, members_t.c.left_at.is_(None),
+               sa.or_(members_t.c.user_id == actor_id, members_t.c.is_archived.is_(True)))
+        .values(
+            is_archived=False,
+            last_read_seq=sa.case((members_t.c.user_id == actor_id, seq), else_=members_t.c.last_read_seq),
+            last_read_at=sa.case((members_t.c.user_id == actor_id, now), else_=members_t.c.last_read_at),
+        )
+    )
+    # Answering implies having read what came before: record it so readBy agrees with status.
+    read_others = me.last_read_seq < seq - 1
+    if read_others:
+        session.exec(sa.insert(receipts_t).values(conversation_id=cid, user_id=actor_id, up_to_seq=seq, read_at=now))
+
+    message = ser.message_out(msg, my_user, attachments=files, reactions=[], read_by=[], status="sent",
+                              reply_to=reply)
+    everyone = [m.user_id for m, _ in roster]
+    publish_on_commit(session, Event("chat:new_message", {"conversationId": cid, "message": message,
+                                                          "tempId": temp_id}, everyone))
+    counts = convs.unread_counts(session, cid, [uid for uid in everyone if uid != actor_id])
+    if read_others:
+        counts[actor_id] = 0
+    for user_id, count in counts.items():
+        publish_on_commit(session, Event("chat:unread_count_update", {"conversationId": cid, "unreadCount": count},
+                                         [user_id]))
+    # Members who had archived it get the conversation back in their list.
+    for member, _ in roster:
+        if member.is_archived and member.user_id != actor_id:
+            convs.publish_conversation_updated(session, cid)
+            break
+    return message, True
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HISTORY_LIMIT,
+                  before_message_id: Any = None, after_message_id: Any = None
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A page of history, newest first. No cursor: the newest messages; beforeMessageId: the
+    ones just older; afterMessageId: the ones just newer. meta.hasMore says whether more
+    exist in that direction. Served by the (conversation_id, seq) index."""
+    cid = convs.check_conversation_id(conversation_id)
+    limit = convs.check_int(limit, "limit", default=DEFAULT_HISTORY_LIMIT, minimum=1, maximum=MAX_HISTORY_LIMIT)
+    if before_message_id is not None and after_message_id is not None:
+        raise ValidationFailed("Use beforeMessageId or afterMessageId, not both.", code="invalid_cursor")
+    cursor_field = "beforeMessageId" if before_message_id is not None else "afterMessageId"
+    cursor_id = before_message_id if before_message_id is not None else after_message_id
+    if cursor_id is not None:
+        _check_body_id(cursor_id, cursor_field, "invalid_cursor")
+    with session_scope() as session:
+        roster = convs.roster_or_404(session, actor_id, cid)
+        query = _with_sender().where(Message.conversation_id == cid)
+        if cursor_id is not None:
+            cursor_seq = session.exec(
+                sa.select(Message.seq).where(Message.id == cursor_id, Message.conversation_id == cid)
+            ).scalar()
+            if cursor_seq is None:
+                raise ValidationFailed(f"{cursor_field} must be the id of a message in this conversation.",
+                                       code="invalid_cursor")
+        newer = after_message_id is not None
+        if newer:
+            query = query.where(Message.seq > cursor_seq).order_by(Message.seq.asc())
+        else:
+            if cursor_id is not None:
+                query = query.where(Message.seq < cursor_seq)
+            query = query.order_by(Message.seq.desc())
+        rows = list(session.exec(query.limit(limit + 1)))
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        if newer:
+            rows.reverse()
+        items = ser.messages_out(session, rows, {cid: ser.positions_of(roster)})
+    meta = {
+        "hasMore": has_more,
+        "limit": limit,
+        "newestMessageId": items[0]["_id"] if items else None,
+        "oldestMessageId": items[-1]["_id"] if items else None,
+    }
+    return items, meta
+
+
+def messages_since(actor_id: str, conversation_id: Any, after_seq: Any, limit: Any = MAX_SYNC_LIMIT
+                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Catch-up after a reconnect: messages with seq > after_seq, oldest first.
+    meta.lastSeq is the last seq returned (after_seq if none); hasMore says to ask again."""
+    cid = convs.check_conversation_id(conversation_id)
+    after = convs.check_int(after_seq, "afterSeq", default=0, minimum=0, maximum=2**62)
+    limit = convs.check_int(limit, "limit", default=MAX_SYNC_LIMIT, minimum=1, maximum=MAX_SYNC_LIMIT)
+    with session_scope() as session:
+        roster = convs.roster_or_404(session, actor_id, cid)
+        rows = list(session.exec(
+            _with_sender().where(Message.conversation_id == cid, Message.seq > after)
+            .order_by(Message.seq.asc()).limit(limit + 1)
+        ))
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        items = ser.messages_out(session, rows, {cid: ser.positions_of(roster)})
+    return items, {"hasMore": has_more, "lastSeq": items[-1]["seq"] if items else after}
+
+
+# --- edit and delete -----------------------------------------------------------------------------
+
+
+def edit_message(actor_id: str, message_id: Any, content: Any) -> dict[str, Any]:
+    """New content for the actor's own message, within the edit window; sets isEdited."""
+    mid = check_message_id(message_id)
+    with session_scope() as session:
+        msg, sender, roster = visible_message(session, actor_id, mid, lock=True)
+        if msg.sender_id != actor_id:
+            raise Forbidden("You can only edit your own messages.", code="not_sender")
+        if msg.is_deleted:
+            raise Conflict("This message was deleted.", code="message_deleted")
+        if utcnow() - ser.as_utc(msg.created_at) > timedelta(seconds=config.settings.edit_window_seconds):
+            raise Forbidden("This message can no longer be edited.", code="edit_window_passed")
+        has_files = session.exec(sa.select(Attachment.id).where(Attachment.message_id == mid).limit(1)).first()
+        text = _check_content(content, allow_empty=has_files is not None)
+        positions = ser.positions_of(roster)
+        if text == msg.content:  # nothing changed: no edit mark, no event
+            return serialize_with(session, msg, sender, positions)
+        now = utcnow()
+        msg.content, msg.is_edited, msg.edited_at, msg.updated_at = text, True, now, now
+        session.flush()
+        out = serialize_with(session, msg, sender, positions)
+        publish_message_updated(session, out, roster)
+        return out
+
+
+def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
+    """Soft delete by the sender or a group/project admin. The content and attachments are
+    erased from storage, not just hidden; the message keeps its seq. Deleting twice is a no-op."""
+    mid = check_message_id(message_id)
+    with session_scope() as session:
+        msg, sender, roster = visible_message(session, actor_id, mid, lock=True)
+        me = next(m for m, _ in roster if m.user_id == actor_id)
+        if msg.sender_id != actor_id and not me.is_admin:
+            raise Forbidden("Only the sender or a group admin can delete this message.", code="not_allowed")
+        positions = ser.positions_of(roster)
+        if msg.is_deleted:
+            return serialize_with(session, msg, sender, positions)
+        now = utcnow()
+        msg.content, msg.is_deleted, msg.deleted_at, msg.updated_at = "", True, now, now
+        session.exec(sa.delete(Attachment.__table__).where(Attachment.__table__.c.message_id == mid))
+        session.exec(sa.delete(Reaction.__table__).where(Reaction.__table__.c.message_id == mid))
+        session.flush()
+        out = serialize_with(session, msg, sender, positions)
+        publish_message_updated(session, out, roster)
+        # It no longer counts as unread for whoever had not read it yet.
+        had_it_unread = [m.user_id for m, _ in roster if m.user_id != msg.sender_id and m.last_read_seq < msg.seq]
+        for user_id, count in convs.unread_counts(session, msg.conversation_id, had_it_unread).items():
+            publish_on_commit(session, Event("chat:unread_count_update",
+                                             {"conversationId": msg.conversation_id, "unreadCount": count}, [user_id]))
+        return out
+
+
+def publish_message_updated(session: Any, message: dict[str, Any], roster: list[ser.RosterEntry],
+                     exclude: str | None = None) -> None:
+    recipients = [m.user_id for m, _ in roster if m.user_id != exclude]
+    if recipients:
+        publish_on_commit(session, Event("chat:message_updated",
+                                         {"conversationId": message["conversationId"], "message": message}, recipients))
+
+
+# --- read and delivery positions ---------------------------------------------------------------------
+
+
+def _target_message(session: Any, cid: str, raw_id: Any, field: str) -> tuple[Message, User | None]:
+    mid = _check_body_id(raw_id, field, "invalid_message_id")
+    row = session.exec(_with_sender().where(Message.id == mid, Message.conversation_id == cid)).first()
+    if row is None:
+        raise ValidationFailed(f"{field} must be the id of a message in this conversation.",
+                               code="invalid_message_id")
+    return row
+
+
+def mark_read(actor_id: str, conversation_id: Any, last_read_message_id: Any) -> dict[str, Any]:
+    """Everything up to and including that message is read by the actor. The position never
+    moves backwards; a receipt row (source of readBy) is written only when it advances."""
+    cid = convs.check_conversation_id(conversation_id)
+    with session_scope() as session:
+        roster = convs.roster_or_404(session, actor_id, cid)
+        msg, sender = _target_message(session, cid, last_read_message_id, "lastReadMessageId")
+        now = utcnow()
+        advanced = session.exec(
+            sa.update(members_t)
+            .where(members_t.c.conversation_id == cid, members_t.c.user_id == actor_id,
+                   members_t.c.last_read_seq < msg.seq)
+            .values(
+                last_read_seq=msg.seq, last_read_at=now,
+                # Read implies delivered.
+                last_delivered_seq=sa.case((members_t.c.last_delivered_seq < msg.seq, msg.seq),
+                                           else_=members_t.c.last_delivered_seq),
+                last_delivered_at=sa.case((members_t.c.last_delivered_seq < msg.seq, now),
+                                          else_=members_t.c.last_delivered_at),
+            )
+            .returning(members_t.c.last_read_seq)
+        ).first() is not None
+        if advanced:
+            session.exec(sa.insert(receipts_t).values(conversation_id=cid, user_id=actor_id, up_to_seq=msg.seq,
+                                                      read_at=now))
+        position, unread = session.exec(
+            sa.select(members_t.c.last_read_seq, convs.unread_count_expr(members_t.c))
+            .where(members_t.c.conversation_id == cid, members_t.c.user_id == actor_id)
+        ).one()
+        result = {"conversationId": cid, "unreadCount": unread, "lastReadSeq": position}
+        if advanced:
+            publish_on_commit(session, Event("chat:unread_count_update",
+                                             {"conversationId": cid, "unreadCount": unread}, [actor_id]))
+            positions = _moved(ser.positions_of(roster), actor_id, read_seq=msg.seq)
+            publish_message_updated(session, serialize_with(session, msg, sender, positions), roster, exclude=actor_id)
+        return result
+
+
+def mark_delivered(actor_id: str, conversation_id: Any, message_id: Any) -> dict[str, Any]:
+    """The actor's client received everything up to that message (never moves backwards).
+    Returns the message; members hear chat:message_updated when the position advanced."""
+    cid = convs.check_conversation_id(conversation_id)
+    with session_scope() as session:
+        roster = convs.roster_or_404(session, actor_id, cid)
+        msg, sender = _target_message(session, cid, message_id, "messageId")
+        advanced = session.exec(
+            sa.update(members_t)
+            .where(members_t.c.conversation_id == cid, members_t.c.user_id == actor_id,
+                   members_t.c.last_delivered_seq < msg.seq)
+            .values(last_delivered_seq=msg.seq, last_delivered_at=utcnow())
+            .returning(members_t.c.last_delivered_seq)
+        ).first() is not None
+        positions = ser.positions_of(roster)
+        if advanced:
+            positions = _moved(positions, actor_id, delivered_seq=msg.seq)
+        out = serialize_with(session, msg, sender, positions)
+        if advanced:
+            publish_message_updated(session, out, roster)
+        return out

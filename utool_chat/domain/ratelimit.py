@@ -1,0 +1,123 @@
+"""Per-user rate limits on sending messages and on typing events, built on `limits`.
+
+Counters live in memory (one process) or, when REDIS_URL is set, in Redis so that every
+backend process counts against the same budget: a client cannot multiply its allowance by
+spreading connections over processes. The moving-window strategy is used because it never
+lets a burst through at a window boundary (a fixed window allows 2x the limit across one).
+
+    check_send(user_id)    # raises RateLimited(message, retry_after=seconds)
+    check_typing(user_id)
+
+The limits come from config.settings (RATE_LIMIT_SEND, RATE_LIMIT_TYPING); tests change
+them at run time with `configure(...)` and forget all counters with `reset()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+from utool_chat import config
+from utool_chat.domain.errors import RateLimited
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "utool_chat_limits"
+
+
+@dataclass
+class _Limiter:
+    send: RateLimitItem
+    typing: RateLimitItem
+    storage: Storage
+    strategy: MovingWindowRateLimiter
+
+
+_limiter: _Limiter | None = None
+_lock = threading.Lock()
+_FROM_SETTINGS: str = "<from settings>"  # sentinel: None is a meaningful redis_url (memory)
+
+
+def _make_storage(redis_url: str | None) -> Storage:
+    if redis_url:
+        # Short timeouts: a slow Redis must not stall a send (see _check: we fail open).
+        return RedisStorage(redis_url, key_prefix=KEY_PREFIX, socket_timeout=2, socket_connect_timeout=2)
+    return MemoryStorage()
+
+
+def configure(send: str | None = None, typing: str | None = None, redis_url: str | None = _FROM_SETTINGS) -> None:
+    """(Re)build the limiter. Omitted limits come from config.settings; `redis_url` defaults
+    to config.settings.redis_url (pass None to force in-memory counters)."""
+    global _limiter
+    settings = config.settings
+    url = settings.redis_url if redis_url is _FROM_SETTINGS else redis_url
+    storage = _make_storage(url)
+    with _lock:
+        _limiter = _Limiter(
+            send=parse(send or settings.rate_limit_send),
+            typing=parse(typing or settings.rate_limit_typing),
+            storage=storage,
+            strategy=MovingWindowRateLimiter(storage),
+        )
+
+
+def reset() -> None:
+    """Forget every counter (tests). Limits and storage are re-read from config.settings."""
+    global _limiter
+    with _lock:
+        old, _limiter = _limiter, None
+    if old is not None and isinstance(old.storage, RedisStorage):
+        try:
+            old.storage.reset()  # deletes only keys under KEY_PREFIX
+        except Exception:
+            log.warning("could not clear rate-limit counters in Redis", exc_info=True)
+
+
+def _get() -> _Limiter:
+    if _limiter is None:
+        configure()
+    assert _limiter is not None
+    return _limiter
+
+
+def _check(kind: str, user_id: str, what: str) -> None:
+    limiter = _get()
+    item: RateLimitItem = getattr(limiter, kind)
+    try:
+        allowed = limiter.strategy.hit(item, kind, str(user_id))
+    except Exception:  # a rate-limit store outage must not take sending down with it
+        log.warning("rate limit storage unavailable; allowing %s for %s", kind, user_id, exc_info=True)
+        return
+    if allowed:
+        return
+    try:
+        reset_at = limiter.strategy.get_window_stats(item, kind, str(user_id)).reset_time
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+    except Exception:
+        retry_after = max(1, item.get_expiry())
+    raise RateLimited(
+        f"Too many {what}: at most {item.amount} per {_describe(item)}. Try again in {retry_after} s.",
+        retry_after=retry_after,
+    )
+
+
+def _describe(item: RateLimitItem) -> str:
+    seconds = item.get_expiry()
+    return "second" if seconds == 1 else f"{seconds} seconds"
+
+
+def check_send(user_id: str) -> None:
+    """Count one message send by `user_id`; RateLimited once over RATE_LIMIT_SEND."""
+    _check("send", user_id, "messages")
+
+
+def check_typing(user_id: str) -> None:
+    """Count one typing event by `user_id`; RateLimited once over RATE_LIMIT_TYPING."""
+    _check("typing", user_id, "typing events")
