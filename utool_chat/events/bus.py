@@ -11,9 +11,12 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+import os
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -23,6 +26,20 @@ from utool_chat import config
 log = logging.getLogger(__name__)
 
 CHANNEL = "utool_chat:events"
+
+
+def channel_for(url: str) -> str:
+    """The pub/sub channel for a Redis URL.
+
+    Redis pub/sub ignores the database index, so the index is folded into the channel name:
+    deployments (or test runs) on `redis://host/1` and `redis://host/2` never hear each
+    other, just as their rate-limit keys do not mix. REDIS_EVENTS_CHANNEL overrides it.
+    """
+    override = os.environ.get("REDIS_EVENTS_CHANNEL")
+    if override:
+        return override
+    db = urlparse(url).path.strip("/") or "0"
+    return f"{CHANNEL}:{db}"
 
 
 @dataclass
@@ -96,11 +113,20 @@ class InProcessBus:
     def publish(self, evt: Event) -> None:
         self.fanout.dispatch(evt)
 
-    async def subscribe(self, maxsize: int = 10_000) -> AsyncIterator[Event]:
-        """Async iterator of every event published from now on (in this process's view)."""
+    async def subscribe(
+        self, maxsize: int = 10_000, on_ready: Callable[[], None] | None = None
+    ) -> AsyncIterator[Event]:
+        """Async iterator of every event published from now on (in this process's view).
+
+        The subscription starts when iteration starts; `on_ready` is called once it is in
+        place (for Redis: once the channel is subscribed), so a caller can wait for it
+        before promising delivery to anyone.
+        """
         sub = _Subscription(asyncio.get_running_loop(), maxsize)
         self.fanout.add(sub)
         await self._on_subscribe()
+        if on_ready is not None:
+            on_ready()
         try:
             while True:
                 yield await sub.queue.get()
@@ -122,13 +148,17 @@ class RedisBus(InProcessBus):
         import redis
 
         self.url = url
-        self._redis = redis.Redis.from_url(url)
+        self.channel = channel_for(url)
+        # Publishing happens right after a commit, inside a request: a hung Redis must cost
+        # that request two seconds at most (the event is then lost; clients catch up with
+        # chat:sync), never hang it.
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._listener_started = threading.Event()
         self._listener_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def publish(self, evt: Event) -> None:
-        self._redis.publish(CHANNEL, evt.to_json())
+        self._redis.publish(self.channel, evt.to_json())
 
     async def _on_subscribe(self) -> None:
         # The listener runs in its own thread with a blocking pubsub, independent of any
@@ -144,21 +174,23 @@ class RedisBus(InProcessBus):
 
         while True:
             try:
-                client = redis.Redis.from_url(self.url)
+                # Reading with a timeout (not listen(), which blocks forever) gives the health
+                # check a turn every few seconds: it pings an idle connection, so one that was
+                # silently dropped raises here and is replaced instead of going deaf.
+                client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=15)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(self.channel)
                 self._listener_started.set()
-                for msg in pubsub.listen():
-                    if msg.get("type") != "message":
+                while True:
+                    msg = pubsub.get_message(timeout=5.0)
+                    if msg is None or msg.get("type") != "message":
                         continue
                     try:
                         self.fanout.dispatch(Event.from_json(msg["data"]))
                     except Exception:  # one bad message must not kill the listener
-                        log.exception("bad event on %s", CHANNEL)
+                        log.exception("bad event on %s", self.channel)
             except Exception:
                 log.exception("redis bus listener lost its connection; reconnecting")
-                import time
-
                 time.sleep(0.5)
 
 

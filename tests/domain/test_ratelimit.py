@@ -1,0 +1,112 @@
+"""Per-user rate limits (domain/ratelimit.py) on the `limits` library, in memory and in Redis."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from utool_chat.domain import ratelimit
+from utool_chat.domain.errors import RateLimited
+
+REDIS = "redis://127.0.0.1:6379/5"
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits():
+    ratelimit.reset()
+    yield
+    ratelimit.reset()
+
+
+def user() -> str:
+    return uuid.uuid4().hex
+
+
+def test_sending_is_allowed_up_to_the_limit_then_refused_with_retry_after() -> None:
+    ratelimit.configure(send="3/10second", redis_url=None)
+    alice = user()
+    for _ in range(3):
+        ratelimit.check_send(alice)
+    with pytest.raises(RateLimited) as refused:
+        ratelimit.check_send(alice)
+    assert refused.value.status == 429 and refused.value.code == "rate_limited"
+    assert 1 <= refused.value.retry_after <= 10
+    assert "3 per 10 seconds" in refused.value.message
+
+
+def test_each_user_has_an_own_budget() -> None:
+    ratelimit.configure(send="1/10second", redis_url=None)
+    alice, bob = user(), user()
+    ratelimit.check_send(alice)
+    ratelimit.check_send(bob)
+    with pytest.raises(RateLimited):
+        ratelimit.check_send(alice)
+
+
+def test_typing_and_sending_are_counted_separately() -> None:
+    ratelimit.configure(send="1/10second", typing="2/10second", redis_url=None)
+    alice = user()
+    ratelimit.check_send(alice)
+    ratelimit.check_typing(alice)
+    ratelimit.check_typing(alice)
+    with pytest.raises(RateLimited):
+        ratelimit.check_typing(alice)
+
+
+def test_the_budget_comes_back_when_the_window_has_passed() -> None:
+    ratelimit.configure(send="2/1second", redis_url=None)
+    alice = user()
+    ratelimit.check_send(alice)
+    ratelimit.check_send(alice)
+    with pytest.raises(RateLimited):
+        ratelimit.check_send(alice)
+    time.sleep(1.1)
+    ratelimit.check_send(alice)
+
+
+def test_reset_forgets_all_counters() -> None:
+    ratelimit.configure(send="1/10second", redis_url=None)
+    alice = user()
+    ratelimit.check_send(alice)
+    ratelimit.reset()
+    ratelimit.configure(send="1/10second", redis_url=None)
+    ratelimit.check_send(alice)
+
+
+def test_limits_default_to_the_settings(monkeypatch) -> None:
+    from utool_chat import config
+
+    monkeypatch.setenv("RATE_LIMIT_SEND", "2/minute")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    config.reload_settings()
+    try:
+        ratelimit.reset()
+        alice = user()
+        ratelimit.check_send(alice)
+        ratelimit.check_send(alice)
+        with pytest.raises(RateLimited) as refused:
+            ratelimit.check_send(alice)
+        assert 1 <= refused.value.retry_after <= 60
+    finally:
+        monkeypatch.undo()
+        config.reload_settings()
+
+
+def test_redis_counters_are_shared_by_every_process() -> None:
+    alice = user()
+    ratelimit.configure(send="2/10second", redis_url=REDIS)
+    ratelimit.check_send(alice)
+    # A second limiter with its own connection stands for another backend process.
+    ratelimit.configure(send="2/10second", redis_url=REDIS)
+    ratelimit.check_send(alice)
+    with pytest.raises(RateLimited):
+        ratelimit.check_send(alice)
+
+
+def test_an_unreachable_redis_lets_messages_through() -> None:
+    ratelimit.configure(send="1/10second", redis_url="redis://127.0.0.1:1/0")
+    alice = user()
+    ratelimit.check_send(alice)
+    ratelimit.check_send(alice)

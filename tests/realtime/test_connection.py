@@ -1,0 +1,50 @@
+"""Connecting to /chat on the real backend: token auth at connect, the user room."""
+
+from __future__ import annotations
+
+import pytest
+import socketio
+
+from tests.realtime.conftest import direct_conversation, new_person
+from utool_chat.domain import accounts
+
+
+@pytest.mark.parametrize("token", [None, "", "not-a-real-token", 12345])
+async def test_a_missing_or_bad_token_is_refused_at_connect(connect, token) -> None:
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await connect(token)
+
+
+async def test_a_logged_out_token_is_refused_at_connect(connect) -> None:
+    alice = new_person()
+    accounts.logout(alice.token)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await connect(alice)
+
+
+async def test_every_socket_of_a_user_receives_that_users_events(connect) -> None:
+    # Two tabs of Alice, neither of which joined the conversation's room.
+    alice, bob = new_person(), new_person()
+    conversation_id = direct_conversation(alice, bob)
+    tab1, tab2, bob_socket = await connect(alice), await connect(alice), await connect(bob)
+
+    ack = await bob_socket.call("chat:send_message", {"conversationId": conversation_id, "content": "hi"})
+
+    for tab in (tab1, tab2):
+        event = await tab.next("chat:new_message")
+        assert event["message"]["_id"] == ack["data"]["message"]["_id"]
+
+
+async def test_unknown_events_and_non_object_payloads_get_chat_error(connect) -> None:
+    alice = new_person()
+    client = await connect(alice)
+
+    ack = await client.call("chat:no_such_thing", {"conversationId": "x"})
+    assert ack == {"success": False, "error": ack["error"], "code": "unknown_event"}
+    assert (await client.next("chat:error"))["code"] == "unknown_event"
+
+    for payload in ["conversation", 42, ["a"], None]:
+        ack = await client.call("chat:join_conversation", payload)
+        assert ack["success"] is False and ack["code"] == "validation_error"
+        error = await client.next("chat:error")
+        assert error["code"] == "validation_error" and "Traceback" not in error["message"]

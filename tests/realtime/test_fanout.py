@@ -1,0 +1,80 @@
+"""EventFanout: the per-process consumer that turns bus events into Socket.IO emits.
+A recording stand-in takes the place of the Socket.IO server; the bus is the real one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from utool_chat.events import Event
+from utool_chat.events.bus import InProcessBus
+from utool_chat.realtime.fanout import EventFanout
+
+
+class RecordingServer:
+    def __init__(self, fail_first: bool = False) -> None:
+        self.emitted: asyncio.Queue = asyncio.Queue()
+        self.fail_next = fail_first
+
+    async def emit(self, event, data, to, skip_sid, namespace):  # noqa: ANN001
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("socket went away")
+        self.emitted.put_nowait((event, data, to, skip_sid, namespace))
+
+
+@pytest.fixture()
+def bus(monkeypatch) -> InProcessBus:
+    bus = InProcessBus()
+    monkeypatch.setattr("utool_chat.events.bus._bus", bus)
+    return bus
+
+
+async def started(server: RecordingServer) -> EventFanout:
+    fanout = EventFanout(server, "/chat")
+    await fanout.ensure_running()
+    return fanout
+
+
+async def test_an_event_goes_to_the_user_room_of_each_recipient_in_one_emit(bus) -> None:
+    server = RecordingServer()
+    fanout = await started(server)
+    # Published right after ensure_running() returned: the consumer is already subscribed.
+    bus.publish(Event("chat:new_message", {"x": 1}, ["u1", "u2"], skip_sid="sid-9"))
+
+    emitted = await asyncio.wait_for(server.emitted.get(), 2)
+
+    assert emitted == ("chat:new_message", {"x": 1}, ["user:u1", "user:u2"], "sid-9", "/chat")
+    await fanout.stop()
+
+
+async def test_an_event_without_recipients_is_not_emitted(bus) -> None:
+    server = RecordingServer()
+    fanout = await started(server)
+    bus.publish(Event("chat:nobody", {}, []))
+    bus.publish(Event("chat:somebody", {}, ["u1"]))
+
+    assert (await asyncio.wait_for(server.emitted.get(), 2))[0] == "chat:somebody"
+    await fanout.stop()
+
+
+async def test_a_failed_emit_does_not_stop_the_fan_out(bus) -> None:
+    server = RecordingServer(fail_first=True)
+    fanout = await started(server)
+    bus.publish(Event("chat:lost", {}, ["u1"]))
+    bus.publish(Event("chat:delivered", {}, ["u1"]))
+
+    assert (await asyncio.wait_for(server.emitted.get(), 2))[0] == "chat:delivered"
+    await fanout.stop()
+
+
+async def test_ensure_running_starts_one_consumer(bus) -> None:
+    server = RecordingServer()
+    fanout = await started(server)
+    await fanout.ensure_running()
+    bus.publish(Event("chat:once", {}, ["u1"]))
+    await asyncio.wait_for(server.emitted.get(), 2)
+    await asyncio.sleep(0.05)
+    assert server.emitted.empty()  # one consumer, one emit
+    await fanout.stop()

@@ -1,0 +1,54 @@
+"""Two backend processes on one Postgres and the real Redis act as one chat server."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.realtime.conftest import BACKEND_ENV, direct_conversation, new_person
+from utool_chat.realtime.backend_process import BackendProcess, running_backend
+
+
+@pytest.fixture(scope="module")
+def two_backends(pg_url: str) -> Iterator[tuple[BackendProcess, BackendProcess]]:
+    # A Redis database and a channel of their own, so parallel runs never hear each other.
+    redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+    env = {**BACKEND_ENV, "REDIS_EVENTS_CHANNEL": f"utool_test:{uuid.uuid4().hex}"}
+    with running_backend(pg_url, redis_url=redis_url, env=env) as a, \
+            running_backend(pg_url, redis_url=redis_url, env=env) as b:
+        yield a, b
+
+
+async def test_a_client_on_one_process_receives_live_what_a_client_on_the_other_sends(connect, two_backends) -> None:
+    process_a, process_b = two_backends
+    alice, bob = new_person(), new_person()
+    conversation_id = direct_conversation(alice, bob)
+    alice_on_a = await connect(alice, base_url=process_a.url)
+    bob_on_b = await connect(bob, base_url=process_b.url)
+
+    ack = await bob_on_b.call("chat:send_message", {"conversationId": conversation_id, "content": "across", "tempId": "x"})
+    event = await alice_on_a.next("chat:new_message")
+    assert event["message"]["_id"] == ack["data"]["message"]["_id"] and event["tempId"] == "x"
+
+    await alice_on_a.call("chat:typing_start", {"conversationId": conversation_id})
+    assert (await bob_on_b.next("chat:user_typing"))["userId"] == alice.id
+
+
+async def test_the_send_rate_limit_is_shared_by_both_processes(connect, two_backends) -> None:
+    process_a, process_b = two_backends
+    alice, bob = new_person(), new_person()
+    conversation_id = direct_conversation(alice, bob)
+    on_a = await connect(alice, base_url=process_a.url)
+    on_b = await connect(alice, base_url=process_b.url)
+    limit = int(BACKEND_ENV["RATE_LIMIT_SEND"].split("/")[0])
+
+    results = []
+    for i in range(limit + 1):
+        client = on_a if i % 2 else on_b
+        results.append(await client.call("chat:send_message", {"conversationId": conversation_id, "content": f"{i}"}))
+
+    assert [r["success"] for r in results] == [True] * limit + [False]
+    assert results[-1]["code"] == "rate_limited"

@@ -1,0 +1,238 @@
+"""The `/chat` Socket.IO namespace of contract.md: a thin door over the domain.
+
+Connect with auth={"token": <bearer token>}; a missing or bad token is refused at
+connect. Every socket joins `user:<id>`, the room all of that user's events go to (see
+fanout.py). Client → server events and their ack data:
+
+    chat:join_conversation    {conversationId}                 -> {conversationId} (+ chat:joined_conversation_ack)
+    chat:leave_conversation   {conversationId}                 -> {conversationId}
+    chat:send_message         {conversationId, content, contentType?, attachments?, replyTo?, tempId?}
+                                                               -> {message, tempId}
+    chat:typing_start / chat:typing_end {conversationId}       -> {conversationId}
+    chat:mark_messages_read   {conversationId, lastReadMessageId} -> {conversationId, unreadCount, lastReadSeq}
+    chat:message_delivered    {conversationId, messageId}      -> {message}
+    chat:sync                 {conversationId, afterSeq, limit?} -> {messages (oldest first), hasMore, lastSeq}
+
+Each handler's return value is the contract envelope, sent back when the client asked for
+an ack: {"success": true, "data": ...} or {"success": false, "error", "code"}. A failure
+also emits chat:error {message, code, conversationId?} to that socket only; it never
+carries a conversation's data and never a stack trace.
+
+Domain calls are blocking (SQLAlchemy), so they run in worker threads. The server runs
+handlers inline per socket (async_handlers=False), so one socket's events are handled in
+the order it sent them (two quick sends keep their order) while other sockets proceed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from socketio import AsyncNamespace
+from socketio.exceptions import ConnectionRefusedError
+
+from utool_chat.db.engine import session_scope
+from utool_chat.domain import accounts, conversations, messages, ratelimit
+from utool_chat.domain import typing as typing_domain
+from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, ValidationFailed
+from utool_chat.realtime.fanout import EventFanout, user_room
+from utool_chat.realtime.typing_expiry import TypingExpiry
+
+log = logging.getLogger(__name__)
+
+MAX_ID_LENGTH = 64
+
+Payload = dict[str, Any]
+User = dict[str, Any]
+Handler = Callable[[str, User, Payload], Awaitable[Any]]
+
+
+def conversation_room(conversation_id: str) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def _required_id(payload: Payload, field: str) -> str:
+    value = payload.get(field)
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+        raise ValidationFailed(f"{field} must be a non-empty id string.", code="validation_error")
+    return value
+
+
+def _require_member(actor_id: str, conversation_id: str) -> None:
+    with session_scope() as session:
+        conversations.require_member(session, actor_id, conversation_id)
+
+
+def _typing_started(actor_id: str, conversation_id: str, announce: bool) -> None:
+    ratelimit.check_typing(actor_id)
+    if announce:
+        typing_domain.typing_started(actor_id, conversation_id)
+
+
+def _typing_ended(actor_id: str, conversation_id: str) -> None:
+    ratelimit.check_typing(actor_id)
+    typing_domain.typing_stopped(actor_id, conversation_id)
+
+
+def _error_body(exc: DomainError) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": exc.code}
+    if isinstance(exc, RateLimited):
+        body["retryAfter"] = exc.retry_after
+    return body
+
+
+class ChatNamespace(AsyncNamespace):
+    def __init__(self, namespace: str = "/chat") -> None:
+        super().__init__(namespace)
+        self._fanout: EventFanout | None = None
+        self.typing = TypingExpiry(typing_domain.TYPING_TTL, self._typing_stopped_in_background)
+        self._background: set[asyncio.Task] = set()
+        self._handlers: dict[str, Handler] = {
+            "chat:join_conversation": self.join_conversation,
+            "chat:leave_conversation": self.leave_conversation,
+            "chat:send_message": self.send_message,
+            "chat:typing_start": self.typing_start,
+            "chat:typing_end": self.typing_end,
+            "chat:mark_messages_read": self.mark_messages_read,
+            "chat:message_delivered": self.message_delivered,
+            "chat:sync": self.sync,
+        }
+
+    # -- connection -------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ConnectionRefusedError("Authentication required: connect with auth={'token': '<token>'}.")
+        try:
+            user = await asyncio.to_thread(accounts.authenticate, token)
+        except DomainError as exc:
+            raise ConnectionRefusedError(exc.message) from None
+        except Exception:
+            log.exception("authentication failed unexpectedly")
+            raise ConnectionRefusedError("Could not authenticate right now; try again.") from None
+        if self._fanout is None:
+            self._fanout = EventFanout(self.server, self.namespace)
+        await self._fanout.ensure_running()
+        await self.save_session(sid, {"user": user})
+        await self.enter_room(sid, user_room(user["_id"]))
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        for user_id, conversation_id in self.typing.end_all_of(sid):
+            self._typing_stopped_in_background(user_id, conversation_id)
+
+    # -- dispatch ---------------------------------------------------------------------
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid, data = args[0], args[1:]
+        payload = data[0] if data else None
+        conversation_id = payload.get("conversationId") if isinstance(payload, dict) else None
+        try:
+            handler = self._handlers.get(event)
+            if handler is None:
+                raise ValidationFailed(f"Unknown event {str(event)[:64]!r}.", code="unknown_event")
+            if not isinstance(payload, dict):
+                raise ValidationFailed(f"{event} expects a JSON object payload.", code="validation_error")
+            user = (await self.get_session(sid)).get("user")
+            if user is None:
+                raise Unauthenticated("Not authenticated.")
+            return {"success": True, "data": await handler(sid, user, payload)}
+        except DomainError as exc:
+            await self._emit_error(sid, exc.message, _error_body(exc), conversation_id)
+            return {"success": False, "error": exc.message, **_error_body(exc)}
+        except Exception:
+            log.exception("chat event %s failed", event)
+            body = {"code": "internal_error"}
+            await self._emit_error(sid, "Internal error; please retry.", body, conversation_id)
+            return {"success": False, "error": "Internal error; please retry.", **body}
+
+    async def _emit_error(self, sid: str, message: str, body: dict[str, Any], conversation_id: Any) -> None:
+        error: dict[str, Any] = {"message": message, **body}
+        if isinstance(conversation_id, str) and len(conversation_id) <= MAX_ID_LENGTH:
+            error["conversationId"] = conversation_id
+        await self.emit("chat:error", error, to=sid)
+
+    # -- client events ----------------------------------------------------------------
+
+    async def join_conversation(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
+        conversation_id = _required_id(payload, "conversationId")
+        await asyncio.to_thread(_require_member, user["_id"], conversation_id)
+        await self.enter_room(sid, conversation_room(conversation_id))
+        await self.emit("chat:joined_conversation_ack", {"conversationId": conversation_id}, to=sid)
+        return {"conversationId": conversation_id}
+
+    async def leave_conversation(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
+        conversation_id = _required_id(payload, "conversationId")
+        await self.leave_room(sid, conversation_room(conversation_id))
+        return {"conversationId": conversation_id}
+
+    async def send_message(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
+        conversation_id = _required_id(payload, "conversationId")
+        content_type = payload.get("contentType")
+        message, _created = await asyncio.to_thread(
+            messages.send_message,
+            user["_id"],
+            conversation_id,
+            payload.get("content"),
+            content_type="text" if content_type is None else content_type,
+            attachments=payload.get("attachments"),
+            reply_to=payload.get("replyTo"),
+            temp_id=payload.get("tempId"),
+        )
+        # Sending ends the sender's typing; tell the others without delaying the ack.
+        if self.typing.end(user["_id"], conversation_id):
+            self._typing_stopped_in_background(user["_id"], conversation_id)
+        return {"message": message, "tempId": payload.get("tempId")}
+
+    async def typing_start(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
+        conversation_id = _required_id(payload, "conversationId")
+        # A refresh of a state this process already announced costs no query and no event.
+        announce = not self.typing.is_typing(user["_id"], conversation_id)
+        await asyncio.to_thread(_typing_started, user["_id"], conversation_id, announce)
+        self.typing.refresh(sid, user["_id"], conversation_id)
+        return {"conversationId": conversation_id}
+
+    async def typing_end(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
+        conversation_id = _required_id(payload, "conversationId")
+        await asyncio.to_thread(_typing_ended, user["_id"], conversation_id)
+        self.typing.end(user["_id"], conversation_id)
+        return {"conversationId": conversation_id}
+
+    async def mark_messages_read(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
+        conversation_id = _required_id(payload, "conversationId")
+        last_read_id = _required_id(payload, "lastReadMessageId")
+        return await asyncio.to_thread(messages.mark_read, user["_id"], conversation_id, last_read_id)
+
+    async def message_delivered(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
+        conversation_id = _required_id(payload, "conversationId")
+        message_id = _required_id(payload, "messageId")
+        message = await asyncio.to_thread(messages.mark_delivered, user["_id"], conversation_id, message_id)
+        return {"message": message}
+
+    async def sync(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
+        conversation_id = _required_id(payload, "conversationId")
+        # afterSeq and limit are validated by the domain (non-negative integers).
+        found, meta = await asyncio.to_thread(
+            messages.messages_since, user["_id"], conversation_id, payload.get("afterSeq", 0),
+            payload.get("limit", messages.MAX_SYNC_LIMIT),
+        )
+        return {"messages": found, "hasMore": meta["hasMore"], "lastSeq": meta["lastSeq"]}
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _typing_stopped_in_background(self, user_id: str, conversation_id: str) -> None:
+        """Publish chat:user_stopped_typing without making anyone wait for it."""
+
+        async def announce() -> None:
+            try:
+                await asyncio.to_thread(typing_domain.typing_stopped, user_id, conversation_id)
+            except Exception:  # e.g. the user left the conversation meanwhile: nobody to tell
+                log.debug("typing stop for %s in %s not announced", user_id, conversation_id, exc_info=True)
+
+        task = asyncio.get_running_loop().create_task(announce())
+        self._background.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._background.discard)

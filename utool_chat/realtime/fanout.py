@@ -1,0 +1,74 @@
+"""Bus → sockets: one consumer task per process emits every domain event to the rooms
+`user:<id>` of the event's `user_ids`, in the `/chat` namespace.
+
+Delivery is by user, not by conversation room, on purpose: a participant receives
+chat:new_message on every open tab whether or not it joined the conversation's room, and
+someone removed from a group stops receiving its events at once even if a socket of theirs
+still sits in the room (`user_ids` is computed from the active members at commit time).
+
+With REDIS_URL set, every process's consumer reads the same Redis channel, so a message
+stored by process B reaches sockets connected to process A.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from socketio import AsyncServer
+
+from utool_chat.events import Event, get_bus
+
+log = logging.getLogger(__name__)
+
+
+def user_room(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+class EventFanout:
+    def __init__(self, sio: AsyncServer, namespace: str) -> None:
+        self.sio = sio
+        self.namespace = namespace
+        self._task: asyncio.Task | None = None
+        self._ready: asyncio.Event | None = None
+
+    async def ensure_running(self) -> None:
+        """Start the consumer if needed and wait until it is subscribed, so that nothing
+        committed after a client's connect is accepted can be missed by that client."""
+        if self._task is None or self._task.done():
+            self._ready = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run(self._ready), name="chat-event-fanout")
+        assert self._ready is not None
+        await self._ready.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self, ready: asyncio.Event) -> None:
+        while True:
+            try:
+                async for evt in get_bus().subscribe(on_ready=ready.set):
+                    await self.deliver(evt)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep fanning out: one failure must not silence the process
+                log.exception("event fan-out failed; resubscribing")
+                await asyncio.sleep(0.5)
+
+    async def deliver(self, evt: Event) -> None:
+        if not evt.user_ids:
+            return
+        try:
+            await self.sio.emit(
+                evt.name,
+                evt.payload,
+                to=[user_room(uid) for uid in evt.user_ids],  # one socket in several rooms gets it once
+                skip_sid=evt.skip_sid,
+                namespace=self.namespace,
+            )
+        except Exception:
+            log.exception("could not emit %s", evt.name)
