@@ -35,10 +35,10 @@ if [[ ! -x .tools/node_modules/.bin/bun ]]; then
 fi
 
 if (( want_browser )); then
-  if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ ! -x /usr/bin/chromium || ! -d /usr/share/fonts/truetype/noto ]]; then
     if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
       echo "setup: installing Chromium from Debian"
-      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
     else
       echo "setup: installing Playwright's Chromium"
       .venv/bin/python -m playwright install chromium

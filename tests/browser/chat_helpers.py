@@ -1,0 +1,81 @@
+"""Helpers for the chat browser tests: people and history arranged through the domain (the
+same Postgres database the app server uses), then everything else done in the browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser.conftest import PASSWORD, login_in_browser, unique_username, wait_for_app
+from utool_chat.domain import accounts, conversations, friends, messages
+
+
+def make_user(prefix: str, display_name: str) -> dict[str, Any]:
+    return accounts.register(unique_username(prefix), PASSWORD, display_name)["user"]
+
+
+def make_friends(a: dict[str, Any], b: dict[str, Any]) -> None:
+    request, _created = friends.send_request(a["_id"], user_id=b["_id"])
+    friends.accept_request(b["_id"], request["_id"])
+
+
+def direct_conversation(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    conversation, _created = conversations.create_conversation(a["_id"], [b["_id"]], type="direct")
+    return conversation
+
+
+def seed_messages(conversation_id: str, senders: list[dict[str, Any]], count: int, text: str = "Seeded message") -> None:
+    """`count` messages through the real send path, alternating senders (numbered 1…count)."""
+    allow_fast_seeding()
+    for n in range(1, count + 1):
+        sender = senders[n % len(senders)]
+        messages.send_message(sender["_id"], conversation_id, f"{text} {n}", temp_id=f"seed-{conversation_id}-{n}")
+
+
+def log_in(page, base_url: str, user: dict[str, Any]) -> None:  # noqa: ANN001
+    login_in_browser(page, base_url, user["username"])
+    wait_for_app(page)
+
+
+def open_conversation(page, base_url: str, conversation_id: str) -> None:  # noqa: ANN001
+    page.goto(f"{base_url}/chat/{conversation_id}")
+    wait_for_app(page)
+    page.get_by_test_id("message-input").wait_for()
+    # The scroll helper (window.utoolChat) follows the message list from now on.
+    page.wait_for_function(
+        "() => window.utoolChat && window.utoolChat.state.el === document.getElementById('chat-scroll')"
+    )
+
+
+def send(page, text: str) -> None:  # noqa: ANN001
+    box = page.get_by_test_id("message-input")
+    box.click()
+    box.fill(text)
+    box.press("Enter")
+
+
+def conversation_row(page, conversation_id: str):  # noqa: ANN001, ANN201
+    return page.locator(f'[data-testid=conversation-item][data-conversation-id="{conversation_id}"]')
+
+
+def allow_fast_seeding() -> None:
+    """Seeding sends many messages from this (test) process: lift its own send limit.
+    The app server's limiter is a different process and is not touched."""
+    from utool_chat.domain import ratelimit
+
+    ratelimit.configure(send="100000/second", redis_url=None)
+
+
+def api_send(app_server, user: dict[str, Any], conversation_id: str, content: str) -> dict[str, Any]:  # noqa: ANN001
+    """Send as `user` through the running app's HTTP API, so the app's own bus carries the
+    live events (a domain call from this test process would publish on this process's bus)."""
+    import httpx
+
+    token = accounts.login(user["username"], PASSWORD)["token"]
+    response = httpx.post(
+        f"{app_server.backend_url}/api/v1/chat/conversations/{conversation_id}/messages",
+        json={"content": content},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=15,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["data"]

@@ -1,0 +1,124 @@
+"""AttachmentPreview: attachments given as links.
+
+In the composer, the links waiting to be sent (a thumbnail for images, a file chip
+otherwise, each removable) and the "attach a link" popover; in a message, the same
+thumbnail/chip. Only http(s) URLs become images or links (never `javascript:`).
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from utool_chat.state.chat import AttachmentView, ChatState
+
+
+def _file_chip(att: AttachmentView) -> rx.Component:
+    return rx.hstack(
+        rx.icon("file-text", size=16, flex_shrink="0"),
+        rx.text(att.name, class_name="truncate", size="2"),
+        align="center",
+        spacing="2",
+        min_width="0",
+    )
+
+
+def message_attachment(att: AttachmentView) -> rx.Component:
+    return rx.cond(
+        att.is_image,
+        rx.el.a(
+            rx.image(src=att.url, alt=att.name, class_name="chat-attach-img", loading="lazy"),
+            href=att.url,
+            target="_blank",
+            rel="noopener noreferrer nofollow",
+            custom_attrs={"data-testid": "attachment-image"},
+        ),
+        rx.cond(
+            att.is_link,
+            rx.el.a(
+                _file_chip(att),
+                href=att.url,
+                target="_blank",
+                rel="noopener noreferrer nofollow",
+                class_name="chat-file-chip",
+                custom_attrs={"data-testid": "attachment-file"},
+            ),
+            rx.box(_file_chip(att), class_name="chat-file-chip", custom_attrs={"data-testid": "attachment-file"}),
+        ),
+    )
+
+
+def _pending_item(att: AttachmentView) -> rx.Component:
+    return rx.box(
+        rx.cond(
+            att.is_image,
+            rx.image(src=att.url, alt=att.name, class_name="chat-pending-thumb"),
+            rx.center(rx.icon("file-text", size=20), class_name="chat-pending-thumb"),
+        ),
+        rx.text(att.name, size="1", class_name="truncate", max_width="120px"),
+        rx.icon_button(
+            rx.icon("x", size=12),
+            size="1",
+            variant="ghost",
+            color_scheme="gray",
+            radius="full",
+            type="button",
+            aria_label="Remove attachment",
+            on_click=ChatState.remove_attachment(att.url),
+        ),
+        class_name="chat-pending-item",
+        custom_attrs={"data-testid": "pending-attachment"},
+    )
+
+
+def attachment_preview() -> rx.Component:
+    """The links that will go with the next message."""
+    return rx.cond(
+        ChatState.pending_attachments.length() > 0,
+        rx.box(rx.foreach(ChatState.pending_attachments, _pending_item), class_name="chat-pending"),
+    )
+
+
+def attach_link_button() -> rx.Component:
+    """The paperclip: a small form that adds a link as an attachment."""
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.icon_button(
+                rx.icon("paperclip", size=18),
+                variant="ghost",
+                color_scheme="gray",
+                radius="full",
+                size="2",
+                type="button",
+                aria_label="Attach a link",
+                custom_attrs={"data-testid": "attach-button"},
+            )
+        ),
+        rx.popover.content(
+            rx.form(
+                rx.vstack(
+                    rx.text("Attach a link", weight="bold", size="2"),
+                    rx.text("Images (png, jpg, gif, webp) show as a preview.", size="1", color_scheme="gray"),
+                    rx.hstack(
+                        rx.input(
+                            name="url",
+                            placeholder="https://…",
+                            type="url",
+                            width="100%",
+                            auto_focus=True,
+                            custom_attrs={"data-testid": "attach-url"},
+                        ),
+                        rx.button("Add", type="submit", custom_attrs={"data-testid": "attach-add"}),
+                        width="100%",
+                    ),
+                    spacing="2",
+                ),
+                on_submit=ChatState.add_attachment_link,
+                reset_on_submit=True,
+            ),
+            side="top",
+            align="start",
+            width="340px",
+        ),
+        open=ChatState.attach_open,
+        on_open_change=ChatState.set_attach_open,
+    )

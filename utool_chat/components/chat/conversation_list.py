@@ -1,0 +1,75 @@
+"""ConversationList: the sidebar. Most recent activity first, updated live."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from utool_chat.components.chat.conversation_item import conversation_item
+from utool_chat.components.chat.placeholders import empty_state, error_state
+from utool_chat.state.chat import ChatState
+
+
+def _skeleton_row() -> rx.Component:
+    return rx.hstack(
+        rx.skeleton(width="48px", height="48px", border_radius="50%"),
+        rx.vstack(rx.skeleton(height="14px", width="60%"), rx.skeleton(height="12px", width="85%"), width="100%", spacing="2"),
+        padding="10px 12px",
+        align="center",
+        width="100%",
+    )
+
+
+def conversation_list() -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.heading("Chats", size="6", weight="bold"),
+            rx.cond(
+                ChatState.total_unread > 0,
+                rx.badge(ChatState.total_unread, " unread", radius="full", variant="soft", custom_attrs={"data-testid": "total-unread"}),
+            ),
+            rx.spacer(),
+            rx.tooltip(
+                rx.link(
+                    rx.icon_button(rx.icon("square-pen", size=18), variant="soft", radius="full", aria_label="New chat"),
+                    href="/friends",
+                ),
+                content="New chat: pick a friend",
+            ),
+            align="center",
+            spacing="2",
+            class_name="chat-sidebar-head",
+        ),
+        rx.box(
+            rx.cond(
+                ChatState.conversations_loading,
+                rx.vstack(*[_skeleton_row() for _ in range(6)], spacing="0", custom_attrs={"data-testid": "conversations-loading"}),
+                rx.cond(
+                    ChatState.conversations_error != "",
+                    error_state(ChatState.conversations_error, ChatState.fetch_conversations),
+                    rx.cond(
+                        ChatState.conversation_items.length() > 0,
+                        rx.fragment(
+                            rx.foreach(ChatState.conversation_items, conversation_item),
+                            rx.cond(
+                                ChatState.conversations_has_more,
+                                rx.center(
+                                    rx.button("Show older chats", variant="ghost", on_click=ChatState.fetch_more_conversations),
+                                    padding="8px",
+                                ),
+                            ),
+                        ),
+                        empty_state(
+                            "message-circle-plus",
+                            "No conversations yet",
+                            "Open your friends list and press Message to start chatting.",
+                            rx.link(rx.button(rx.icon("users", size=14), "Go to friends"), href="/friends"),
+                            testid="conversations-empty",
+                        ),
+                    ),
+                ),
+            ),
+            class_name="chat-conv-scroll",
+            custom_attrs={"data-testid": "conversation-list"},
+        ),
+        class_name="chat-sidebar",
+    )

@@ -1,0 +1,69 @@
+"""ConversationView: the open conversation (header, messages, typing, composer), or the
+"pick a conversation" / "not found" state when none is open."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from utool_chat.components.chat.chat_header import chat_header
+from utool_chat.components.chat.message_input import message_input
+from utool_chat.components.chat.message_list import message_list
+from utool_chat.components.chat.placeholders import empty_state
+from utool_chat.components.chat.typing_indicator import typing_indicator
+from utool_chat.state.chat import ChatState
+
+
+def _delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete message?"),
+            rx.alert_dialog.description(
+                "It will be replaced by “This message was deleted” for everyone.", size="2"
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", on_click=ChatState.cancel_delete)),
+                rx.alert_dialog.action(
+                    rx.button("Delete", color_scheme="red", on_click=ChatState.delete_message, custom_attrs={"data-testid": "confirm-delete"})
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="400px",
+        ),
+        open=ChatState.confirm_delete_id != "",
+    )
+
+
+def conversation_view() -> rx.Component:
+    return rx.box(
+        rx.cond(
+            ChatState.has_current,
+            rx.fragment(
+                chat_header(),
+                message_list(),
+                typing_indicator(),
+                message_input(),
+                _delete_dialog(),
+            ),
+            rx.cond(
+                ChatState.current_error != "",
+                empty_state(
+                    "search-x",
+                    "Conversation not found",
+                    ChatState.current_error,
+                    rx.link(rx.button("Back to chats", variant="soft"), href="/chat"),
+                    testid="conversation-not-found",
+                ),
+                empty_state(
+                    "messages-square",
+                    "Your messages",
+                    "Pick a conversation on the left, or start one from your friends list.",
+                    rx.link(rx.button(rx.icon("user-plus", size=14), "Find friends", variant="soft"), href="/friends"),
+                    testid="no-conversation",
+                ),
+            ),
+        ),
+        class_name="chat-main",
+        custom_attrs={"data-testid": "conversation-view"},
+    )

@@ -1,0 +1,90 @@
+"""MessageInput: the composer.
+
+A textarea that grows with its text (CSS field-sizing), Enter sends and Shift+Enter adds a
+line (window.utoolChat), nothing is sent when blank. Shows the reply-to or edit banner and
+the pending link attachments. Keystrokes report typing (throttled to one per 2 s); blur,
+3 s of idle and sending report that typing stopped.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from utool_chat.components.chat.attachment_preview import attach_link_button, attachment_preview
+from utool_chat.state.chat import ChatState
+
+
+def _banner(icon: str, title, body, on_cancel, testid: str) -> rx.Component:
+    return rx.box(
+        rx.icon(icon, size=16, color="var(--accent-11)", flex_shrink="0"),
+        rx.box(
+            rx.text(title, size="1", weight="bold", color="var(--accent-11)", as_="div"),
+            rx.text(body, size="2", class_name="truncate", as_="div", color_scheme="gray"),
+            min_width="0",
+            flex="1",
+        ),
+        rx.icon_button(
+            rx.icon("x", size=14),
+            size="1",
+            variant="ghost",
+            color_scheme="gray",
+            radius="full",
+            type="button",
+            aria_label="Cancel",
+            id="chat-cancel-compose",
+            on_click=on_cancel,
+        ),
+        class_name="chat-banner",
+        custom_attrs={"data-testid": testid},
+    )
+
+
+def _banners() -> rx.Component:
+    return rx.cond(
+        ChatState.editing_id != "",
+        _banner("pencil", "Edit message", ChatState.editing_snippet, ChatState.cancel_edit, "edit-banner"),
+        rx.cond(
+            ChatState.reply_to_id != "",
+            _banner("reply", "Replying to " + ChatState.reply_to_name, ChatState.reply_to_snippet, ChatState.cancel_reply, "reply-banner"),
+        ),
+    )
+
+
+def message_input() -> rx.Component:
+    return rx.box(
+        _banners(),
+        attachment_preview(),
+        rx.box(
+            # Outside the message form: the link form lives in a portal, and React would
+            # bubble its submit into an enclosing form.
+            attach_link_button(),
+            rx.form(
+                rx.el.textarea(
+                    id="chat-input",
+                    name="content",
+                    rows=1,
+                    max_length=4000,
+                    placeholder=rx.cond(ChatState.editing_id != "", "Edit your message…", "Write a message…"),
+                    auto_complete="off",
+                    on_change=[ChatState.typing.throttle(2000), ChatState.stop_typing.debounce(3000)],
+                    on_blur=ChatState.stop_typing,
+                    custom_attrs={"data-testid": "message-input", "aria-label": "Message"},
+                ),
+                rx.icon_button(
+                    rx.cond(ChatState.editing_id != "", rx.icon("check", size=18), rx.icon("send-horizontal", size=18)),
+                    type="submit",
+                    radius="full",
+                    size="2",
+                    loading=ChatState.sending,
+                    aria_label="Send",
+                    custom_attrs={"data-testid": "send-button"},
+                ),
+                on_submit=ChatState.post_new_message,
+                reset_on_submit=False,
+                id="chat-form",
+                class_name="chat-composer-form",
+            ),
+            class_name="chat-composer-box",
+        ),
+        class_name="chat-composer",
+    )

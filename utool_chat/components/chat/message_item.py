@@ -1,0 +1,256 @@
+"""MessageItem: one message bubble with its reply quote, attachments, reactions and actions.
+
+Own messages sit on the right in the accent colour with a delivery tick; others on the
+left (with the sender's name and avatar in groups). All user text is rendered as text.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from utool_chat.components.avatar import user_avatar
+from utool_chat.components.chat.attachment_preview import message_attachment
+from utool_chat.state.chat import REACTION_CHOICES, ChatState, MessageView
+
+
+def status_tick(msg: MessageView) -> rx.Component:
+    """sending ◷ · sent ✓ · delivered ✓✓ · read ✓✓ (blue) · failed ⚠."""
+    return rx.match(
+        msg.status,
+        ("sending", rx.icon("clock", size=12, aria_label="Sending")),
+        ("sent", rx.icon("check", size=14, aria_label="Sent")),
+        ("delivered", rx.icon("check-check", size=14, aria_label="Delivered")),
+        ("read", rx.icon("check-check", size=14, class_name="chat-tick-read", aria_label="Read")),
+        ("failed", rx.icon("circle-alert", size=13, aria_label="Not sent")),
+        rx.fragment(),
+    )
+
+
+def _reply_quote(msg: MessageView) -> rx.Component:
+    return rx.cond(
+        msg.has_reply,
+        rx.box(
+            rx.text(msg.reply_name, class_name="chat-reply-name", as_="div"),
+            rx.text(msg.reply_content, class_name="chat-reply-text", as_="div"),
+            class_name="chat-reply",
+            custom_attrs={"data-testid": "reply-quote"},
+        ),
+    )
+
+
+def _meta(msg: MessageView) -> rx.Component:
+    return rx.el.span(
+        rx.cond(msg.is_edited, rx.el.span("edited", custom_attrs={"data-testid": "edited"})),
+        rx.el.span(msg.time_label, title=msg.full_time),
+        rx.cond(
+            msg.is_own,
+            rx.el.span(
+                status_tick(msg),
+                custom_attrs={"data-testid": "message-status", "data-status": msg.status},
+                display="inline-flex",
+            ),
+        ),
+        class_name="chat-meta",
+    )
+
+
+def _body(msg: MessageView) -> rx.Component:
+    return rx.cond(
+        msg.is_deleted,
+        rx.box(
+            rx.el.span(
+                rx.icon("ban", size=14),
+                "This message was deleted",
+                class_name="chat-deleted",
+                custom_attrs={"data-testid": "message-deleted"},
+            ),
+            _meta(msg),
+        ),
+        rx.box(
+            _reply_quote(msg),
+            rx.foreach(msg.attachments, message_attachment),
+            rx.cond(
+                msg.content != "",
+                rx.text(msg.content, class_name="chat-text", as_="span", custom_attrs={"data-testid": "message-text"}),
+            ),
+            _meta(msg),
+        ),
+    )
+
+
+def _reactions(msg: MessageView) -> rx.Component:
+    return rx.cond(
+        msg.reactions.length() > 0,
+        rx.hstack(
+            rx.foreach(
+                msg.reactions,
+                lambda r: rx.el.button(
+                    rx.el.span(r.emoji),
+                    rx.el.span(r.count, class_name="chat-reaction-count"),
+                    class_name="chat-reaction",
+                    title=r.names,
+                    type="button",
+                    on_click=ChatState.toggle_reaction(msg.message_id, r.emoji),
+                    custom_attrs={"data-mine": r.mine, "data-testid": "reaction"},
+                ),
+            ),
+            class_name="chat-reactions",
+        ),
+    )
+
+
+def _reaction_picker(msg: MessageView) -> rx.Component:
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.icon_button(
+                rx.icon("smile-plus", size=16),
+                variant="ghost",
+                size="1",
+                radius="full",
+                color_scheme="gray",
+                aria_label="React",
+                custom_attrs={"data-testid": "react-button"},
+            )
+        ),
+        rx.popover.content(
+            rx.hstack(
+                *[
+                    rx.popover.close(
+                        rx.icon_button(
+                            rx.text(emoji, size="4"),
+                            variant="ghost",
+                            size="2",
+                            radius="full",
+                            on_click=ChatState.toggle_reaction(msg.message_id, emoji),
+                            aria_label=f"React {emoji}",
+                            custom_attrs={"data-testid": "reaction-choice"},
+                        )
+                    )
+                    for emoji in REACTION_CHOICES
+                ],
+                spacing="1",
+            ),
+            side="top",
+            padding="6px",
+            radius="full",
+        ),
+    )
+
+
+def _actions(msg: MessageView) -> rx.Component:
+    """The hover toolbar: react, reply, and a menu with edit/delete."""
+    return rx.cond(
+        (msg.message_id != "") & ~msg.is_deleted,
+        rx.box(
+            _reaction_picker(msg),
+            rx.icon_button(
+                rx.icon("reply", size=16),
+                variant="ghost",
+                size="1",
+                radius="full",
+                color_scheme="gray",
+                aria_label="Reply",
+                on_click=ChatState.start_reply(msg.message_id),
+                custom_attrs={"data-testid": "reply-button"},
+            ),
+            rx.cond(
+                msg.can_edit | msg.can_delete,
+                rx.dropdown_menu.root(
+                    rx.dropdown_menu.trigger(
+                        rx.icon_button(
+                            rx.icon("ellipsis", size=16),
+                            variant="ghost",
+                            size="1",
+                            radius="full",
+                            color_scheme="gray",
+                            aria_label="More actions",
+                            custom_attrs={"data-testid": "message-menu"},
+                        )
+                    ),
+                    rx.dropdown_menu.content(
+                        rx.cond(
+                            msg.can_edit,
+                            rx.dropdown_menu.item(
+                                rx.icon("pencil", size=14), "Edit",
+                                on_select=ChatState.start_edit(msg.message_id),
+                                custom_attrs={"data-testid": "edit-message"},
+                            ),
+                        ),
+                        rx.cond(
+                            msg.can_delete,
+                            rx.dropdown_menu.item(
+                                rx.icon("trash-2", size=14), "Delete",
+                                color="red",
+                                on_select=ChatState.ask_delete(msg.message_id),
+                                custom_attrs={"data-testid": "delete-message"},
+                            ),
+                        ),
+                        size="1",
+                    ),
+                ),
+            ),
+            class_name="chat-actions",
+        ),
+    )
+
+
+def _failed_row(msg: MessageView) -> rx.Component:
+    return rx.cond(
+        msg.status == "failed",
+        rx.box(
+            rx.text(rx.cond(msg.error != "", msg.error, "Not sent."), size="1"),
+            rx.button(
+                rx.icon("rotate-cw", size=12), "Retry",
+                size="1", variant="soft", color_scheme="red",
+                on_click=ChatState.retry_message(msg.key),
+                custom_attrs={"data-testid": "retry-message"},
+            ),
+            rx.button(
+                "Discard", size="1", variant="ghost", color_scheme="gray",
+                on_click=ChatState.discard_failed(msg.key),
+            ),
+            class_name="chat-retry",
+        ),
+    )
+
+
+def day_separator(msg: MessageView) -> rx.Component:
+    return rx.cond(
+        msg.day_label != "",
+        rx.box(rx.el.span(msg.day_label), class_name="chat-day", custom_attrs={"data-testid": "day-separator"}),
+    )
+
+
+def message_item(msg: MessageView) -> rx.Component:
+    return rx.fragment(
+        day_separator(msg),
+        rx.box(
+            rx.cond(
+                ChatState.current_is_group & ~msg.is_own,
+                rx.cond(
+                    msg.last_in_group,
+                    user_avatar(msg.sender_name, msg.sender_avatar, size="2"),
+                    rx.box(class_name="chat-avatar-spacer"),
+                ),
+            ),
+            rx.box(
+                rx.cond(msg.show_sender, rx.text(msg.sender_name, class_name="chat-sender", as_="div")),
+                rx.box(_body(msg), class_name="chat-bubble"),
+                _reactions(msg),
+                _failed_row(msg),
+                class_name="chat-col",
+            ),
+            _actions(msg),
+            class_name="chat-row",
+            id="msg-" + msg.key,
+            custom_attrs={
+                "data-testid": "message",
+                "data-msg-key": msg.key,
+                "data-message-id": msg.message_id,
+                "data-own": msg.is_own,
+                "data-first": msg.first_in_group,
+                "data-last": msg.last_in_group,
+                "data-status": msg.status,
+            },
+        ),
+    )

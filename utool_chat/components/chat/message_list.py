@@ -1,0 +1,103 @@
+"""MessageList: the scrolling history, oldest at the top.
+
+Scrolling near the top loads the previous page (a spinner shows, the reading position is
+kept); new messages keep the view at the bottom unless the reader scrolled up, in which
+case a "New messages" button appears. The scroll logic is `window.utoolChat` (assets.py);
+it talks to the state through the hidden buttons below.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from utool_chat.components.chat.message_item import message_item
+from utool_chat.components.chat.placeholders import empty_state, error_state
+from utool_chat.state.chat import ChatState
+
+
+def _history_top() -> rx.Component:
+    return rx.cond(
+        ChatState.loading_older,
+        rx.center(rx.spinner(size="2"), padding="12px", custom_attrs={"data-testid": "loading-older"}),
+        rx.cond(
+            ~ChatState.has_older & ChatState.has_messages,
+            rx.center(
+                rx.text(
+                    rx.icon("lock", size=12, class_name="inline-icon"),
+                    "This is the beginning of your conversation.",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                padding="16px 0 4px",
+                custom_attrs={"data-testid": "history-start"},
+            ),
+        ),
+    )
+
+
+def _loading_skeleton() -> rx.Component:
+    widths = ["45%", "60%", "35%", "55%", "40%"]
+    return rx.vstack(
+        *[
+            rx.hstack(
+                rx.skeleton(height="38px", width=w, border_radius="18px"),
+                justify="end" if i % 2 else "start",
+                width="100%",
+            )
+            for i, w in enumerate(widths)
+        ],
+        spacing="3",
+        padding_top="16px",
+        width="100%",
+        custom_attrs={"data-testid": "messages-loading"},
+    )
+
+
+def message_list() -> rx.Component:
+    return rx.fragment(
+        rx.box(
+            rx.cond(
+                ChatState.messages_loading,
+                _loading_skeleton(),
+                rx.cond(
+                    ChatState.messages_error != "",
+                    error_state(ChatState.messages_error, ChatState.retry_messages),
+                    rx.cond(
+                        ChatState.has_messages,
+                        rx.box(
+                            _history_top(),
+                            rx.foreach(ChatState.older_messages, message_item),
+                            rx.foreach(ChatState.recent_messages, message_item),
+                            class_name="chat-messages",
+                            custom_attrs={"data-testid": "message-list"},
+                        ),
+                        empty_state(
+                            "hand",
+                            "Say hello 👋",
+                            "No messages here yet. Send the first one!",
+                            testid="messages-empty",
+                        ),
+                    ),
+                ),
+            ),
+            id="chat-scroll",
+            class_name="chat-scroll",
+            custom_attrs={
+                "data-has-older": rx.cond(ChatState.has_older, "1", "0"),
+                "data-loading": rx.cond(ChatState.loading_older, "1", "0"),
+            },
+        ),
+        rx.button(
+            rx.icon("arrow-down", size=14),
+            "New messages",
+            id="chat-new-below",
+            class_name="chat-new-below",
+            radius="full",
+            size="2",
+            on_click=rx.call_script("window.utoolChat && window.utoolChat.scrollToBottom(true)"),
+            custom_attrs={"data-show": "0", "data-testid": "new-messages-button"},
+        ),
+        # Hidden doors for the browser helper.
+        rx.el.button(id="chat-load-older", class_name="chat-hidden", on_click=ChatState.fetch_messages, tab_index=-1),
+        rx.el.button(id="chat-mark-read", class_name="chat-hidden", on_click=ChatState.mark_current_read(True), tab_index=-1),
+    )
