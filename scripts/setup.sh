@@ -35,13 +35,21 @@ if [[ ! -x .tools/node_modules/.bin/bun ]]; then
 fi
 
 if (( want_browser )); then
-  if [[ ! -x /usr/bin/chromium || ! -d /usr/share/fonts/truetype/noto ]]; then
-    if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+  can_apt=0
+  command -v apt-get >/dev/null && [[ $(id -u) == 0 ]] && can_apt=1
+  if [[ ! -x /usr/bin/chromium ]]; then
+    if (( can_apt )); then
       echo "setup: installing Chromium from Debian"
-      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     else
       echo "setup: installing Playwright's Chromium"
       .venv/bin/python -m playwright install chromium
     fi
+  fi
+  # Emoji in messages and screenshots need a colour emoji font (best effort: cosmetic only).
+  if (( can_apt )) && [[ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; } \
+      || echo "setup: no emoji font (screenshots will show boxes for emoji)"
   fi
 fi
