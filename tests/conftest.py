@@ -142,3 +142,13 @@ def register(api_client):
         return data["user"], data["token"], {"Authorization": f"Bearer {data['token']}"}
 
     return _register
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+    """Run the browser tests last. Playwright's sync API keeps an event loop running in the
+    main thread for the rest of the session, and pytest-asyncio cannot start its own loop
+    next to it; with the browser tests at the end, every async test has run before."""
+    def is_browser(item) -> bool:  # noqa: ANN001
+        return item.get_closest_marker("browser") is not None or "browser" in item.path.parts
+
+    items.sort(key=is_browser)

@@ -9,6 +9,9 @@ EDIT_WINDOW_SECONDS          How long a sender may edit a message (default 900 =
 RATE_LIMIT_SEND              Per-user message send limit, `limits` syntax (default "30/10second").
 RATE_LIMIT_TYPING            Per-user typing-event limit (default "20/10second").
 SESSION_TTL_DAYS             Login sessions expire after this many days (default 30).
+TYPING_TTL_SECONDS           A typing state not refreshed ends after this (default 5; read in domain/typing.py).
+REDIS_EVENTS_CHANNEL         Redis pub/sub channel of the event bus (default utool_chat:events:<db index>;
+                             read in events/bus.py).
 """
 
 from __future__ import annotations
