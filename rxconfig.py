@@ -11,4 +11,5 @@ config = rx.Config(
     # The frontend talks to the backend on this URL; override with API_URL for other hosts/ports.
     api_url=os.environ.get("API_URL", "http://localhost:8000"),
     disable_plugins=[rx.plugins.sitemap.SitemapPlugin],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="light", accent_color="indigo", radius="large"))],
 )

@@ -8,4 +8,8 @@ bash scripts/setup.sh
 source scripts/env.sh
 echo "run: migrating ${DATABASE_URL:-sqlite:///utool_chat.db}"
 alembic upgrade head
-exec reflex run "$@"
+# Reflex binds the backend to 0.0.0.0 by default; keep it on this machine unless asked.
+case " $* " in
+  *" --backend-host"*) exec reflex run "$@" ;;
+  *) exec reflex run --backend-host 127.0.0.1 "$@" ;;
+esac

@@ -9,7 +9,6 @@ from utool_chat.realtime.server import create_sio
 app = rx.App(
     api_transformer=api,
     sio=create_sio(),
-    theme=rx.theme(appearance="light", accent_color="indigo", radius="large"),
     stylesheets=["/styles.css"],
 )
 register_pages(app)
