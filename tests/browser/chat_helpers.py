@@ -79,3 +79,30 @@ def api_send(app_server, user: dict[str, Any], conversation_id: str, content: st
     )
     assert response.status_code == 201, response.text
     return response.json()["data"]
+
+
+def group_conversation(admin: dict[str, Any], members: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """A group created by `admin` (its first admin) through the domain."""
+    conversation, _created = conversations.create_conversation(
+        admin["_id"], [m["_id"] for m in members], type="group", name=name
+    )
+    return conversation
+
+
+def open_chat_list(page, base_url: str) -> None:  # noqa: ANN001
+    """/chat with no conversation open, its list loaded and the live listener running."""
+    page.goto(f"{base_url}/chat")
+    wait_for_app(page)
+    page.get_by_test_id("no-conversation").wait_for()
+    page.wait_for_function("() => !!window.utoolChat")
+
+
+def open_menu_item(page, testid: str) -> None:  # noqa: ANN001
+    """Pick an item of the open conversation's "⋮" menu."""
+    page.get_by_test_id("conversation-menu").click()
+    page.get_by_test_id(testid).click()
+
+
+def member_row(page, user: dict[str, Any]):  # noqa: ANN001, ANN201
+    """`user`'s row in the open members dialog."""
+    return page.locator(f'[data-testid=member][data-username="{user["username"]}"]')

@@ -14,19 +14,27 @@ Playwright's **sync** API is used (plain `def test_…`, no asyncio). Fixtures a
                     Playwright's own Chromium. If neither launches the test FAILS (never skips).
     new_page        factory: new_page(width=1280, height=800) -> Page in a fresh browser context
                     (its own localStorage: one context per simulated user). Closed after the test.
+    page_at         the same on any app: page_at(base_url, width=1280, height=800) -> Page.
     register_in_browser(page, base_url, username, password=PASSWORD, display_name=None)
     login_in_browser(page, base_url, username, password=PASSWORD)
                     drive the real forms; return when the app has navigated away from the form.
     unique_username(prefix) a fresh valid username (the database lives for the whole session).
     screenshot(page, name)  saves test-artifacts/screenshots/<name>.png (gitignored), returns the path.
     wait_for_app(page)      waits until the page is hydrated and its socket is connected.
+    running_app_server(project_dir, env, log_path) context manager: `reflex run --env prod`
+                    of the project in `project_dir` (the repository, or a copy of it: see
+                    copy_project) with `env` added, yielding its AppServer once it answers and
+                    stopping its whole process group afterwards.
+    copy_project(source, target) a private copy of the project to build and run a second app
+                    process from (the frontend bakes its backend URL in at build time).
 
 Mark browser tests with `@pytest.mark.browser`.
 
 `reflex run` compiles into the shared `.web/`; the server holds an exclusive flock on
 /tmp/utool-reflex-web.lock while it runs, so two test sessions (or a manual run, started as
 `flock /tmp/utool-reflex-web.lock reflex run …`) never compile at the same time. A session
-waits for the lock (up to BROWSER_LOCK_TIMEOUT seconds, default 900) and says so.
+waits for the lock (up to BROWSER_LOCK_TIMEOUT seconds, default 900) and says so. Copies
+made by copy_project build in their own `.web/` and need no lock.
 Server output goes to test-artifacts/reflex-server.log; its tail is shown when start-up fails.
 """
 
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +51,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,9 +100,9 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _log_tail(lines: int = 60) -> str:
+def _log_tail(log_path: Path, lines: int = 60) -> str:
     try:
-        return "\n".join(SERVER_LOG.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no server log)"
 
@@ -132,18 +142,35 @@ def _stop(process: subprocess.Popen) -> None:
             continue
 
 
-@pytest.fixture(scope="session")
-def app_server(pg_url: str) -> Iterator[AppServer]:
+# What a copy of the project leaves out: history, the venv and bun (used from ROOT by
+# absolute path), test output, caches and the per-run state folder.
+COPY_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", ".tools", "test-artifacts", "__pycache__", ".pytest_cache", ".states", "uploaded_files"
+)
+
+
+def copy_project(source: Path, target: Path) -> Path:
+    """Copy the project (with `.web/` and its installed node_modules when present, so the
+    copy's first `reflex run` skips the package install) to `target`; returns `target`."""
+    shutil.copytree(source, target, symlinks=True, ignore=COPY_IGNORE)
+    return target
+
+
+@contextmanager
+def running_app_server(project_dir: Path, env: dict[str, str], log_path: Path) -> Iterator[AppServer]:
+    """`reflex run --env prod` in `project_dir` on a free loopback port (pages and backend on
+    one port), with `env` on top of this process's environment (DATABASE_URL at least).
+    Yields once /ping and /login answer; fails the test with the log's tail otherwise."""
     port = _free_port()
     backend_url = f"http://127.0.0.1:{port}"
-    env = {
+    child_env = {
         **os.environ,
-        "DATABASE_URL": pg_url,
         "API_URL": backend_url,
         "PATH": f"{ROOT / '.tools/node_modules/.bin'}:{ROOT / '.venv/bin'}:{os.environ.get('PATH', '')}",
         "REFLEX_USE_SYSTEM_BUN": "1",
         "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}".rstrip(":"),
+        "PYTHONPATH": f"{project_dir}:{os.environ.get('PYTHONPATH', '')}".rstrip(":"),
+        **env,
     }
     command = [
         str(ROOT / ".venv/bin/reflex"), "run", "--env", "prod",
@@ -152,27 +179,32 @@ def app_server(pg_url: str) -> Iterator[AppServer]:
         "--backend-host", "127.0.0.1",
         "--loglevel", "info",
     ]
-    ARTIFACTS.mkdir(exist_ok=True)
-    lock = _take_web_lock()
-    log = open(SERVER_LOG, "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    server = AppServer(
-        url=backend_url, backend_url=backend_url, database_url=pg_url, log_path=SERVER_LOG
-    )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command, cwd=project_dir, env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = AppServer(url=backend_url, backend_url=backend_url, database_url=env["DATABASE_URL"], log_path=log_path)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not (_answers(f"{backend_url}/ping") and _answers(f"{server.url}/login")):
             if process.poll() is not None:
-                pytest.fail(f"reflex run exited with {process.returncode}:\n{_log_tail()}")
+                pytest.fail(f"reflex run in {project_dir} exited with {process.returncode}:\n{_log_tail(log_path)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"the app did not answer within {START_TIMEOUT:.0f}s:\n{_log_tail()}")
-            time.sleep(1)
+                pytest.fail(f"the app in {project_dir} did not answer within {START_TIMEOUT:.0f}s:\n{_log_tail(log_path)}")
+            time.sleep(0.5)
         yield server
     finally:
         _stop(process)
-        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(pg_url: str) -> Iterator[AppServer]:
+    lock = _take_web_lock()  # this server compiles into the shared ROOT/.web
+    try:
+        with running_app_server(ROOT, {"DATABASE_URL": pg_url}, SERVER_LOG) as server:
+            yield server
+    finally:
         lock.close()  # releases the flock
 
 
@@ -203,19 +235,26 @@ def browser() -> Iterator:
 
 
 @pytest.fixture()
-def new_page(browser, app_server: AppServer) -> Iterator[Callable[..., object]]:
-    """new_page(width=1280, height=800) -> a Page in its own context (its own user)."""
+def page_at(browser) -> Iterator[Callable[..., object]]:
+    """page_at(base_url, width=1280, height=800) -> a Page in its own context (its own user)
+    on the app at `base_url`. Closed after the test."""
     contexts = []
 
-    def _new_page(width: int = 1280, height: int = 800):
-        context = browser.new_context(viewport={"width": width, "height": height}, base_url=app_server.url)
+    def _page_at(base_url: str, width: int = 1280, height: int = 800):
+        context = browser.new_context(viewport={"width": width, "height": height}, base_url=base_url)
         context.set_default_timeout(UI_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 
-    yield _new_page
+    yield _page_at
     for context in contexts:
         context.close()
+
+
+@pytest.fixture()
+def new_page(page_at, app_server: AppServer) -> Callable[..., object]:
+    """new_page(width=1280, height=800) -> a Page in its own context (its own user)."""
+    return lambda width=1280, height=800: page_at(app_server.url, width, height)
 
 
 def unique_username(prefix: str = "user") -> str:

@@ -10,6 +10,7 @@ from tests.conftest import count_queries
 from utool_chat.db.engine import get_engine
 from utool_chat.domain import accounts
 from utool_chat.domain.errors import Conflict, Unauthenticated, ValidationFailed
+from utool_chat.events import get_bus
 
 
 def _rows(sql: str, **params):
@@ -104,3 +105,54 @@ def test_wrong_password_and_unknown_user_fail_alike(db):
     with pytest.raises(Unauthenticated) as no_user:
         accounts.login("nobody", "wrong horse")
     assert wrong_pw.value.message == no_user.value.message
+
+
+def test_authenticate_session_returns_the_user_and_the_session_id_in_one_query(db):
+    first = accounts.register("alice", "correct horse")
+    second = accounts.login("alice", "correct horse")
+    with count_queries() as q:
+        user, session_id = accounts.authenticate_session(second["token"])
+    assert q.count == 1, q.statements
+    assert user == first["user"]
+    (expected_id,) = _session_row(second["token"])
+    assert session_id == expected_id
+    assert accounts.authenticate_session(first["token"])[1] != session_id
+
+
+def _session_row(token: str):
+    """(id,) of the auth_sessions row of `token`, looked up by its stored hash."""
+    return _rows("SELECT id FROM auth_sessions WHERE token_hash = :h", h=accounts._hash_token(token))[0]
+
+
+def test_logout_publishes_session_revoked_after_commit_naming_the_session_never_the_token(db, monkeypatch):
+    created = accounts.register("alice", "correct horse")
+    token = created["token"]
+    (session_id,) = _session_row(token)
+    published = []
+
+    def publish(evt):  # noqa: ANN001, ANN202
+        # Read from another connection: the revocation must already be committed.
+        (revoked_at,) = _rows("SELECT revoked_at FROM auth_sessions WHERE id = :id", id=session_id)[0]
+        published.append((evt, revoked_at))
+
+    monkeypatch.setattr(get_bus(), "publish", publish)
+    accounts.logout(token)
+
+    assert len(published) == 1
+    evt, revoked_at_publish_time = published[0]
+    assert revoked_at_publish_time is not None, "published before the revocation was committed"
+    assert (evt.name, evt.payload, evt.user_ids) == (
+        accounts.SESSION_REVOKED, {"sessionId": session_id}, [created["user"]["_id"]],
+    )
+    assert token not in evt.to_json()
+
+
+def test_a_refused_logout_publishes_nothing(db, monkeypatch):
+    token = accounts.register("alice", "correct horse")["token"]
+    accounts.logout(token)
+    published = []
+    monkeypatch.setattr(get_bus(), "publish", published.append)
+    for bad in (token, "not-a-real-token"):
+        with pytest.raises(Unauthenticated):
+            accounts.logout(bad)
+    assert published == []

@@ -90,10 +90,15 @@ class ChatClient:
         self.token = token
         self.sio = socketio.AsyncClient(reconnection=False)
         self.received: dict[str, asyncio.Queue] = defaultdict(asyncio.Queue)
+        self.disconnected = asyncio.Event()  # set when /chat disconnects (either side)
         self.sio.on("*", self._record, namespace=NAMESPACE)
+        self.sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
 
     async def _record(self, event: str, data: Any = None) -> None:
         self.received[event].put_nowait(data)
+
+    async def _on_disconnect(self, *_reason: Any) -> None:
+        self.disconnected.set()
 
     async def connect(self) -> ChatClient:
         auth = {"token": self.token} if self.token is not None else None

@@ -7,9 +7,10 @@ import asyncio
 
 import pytest
 
+from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.events import Event
 from utool_chat.events.bus import InProcessBus
-from utool_chat.realtime.fanout import EventFanout
+from utool_chat.realtime.fanout import EventFanout, session_room
 
 
 class RecordingServer:
@@ -22,6 +23,28 @@ class RecordingServer:
             self.fail_next = False
             raise ConnectionError("socket went away")
         self.emitted.put_nowait((event, data, to, skip_sid, namespace))
+
+
+class RoomsStandIn:
+    """The part of python-socketio's manager the fan-out reads: who is in a room."""
+
+    def __init__(self, rooms: dict[str, set[str]]) -> None:
+        self.rooms = rooms
+
+    def get_participants(self, namespace, room):  # noqa: ANN001, ANN201
+        yield from ((sid, f"eio-{sid}") for sid in list(self.rooms.get(room, ())))
+
+
+class ServerWithSessions(RecordingServer):
+    def __init__(self, rooms: dict[str, set[str]]) -> None:
+        super().__init__()
+        self.manager = RoomsStandIn(rooms)
+        self.disconnected: list[tuple[str, str]] = []
+
+    async def disconnect(self, sid, namespace):  # noqa: ANN001
+        self.disconnected.append((sid, namespace))
+        for members in self.manager.rooms.values():  # like the real one: leaves every room
+            members.discard(sid)
 
 
 @pytest.fixture()
@@ -77,4 +100,21 @@ async def test_ensure_running_starts_one_consumer(bus) -> None:
     await asyncio.wait_for(server.emitted.get(), 2)
     await asyncio.sleep(0.05)
     assert server.emitted.empty()  # one consumer, one emit
+    await fanout.stop()
+
+
+async def test_a_revoked_session_disconnects_its_sockets_and_is_not_emitted(bus) -> None:
+    server = ServerWithSessions({
+        session_room("s-ended"): {"sid-1", "sid-2"}, session_room("s-other"): {"sid-3"}, "user:u1": {"sid-1", "sid-2", "sid-3"},
+    })
+    fanout = await started(server)
+    assert not fanout.was_revoked("s-ended")
+
+    bus.publish(Event(SESSION_REVOKED, {"sessionId": "s-ended"}, ["u1"]))
+    bus.publish(Event("chat:after", {}, ["u1"]))  # events are handled in order: a marker
+
+    assert (await asyncio.wait_for(server.emitted.get(), 2))[0] == "chat:after"  # the revocation itself was not emitted
+    assert sorted(server.disconnected) == [("sid-1", "/chat"), ("sid-2", "/chat")]
+    # Remembered, so a socket still authenticating with that session is refused at the end of its connect.
+    assert fanout.was_revoked("s-ended") and not fanout.was_revoked("s-other")
     await fanout.stop()

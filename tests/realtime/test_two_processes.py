@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
-from tests.realtime.conftest import BACKEND_ENV, direct_conversation, new_person
+from tests.realtime.conftest import BACKEND_ENV, EVENT_TIMEOUT, direct_conversation, new_person
 from utool_chat.realtime.backend_process import BackendProcess, running_backend
 
 
@@ -52,3 +54,15 @@ async def test_the_send_rate_limit_is_shared_by_both_processes(connect, two_back
 
     assert [r["success"] for r in results] == [True] * limit + [False]
     assert results[-1]["code"] == "rate_limited"
+
+
+async def test_a_logout_on_one_process_disconnects_that_logins_sockets_on_the_other(connect, two_backends) -> None:
+    process_a, process_b = two_backends
+    alice = new_person()
+    on_a = await connect(alice, base_url=process_a.url)
+
+    async with httpx.AsyncClient(base_url=process_b.url, timeout=10) as http:
+        response = await http.post("/api/v1/auth/logout", headers=alice.headers)
+    assert response.status_code == 200, response.text
+
+    await asyncio.wait_for(on_a.disconnected.wait(), EVENT_TIMEOUT)

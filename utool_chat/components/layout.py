@@ -13,6 +13,7 @@ import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.state.auth import AuthState
+from utool_chat.state.chat import ChatState
 
 Section = Literal["chats", "friends"]
 
@@ -35,12 +36,26 @@ def brand(size: str = "5") -> rx.Component:
     )
 
 
+def _unread_badge() -> rx.Component:
+    """Total unread messages over all chats, on the Chats link (live on the chat page)."""
+    return rx.cond(
+        ChatState.total_unread > 0,
+        rx.el.span(
+            ChatState.total_unread_label,
+            class_name="nav-badge",
+            aria_label=ChatState.total_unread_label + " unread messages",
+            data_testid="nav-unread",
+        ),
+    )
+
+
 def _nav_link(section: Section, label: str, href: str, icon: str, active: Section | None) -> rx.Component:
     is_active = section == active
     return rx.link(
         rx.hstack(
             rx.icon(icon, size=18),
             rx.text(label, display=["none", "inline", "inline"], weight="medium"),
+            *([_unread_badge()] if section == "chats" else []),
             align="center",
             spacing="2",
         ),

@@ -2,6 +2,11 @@
 
 Tokens are 32 random bytes (urlsafe); only HMAC-SHA256(secret, token) is stored, so a
 database leak yields no usable tokens. Passwords are hashed with argon2id.
+
+Logging out ends the session everywhere: after the revocation commits, `logout` publishes
+SESSION_REVOKED {"sessionId": <AuthSession.id>} to the user. The id names the login, never
+its token; the realtime doors use it to close that session's open connections (the /chat
+sockets, see realtime/fanout.py; the browser tabs, see state/auth.py).
 """
 
 from __future__ import annotations
@@ -23,11 +28,15 @@ from utool_chat.db.engine import session_scope
 from utool_chat.db.models import AuthSession, User, utcnow
 from utool_chat.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from utool_chat.domain.serializers import user_out
+from utool_chat.events import Event, publish_on_commit
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,32}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256  # argon2 is slow on purpose; do not let one request hash megabytes
 MAX_DISPLAY_NAME = 64
+
+# Bus event published when a session is revoked: {"sessionId"} to its user.
+SESSION_REVOKED = "auth:session_revoked"
 
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps login timing uniform.
@@ -131,38 +140,46 @@ def login(username: Any, password: Any) -> dict[str, Any]:
 
 
 def logout(token: str) -> None:
-    """Revoke the session behind `token` (it stops working at once)."""
+    """Revoke the session behind `token`: it stops working at once, and SESSION_REVOKED
+    (after the commit) tells every process to drop that session's open connections."""
     with session_scope() as session:
-        result = session.exec(
+        revoked = session.exec(
             sa.update(AuthSession)
             .where(AuthSession.token_hash == _hash_token(token), AuthSession.revoked_at.is_(None))
             .values(revoked_at=utcnow())
-        )
-        if result.rowcount == 0:
+            .returning(AuthSession.id, AuthSession.user_id)
+        ).first()
+        if revoked is None:
             raise Unauthenticated("Invalid or expired token.", code="invalid_token")
+        publish_on_commit(session, Event(SESSION_REVOKED, {"sessionId": revoked.id}, [revoked.user_id]))
+
+
+def authenticate_session(token: Any) -> tuple[dict[str, Any], str]:
+    """(user object, session id) behind a live token, in one query; 401 otherwise.
+
+    For doors that hold a connection open: they keep the session id to close the
+    connection when SESSION_REVOKED names it."""
+    if not isinstance(token, str) or not token or len(token) > 256:
+        raise Unauthenticated("Missing or invalid token.", code="invalid_token")
+    with session_scope() as session:
+        row = session.exec(
+            sa.select(User, AuthSession.id)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(
+                AuthSession.token_hash == _hash_token(token),
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > utcnow(),
+            )
+        ).first()
+        if row is None:
+            raise Unauthenticated("Invalid or expired token.", code="invalid_token")
+        user, session_id = row
+        return user_out(user), session_id
 
 
 def authenticate(token: Any) -> dict[str, Any]:
     """The user object behind a live token, in one query; 401 otherwise."""
-    if not isinstance(token, str) or not token or len(token) > 256:
-        raise Unauthenticated("Missing or invalid token.", code="invalid_token")
-    with session_scope() as session:
-        user = (
-            session.exec(
-                sa.select(User)
-                .join(AuthSession, AuthSession.user_id == User.id)
-                .where(
-                    AuthSession.token_hash == _hash_token(token),
-                    AuthSession.revoked_at.is_(None),
-                    AuthSession.expires_at > utcnow(),
-                )
-            )
-            .scalars()
-            .first()
-        )
-        if user is None:
-            raise Unauthenticated("Invalid or expired token.", code="invalid_token")
-        return user_out(user)
+    return authenticate_session(token)[0]
 
 
 def get_user(user_id: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from utool_chat.pages.auth import login_page, register_page
 from utool_chat.pages.friends import friends_page
 from utool_chat.pages.index import index_page
 from utool_chat.state.auth import AuthState
+from utool_chat.state.chat import ChatState
 from utool_chat.state.friends import FriendsState
 
 TITLE = "uTool Chat"
@@ -21,6 +22,9 @@ def register_pages(app: rx.App) -> None:
         register_page, route="/register", title=f"Create account · {TITLE}", on_load=AuthState.redirect_if_logged_in
     )
     app.add_page(
-        friends_page, route="/friends", title=f"Friends · {TITLE}", on_load=[AuthState.check_login, FriendsState.load]
+        friends_page,
+        route="/friends",
+        title=f"Friends · {TITLE}",
+        on_load=[AuthState.check_login, FriendsState.load, ChatState.refresh_unread_total],
     )
     chat.add_chat_pages(app)  # /chat and /chat/[conversation_id], with their loaders

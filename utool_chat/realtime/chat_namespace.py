@@ -1,8 +1,9 @@
 """The `/chat` Socket.IO namespace of contract.md: a thin door over the domain.
 
 Connect with auth={"token": <bearer token>}; a missing or bad token is refused at
-connect. Every socket joins `user:<id>`, the room all of that user's events go to (see
-fanout.py). Client → server events and their ack data:
+connect. Every socket joins `user:<id>`, the room all of that user's events go to, and
+`session:<id>` of its login, which a logout of that token disconnects (see fanout.py).
+Client → server events and their ack data:
 
     chat:join_conversation    {conversationId}                 -> {conversationId} (+ chat:joined_conversation_ack)
     chat:leave_conversation   {conversationId}                 -> {conversationId}
@@ -37,7 +38,7 @@ from utool_chat.db.engine import session_scope
 from utool_chat.domain import accounts, conversations, messages, ratelimit
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, ValidationFailed
-from utool_chat.realtime.fanout import EventFanout, user_room
+from utool_chat.realtime.fanout import EventFanout, session_room, user_room
 from utool_chat.realtime.typing_expiry import TypingExpiry
 
 log = logging.getLogger(__name__)
@@ -106,18 +107,23 @@ class ChatNamespace(AsyncNamespace):
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             raise ConnectionRefusedError("Authentication required: connect with auth={'token': '<token>'}.")
+        if self._fanout is None:
+            self._fanout = EventFanout(self.server, self.namespace)
+        # Subscribed before the token is checked: a logout committed after the check is
+        # then either remembered by the fanout (checked below) or disconnects this socket.
+        await self._fanout.ensure_running()
         try:
-            user = await asyncio.to_thread(accounts.authenticate, token)
+            user, session_id = await asyncio.to_thread(accounts.authenticate_session, token)
         except DomainError as exc:
             raise ConnectionRefusedError(exc.message) from None
         except Exception:
             log.exception("authentication failed unexpectedly")
             raise ConnectionRefusedError("Could not authenticate right now; try again.") from None
-        if self._fanout is None:
-            self._fanout = EventFanout(self.server, self.namespace)
-        await self._fanout.ensure_running()
-        await self.save_session(sid, {"user": user})
+        await self.save_session(sid, {"user": user, "sessionId": session_id})
         await self.enter_room(sid, user_room(user["_id"]))
+        await self.enter_room(sid, session_room(session_id))
+        if self._fanout.was_revoked(session_id):  # logged out while this socket was connecting
+            raise ConnectionRefusedError("Invalid or expired token.")
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         for user_id, conversation_id in self.typing.end_all_of(sid):

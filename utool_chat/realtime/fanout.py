@@ -8,22 +8,38 @@ still sits in the room (`user_ids` is computed from the active members at commit
 
 With REDIS_URL set, every process's consumer reads the same Redis channel, so a message
 stored by process B reaches sockets connected to process A.
+
+One event is not emitted but acted on: accounts.SESSION_REVOKED (a logout) disconnects
+every socket of that session (room `session:<id>`, entered at connect), on every process;
+the user's other sessions stay connected. The session id is remembered for a while, so a
+socket that was authenticating while the logout committed is refused at the end of its
+connect instead of slipping through (see ChatNamespace.on_connect).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from socketio import AsyncServer
 
+from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.events import Event, get_bus
 
 log = logging.getLogger(__name__)
 
+# How long a revoked session id is remembered. It only has to outlive one connect handshake
+# (an authentication query), so a minute is plenty, and the memory stays small.
+REVOKED_MEMORY_SECONDS = 60.0
+
 
 def user_room(user_id: str) -> str:
     return f"user:{user_id}"
+
+
+def session_room(session_id: str) -> str:
+    return f"session:{session_id}"
 
 
 class EventFanout:
@@ -32,6 +48,7 @@ class EventFanout:
         self.namespace = namespace
         self._task: asyncio.Task | None = None
         self._ready: asyncio.Event | None = None
+        self._revoked_at: dict[str, float] = {}  # session id -> time.monotonic() it was revoked
 
     async def ensure_running(self) -> None:
         """Start the consumer if needed and wait until it is subscribed, so that nothing
@@ -59,7 +76,14 @@ class EventFanout:
                 log.exception("event fan-out failed; resubscribing")
                 await asyncio.sleep(0.5)
 
+    def was_revoked(self, session_id: str) -> bool:
+        """Whether this process heard, within REVOKED_MEMORY_SECONDS, that the session ended."""
+        return session_id in self._revoked_at
+
     async def deliver(self, evt: Event) -> None:
+        if evt.name == SESSION_REVOKED:
+            await self.end_session(evt.payload.get("sessionId"))
+            return
         if not evt.user_ids:
             return
         try:
@@ -72,3 +96,20 @@ class EventFanout:
             )
         except Exception:
             log.exception("could not emit %s", evt.name)
+
+    async def end_session(self, session_id: object) -> None:
+        """Disconnect this process's sockets of a revoked session (their on_disconnect runs)."""
+        if not isinstance(session_id, str):
+            return
+        now = time.monotonic()
+        self._revoked_at = {
+            sid: at for sid, at in self._revoked_at.items() if now - at < REVOKED_MEMORY_SECONDS
+        }
+        self._revoked_at[session_id] = now
+        # A list first: each disconnect removes the socket from the room being iterated.
+        sids = [sid for sid, _eio_sid in self.sio.manager.get_participants(self.namespace, session_room(session_id))]
+        for sid in sids:
+            try:
+                await self.sio.disconnect(sid, namespace=self.namespace)
+            except Exception:
+                log.exception("could not disconnect %s of a revoked session", sid)

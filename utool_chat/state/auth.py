@@ -8,6 +8,11 @@ user with `auth = await self.get_state(AuthState)` and then `auth.user_id`,
 
 Pages behind the login use `on_load=AuthState.check_login` (then their own loaders, which
 must return early when `user_id` is empty, because check_login has redirected).
+
+A logout ends the session in every open tab, not only the one where it was clicked: the
+pages' bus listeners (ChatState, FriendsState) pass `accounts.SESSION_REVOKED` events for
+their user to `sign_out_if_session_ended`, which sends the tab to /login if its own token
+was the one revoked (another device's logout leaves it signed in).
 """
 
 from __future__ import annotations
@@ -45,6 +50,28 @@ def _safe_next(path: Any) -> str:
         if not path.startswith(PUBLIC_PATHS):
             return path
     return HOME_PATH
+
+
+async def sign_out_if_session_ended(state: rx.State):
+    """For a background bus listener, after SESSION_REVOKED for this tab's user: sign the tab
+    out and return the redirect to /login if its token no longer works; None otherwise.
+
+    The event names a session id, not a token; checking the tab's own token (one query per
+    open tab, on a rare event) is what tells whether this tab's login is the one that ended."""
+    async with state:
+        token = (await state.get_state(AuthState)).token
+    if token:
+        try:
+            await asyncio.to_thread(accounts.authenticate, token)
+            return None
+        except Unauthenticated:
+            pass
+    async with state:
+        auth = await state.get_state(AuthState)
+        if auth.token and auth.token != token:  # signed in again meanwhile (another tab)
+            return None
+        auth._sign_out()
+    return rx.redirect("/login", replace=True)
 
 
 class AuthState(rx.State):

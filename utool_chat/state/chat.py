@@ -23,7 +23,8 @@ Two layers live here:
    message resends the short `recent_messages` tail, not the whole history.
 
 Live updates: `listen_for_events`, a background task started on mount (one per tab), follows
-`utool_chat.events.get_bus()` and applies this user's events under `async with self`.
+`utool_chat.events.get_bus()` and applies this user's events under `async with self`; a
+logout of this tab's session (in any tab or process) sends the tab to /login.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from zoneinfo import ZoneInfo
 
 import reflex as rx
 
+from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.domain.errors import DomainError, NotFound
 from utool_chat.events import get_bus
-from utool_chat.state.auth import AuthState
+from utool_chat.state.auth import AuthState, sign_out_if_session_ended
 
 # ----------------------------------------------------------------------------------------
 # Tunables
@@ -447,6 +449,46 @@ class ConversationItemView:
     unread_label: str = ""
 
 
+@dataclasses.dataclass
+class PersonView:
+    """A friend in the people picker, or a member in the members dialog."""
+
+    id: str = ""
+    name: str = ""
+    username: str = ""
+    avatar: str = ""
+    is_admin: bool = False
+    is_me: bool = False
+
+
+def person_view(user: dict[str, Any], *, is_admin: bool = False, is_me: bool = False) -> PersonView:
+    return PersonView(
+        id=user.get("_id") or "",
+        name=display_name(user),
+        username=user.get("username") or "",
+        avatar=user.get("avatar") or "",
+        is_admin=is_admin,
+        is_me=is_me,
+    )
+
+
+def build_member_views(conversation: dict[str, Any], me: str) -> list[PersonView]:
+    """The active members: you first, then the admins, then everyone else by name."""
+    admins = set(conversation.get("admins") or [])
+    people = [
+        person_view(p, is_admin=p.get("_id") in admins, is_me=p.get("_id") == me)
+        for p in conversation.get("participants") or []
+    ]
+    people.sort(key=lambda p: (not p.is_me, not p.is_admin, p.name.casefold()))
+    return people
+
+
+def filter_people(people: list[PersonView], query: str) -> list[PersonView]:
+    """Case-insensitive match anywhere in the display name or username."""
+    needle = " ".join(str(query or "").split()).casefold()
+    return [p for p in people if not needle or needle in p.name.casefold() or needle in p.username.casefold()]
+
+
 def _parse_ts(raw: str | None) -> datetime | None:
     if not raw:
         return None
@@ -731,15 +773,18 @@ def split_recent(views: list[MessageView]) -> tuple[list[MessageView], list[Mess
 
 def _domain():
     """The chat domain modules, imported late (they are written beside this module)."""
-    from utool_chat.domain import conversations, messages, reactions, typing
+    from utool_chat.domain import conversations, friends, messages, reactions, typing
 
-    return conversations, messages, reactions, typing
+    return conversations, friends, messages, reactions, typing
 
 
 async def _call(fn_name: str, *args: Any, **kwargs: Any) -> Any:
     module_name, fn = fn_name.split(".")
-    conversations, messages, reactions, typing = _domain()
-    module = {"conversations": conversations, "messages": messages, "reactions": reactions, "typing": typing}[module_name]
+    conversations, friends, messages, reactions, typing = _domain()
+    module = {
+        "conversations": conversations, "friends": friends, "messages": messages, "reactions": reactions,
+        "typing": typing,
+    }[module_name]
     return await asyncio.to_thread(getattr(module, fn), *args, **kwargs)
 
 
@@ -788,6 +833,8 @@ class ChatState(rx.State):
     current_subtitle: str = ""
     current_is_group: bool = False
     current_error: str = ""
+    current_members: list[PersonView] = []
+    current_is_admin: bool = False
 
     older_messages: list[MessageView] = []
     recent_messages: list[MessageView] = []
@@ -808,6 +855,19 @@ class ChatState(rx.State):
     attach_open: bool = False
     sending: bool = False
     confirm_delete_id: str = ""
+
+    # --- group and conversation dialogs ------------------------------------------------
+    picker_mode: str = ""  # "" (closed) | "new_chat" | "add_members": the people picker
+    picker_people: list[PersonView] = []  # who may be picked (friends, minus current members)
+    picker_query: str = ""
+    picker_selected: list[str] = []
+    picker_loading: bool = False
+    picker_busy: bool = False
+    group_name: str = ""
+    members_open: bool = False
+    rename_open: bool = False
+    confirm_leave_open: bool = False
+    member_busy_id: str = ""
 
     # --- backend only ----------------------------------------------------------------
     _chat: dict[str, Any] = {}
@@ -830,6 +890,49 @@ class ChatState(rx.State):
     @rx.var
     def has_messages(self) -> bool:
         return bool(self.older_messages) or bool(self.recent_messages)
+
+    @rx.var
+    def total_unread_label(self) -> str:
+        return "99+" if self.total_unread > 99 else str(self.total_unread)
+
+    @rx.var
+    def picker_matches(self) -> list[PersonView]:
+        return filter_people(self.picker_people, self.picker_query)
+
+    @rx.var
+    def picker_chosen(self) -> list[PersonView]:
+        """The picked people in pick order (the chips above the list)."""
+        by_id = {p.id: p for p in self.picker_people}
+        return [by_id[pid] for pid in self.picker_selected if pid in by_id]
+
+    @rx.var
+    def picker_is_group(self) -> bool:
+        """A new chat with two or more people is a group (it needs a name)."""
+        return self.picker_mode == "new_chat" and len(self.picker_selected) >= 2
+
+    @rx.var
+    def picker_can_submit(self) -> bool:
+        if self.picker_busy or not self.picker_selected:
+            return False
+        if self.picker_mode == "new_chat" and len(self.picker_selected) >= 2:
+            return bool(self.group_name.strip())
+        return True
+
+    @rx.var
+    def picker_hint(self) -> str:
+        count = len(self.picker_selected)
+        if self.picker_mode == "add_members":
+            return f"{count} selected" if count else "Pick one or more friends"
+        if count == 0:
+            return "Pick one friend, or several for a group"
+        return "Private chat" if count == 1 else f"Group of {count + 1}, with you"
+
+    @rx.var
+    def picker_submit_label(self) -> str:
+        count = len(self.picker_selected)
+        if self.picker_mode == "add_members":
+            return f"Add {count} member" + ("" if count == 1 else "s") if count else "Add members"
+        return "Create group" if count >= 2 else "Open chat"
 
     # ----- helpers -------------------------------------------------------------------
 
@@ -856,6 +959,8 @@ class ChatState(rx.State):
             self._assign("current_avatar", conversation_avatar(convo, me))
             self._assign("current_subtitle", conversation_subtitle(convo, me))
             self._assign("current_is_group", convo.get("type") != "direct")
+            self._assign("current_members", build_member_views(convo, me))
+            self._assign("current_is_admin", me in (convo.get("admins") or []))
         views = build_message_views(chat, cid, me, tz, now, _edit_window_seconds()) if cid else []
         older, recent = split_recent(views)
         self._assign("older_messages", older)
@@ -868,6 +973,10 @@ class ChatState(rx.State):
     def _assign(self, name: str, value: Any) -> None:
         if getattr(self, name) != value:
             setattr(self, name, value)
+
+    def _close_dialogs(self) -> None:
+        self.members_open = self.rename_open = self.confirm_leave_open = False
+        self.member_busy_id = ""
 
     def _reset_composer(self) -> None:
         self.reply_to_id = self.reply_to_name = self.reply_to_snippet = ""
@@ -893,6 +1002,7 @@ class ChatState(rx.State):
         target = path.split("/chat/", 1)[1] if path.startswith("/chat/") else ""
         if target != (chat["conversations"]["currentConversationId"] or ""):
             self._reset_composer()
+            self._close_dialogs()
         set_current_conversation_id(chat, target or None)
         self.current_error = ""
         if not self.conversations_loaded or not self._listening:
@@ -919,6 +1029,18 @@ class ChatState(rx.State):
         me = await self._me()
         if me:
             self._publish(me)
+
+    @rx.event
+    async def refresh_unread_total(self):
+        """The top bar's unread badge on pages without the chat listener (e.g. /friends)."""
+        me = await self._me()
+        if not me:
+            return
+        try:
+            items, _meta = await _call("conversations.list_conversations", me, page=1, limit=100)
+        except DomainError:
+            return  # the badge keeps its last value; the chat page will correct it
+        self._assign("total_unread", sum(int(c.get("unreadCount") or 0) for c in items))
 
     @rx.event
     def leave_page(self):
@@ -1263,9 +1385,18 @@ class ChatState(rx.State):
         self._publish(me)
 
     @rx.event
+    def set_confirm_leave_open(self, value: bool):
+        """The "leave group" / "archive chat" confirmation (it closes the members dialog)."""
+        self.confirm_leave_open = bool(value)
+        if value:
+            self.members_open = False
+
+    @rx.event
     async def archive_or_leave(self):
+        """Direct: archive it (it comes back with the next message); group: leave it."""
         me = await self._me()
         cid = self.current_id
+        self.confirm_leave_open = False
         if not me or not cid:
             return
         is_group = self.current_is_group
@@ -1278,6 +1409,163 @@ class ChatState(rx.State):
         self._publish(me)
         yield rx.toast.success("You left the group." if is_group else "Conversation archived.")
         yield rx.redirect("/chat")
+
+    # ----- groups: the people picker (new chat / add members) ----------------------------
+
+    async def _open_picker(self, mode: str, exclude: set[str]):
+        me = await self._me()
+        if not me:
+            return
+        self.picker_mode, self.picker_query, self.picker_selected, self.group_name = mode, "", [], ""
+        self.picker_busy, self.picker_loading = False, True
+        self.members_open = False
+        yield
+        try:
+            friends = await _call("friends.list_friends", me)
+        except DomainError as err:
+            self.picker_loading = False
+            yield rx.toast.error(f"Could not load your friends: {err.message}")
+            return
+        people = [person_view(f) for f in friends if f.get("_id") not in exclude]
+        self.picker_people = sorted(people, key=lambda p: p.name.casefold())
+        self.picker_loading = False
+
+    @rx.event
+    async def open_new_chat(self):
+        """The pencil in the Chats header: pick one friend (a direct chat) or several (a group)."""
+        async for update in self._open_picker("new_chat", exclude=set()):
+            yield update
+
+    @rx.event
+    async def open_add_members(self):
+        """Admins: add friends who are not in the open group yet."""
+        if not self.current_is_group or not self.current_is_admin:
+            return
+        async for update in self._open_picker("add_members", exclude={m.id for m in self.current_members}):
+            yield update
+
+    @rx.event
+    def set_picker_open(self, value: bool):
+        if not value and not self.picker_busy:
+            self.picker_mode = ""
+
+    @rx.event
+    def set_picker_query(self, value: str):
+        self.picker_query = str(value or "")[:100]
+
+    @rx.event
+    def set_group_name(self, value: str):
+        self.group_name = str(value or "")[:100]
+
+    @rx.event
+    def toggle_pick(self, user_id: str):
+        if user_id in self.picker_selected:
+            self.picker_selected = [uid for uid in self.picker_selected if uid != user_id]
+        elif any(p.id == user_id for p in self.picker_people):
+            self.picker_selected = [*self.picker_selected, user_id]
+
+    @rx.event
+    async def submit_picker(self):
+        """Create the chat or group (then open it), or add the picked members."""
+        me = await self._me()
+        mode, picked, cid = self.picker_mode, list(self.picker_selected), self.current_id
+        if not me or not mode or not picked or self.picker_busy:
+            return
+        if mode == "new_chat" and len(picked) >= 2 and not self.group_name.strip():
+            yield rx.toast.error("Give the group a name.")
+            return
+        self.picker_busy = True
+        yield
+        try:
+            if mode == "add_members":
+                convo = await _call("conversations.update_conversation", me, cid, add_participant_ids=picked)
+            elif len(picked) == 1:
+                convo, _created = await _call("conversations.create_conversation", me, picked, type="direct")
+            else:
+                convo, _created = await _call(
+                    "conversations.create_conversation", me, picked, type="group", name=self.group_name.strip()
+                )
+        except DomainError as err:
+            self.picker_busy = False
+            yield rx.toast.error(_error_text(err))
+            return
+        self.picker_busy, self.picker_mode = False, ""
+        add_or_update_conversation(self._store(), convo)
+        self._publish(me)
+        if mode == "add_members":
+            count = len(picked)
+            yield rx.toast.success(f"Added {count} member" + ("" if count == 1 else "s") + ".")
+            self.members_open = True
+        else:
+            yield rx.redirect(f"/chat/{convo['_id']}")
+
+    # ----- groups: members, rename, admins ------------------------------------------------
+
+    @rx.event
+    def set_members_open(self, value: bool):
+        self.members_open = bool(value) and self.current_is_group
+
+    @rx.event
+    def set_rename_open(self, value: bool):
+        self.rename_open = bool(value) and self.current_is_group and self.current_is_admin
+
+    async def _update_current(self, success: str, busy_id: str = "", **changes: Any):
+        """update_conversation on the open group; the result is applied at once (the bus
+        brings the same view a moment later, and the other members' copies)."""
+        me = await self._me()
+        cid = self.current_id
+        if not me or not cid or self.member_busy_id:
+            return
+        self.member_busy_id = busy_id or "conversation"
+        yield
+        try:
+            convo = await _call("conversations.update_conversation", me, cid, **changes)
+        except DomainError as err:
+            self.member_busy_id = ""
+            yield rx.toast.error(_error_text(err))
+            return
+        self.member_busy_id = ""
+        add_or_update_conversation(self._store(), convo)
+        self._publish(me)
+        yield rx.toast.success(success)
+
+    @rx.event
+    async def rename_group(self, form: dict[str, Any]):
+        name = " ".join(str(form.get("name") or "").split())
+        if not name:
+            yield rx.toast.error("A group name cannot be empty.")
+            return
+        if name == self.current_name:
+            self.rename_open = False
+            return
+        async for update in self._update_current(f"Renamed to “{name}”.", name=name):
+            yield update
+        if not self.member_busy_id and self.current_name == name:
+            self.rename_open = False
+
+    def _member_name(self, user_id: str) -> str:
+        return next((m.name for m in self.current_members if m.id == user_id), "Member")
+
+    @rx.event
+    async def make_admin(self, user_id: str):
+        async for update in self._update_current(
+            f"{self._member_name(user_id)} is now an admin.", busy_id=user_id, add_admin_ids=[user_id]
+        ):
+            yield update
+
+    @rx.event
+    async def dismiss_admin(self, user_id: str):
+        async for update in self._update_current(
+            f"{self._member_name(user_id)} is no longer an admin.", busy_id=user_id, remove_admin_ids=[user_id]
+        ):
+            yield update
+
+    @rx.event
+    async def remove_member(self, user_id: str):
+        async for update in self._update_current(
+            f"Removed {self._member_name(user_id)} from the group.", busy_id=user_id, remove_participant_ids=[user_id]
+        ):
+            yield update
 
     # ----- attachments ------------------------------------------------------------------
 
@@ -1367,6 +1655,12 @@ class ChatState(rx.State):
                 if done:
                     evt = next_event.result()
                     next_event = asyncio.ensure_future(anext(events))
+                    if evt.name == SESSION_REVOKED and me in evt.user_ids:
+                        to_login = await sign_out_if_session_ended(self)
+                        if to_login is not None:
+                            yield to_login
+                            return
+                        continue
                     if me not in evt.user_ids or not evt.name.startswith("chat:"):
                         continue
                 elif expiry is None and not await _tab_is_connected(client_token):
@@ -1378,12 +1672,20 @@ class ChatState(rx.State):
                     chat = self._store()
                     changed = expire_typing(chat, time.time())
                     check_read = False
+                    was_open = chat["conversations"]["currentConversationId"]
                     if evt is not None:
                         check_read = self._apply_event(chat, me, evt, prepared)
                         changed = True
+                    # Removed from the open group (by an admin, or leaving in another tab).
+                    dropped = bool(was_open) and not chat["conversations"]["currentConversationId"]
+                    if dropped:
+                        self._close_dialogs()
                     if changed:
                         self._publish(me)
                     current = self.current_id
+                if dropped:
+                    yield rx.toast.info("You are no longer a member of that conversation.")
+                    yield rx.redirect("/chat", replace=True)
                 if check_read:
                     # Mark read only if the tab is visible and still on that conversation.
                     yield rx.call_script(

@@ -3,7 +3,8 @@
 Lists are kept as flat string dicts (`_person`) so components can render them without
 knowing the contract's nested shapes. Changes made elsewhere (a request arriving, being
 accepted, a friend removing you) reach an open page through `listen_for_changes`, a
-background task that follows the event bus for this user.
+background task that follows the event bus for this user (and sends the tab to /login when
+its session is logged out elsewhere).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 import reflex as rx
 
 from utool_chat.domain import friends
+from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.domain.errors import DomainError
 from utool_chat.events import get_bus
-from utool_chat.state.auth import AuthState
+from utool_chat.state.auth import AuthState, sign_out_if_session_ended
 
 SEARCH_LIMIT = 20
 # The bus events that change what this page shows (published by domain/friends.py).
@@ -235,6 +237,12 @@ class FriendsState(rx.State):
                     continue
                 evt = next_event.result()
                 next_event = asyncio.ensure_future(anext(events))
+                if evt.name == SESSION_REVOKED and user_id in evt.user_ids:
+                    to_login = await sign_out_if_session_ended(self)
+                    if to_login is not None:
+                        yield to_login
+                        return
+                    continue
                 if evt.name not in FRIEND_EVENTS or user_id not in evt.user_ids:
                     continue
                 if not await still_wanted():

@@ -225,6 +225,84 @@ CHAT_CSS = r"""
   text-decoration: none !important;
 }
 .chat-row[data-own="true"] .chat-file-chip { background: rgba(255,255,255,0.18); }
+.chat-attach-fallback { display: none; }
+.chat-attach-img[data-broken="true"] {
+  /* Kept in the layout (1px) so a lazy image reused for another message still loads. */
+  position: absolute; width: 1px; height: 1px; opacity: 0; pointer-events: none; margin: 0;
+}
+.chat-attach-img[data-broken="true"] + .chat-attach-fallback {
+  display: flex;
+  align-items: center;
+  gap: 10px;
+  width: 240px;
+  max-width: 100%;
+  padding: 10px 12px;
+  margin: 2px 0 6px;
+  border-radius: 12px;
+  border: 1px dashed var(--gray-a7);
+  background: var(--gray-a2);
+  color: var(--gray-12);
+  box-sizing: border-box;
+}
+.chat-attach-fallback-icon {
+  width: 40px; height: 40px; flex-shrink: 0; border-radius: 10px;
+  background: var(--gray-a4); color: var(--gray-11);
+}
+.chat-attach-fallback-hint { color: var(--gray-11); }
+.chat-row[data-own="true"] .chat-attach-img[data-broken="true"] + .chat-attach-fallback {
+  border-color: rgba(255,255,255,0.5); background: rgba(255,255,255,0.12); color: white;
+}
+.chat-row[data-own="true"] .chat-attach-fallback-icon { background: rgba(255,255,255,0.2); color: white; }
+.chat-row[data-own="true"] .chat-attach-fallback-hint { color: rgba(255,255,255,0.85); }
+.chat-header-clickable { cursor: pointer; border-radius: 8px; }
+.chat-header-clickable:hover [data-testid="chat-title"] { text-decoration: underline; text-underline-offset: 3px; }
+.chat-pick-list {
+  width: calc(100% + 16px);
+  box-sizing: border-box;
+  max-height: min(340px, 45vh);
+  overflow-y: auto;
+  margin: 0 -8px;
+  padding: 2px 4px;
+}
+.chat-pick-row {
+  display: flex;
+  align-items: center;
+  gap: 12px;
+  width: 100%;
+  padding: 8px;
+  border: none;
+  background: transparent;
+  border-radius: var(--radius-3);
+  text-align: left;
+  font: inherit;
+  color: inherit;
+  cursor: pointer;
+}
+.chat-pick-row:hover { background: var(--gray-a3); }
+.chat-pick-row:focus-visible { outline: 2px solid var(--accent-8); outline-offset: -2px; }
+.chat-pick-row[data-picked="true"] { background: var(--accent-a3); }
+.chat-chips { display: flex; flex-wrap: wrap; gap: 6px; width: 100%; }
+.chat-chip {
+  display: inline-flex;
+  align-items: center;
+  gap: 6px;
+  padding: 3px 8px 3px 3px;
+  border-radius: 999px;
+  border: 1px solid var(--accent-a6);
+  background: var(--accent-a3);
+  color: var(--accent-12);
+  font: inherit;
+  cursor: pointer;
+}
+.chat-chip:hover { background: var(--accent-a4); }
+.chat-member-list { margin: 12px -8px 0; width: calc(100% + 16px); box-sizing: border-box; max-height: min(360px, 50vh); overflow-y: auto; }
+.chat-member-row { padding: 8px; border-radius: var(--radius-3); }
+.chat-member-row:hover { background: var(--gray-a2); }
+.chat-empty-icon-sm { width: 48px !important; height: 48px !important; border-radius: 14px !important; }
+.sr-only {
+  position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px;
+  overflow: hidden; clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0;
+}
 .chat-reactions { display: flex; flex-wrap: wrap; gap: 4px; margin-top: -4px; padding: 0 6px; z-index: 1; }
 .chat-reaction {
   display: inline-flex;

@@ -8,6 +8,7 @@ thumbnail/chip. Only http(s) URLs become images or links (never `javascript:`).
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.vars.base import Var
 
 from utool_chat.state.chat import AttachmentView, ChatState
 
@@ -22,11 +23,39 @@ def _file_chip(att: AttachmentView) -> rx.Component:
     )
 
 
+# React's own load/error listeners on the <img>: a broken image is marked (CSS then shows
+# the fallback tile beside it); a later successful load (the element reused for another
+# message, or the link came back) clears the mark.
+_MARK_BROKEN = Var(_js_expr="((e) => { e.currentTarget.dataset.broken = 'true'; })")
+_CLEAR_BROKEN = Var(_js_expr="((e) => { delete e.currentTarget.dataset.broken; })")
+
+
+def _image_fallback(att: AttachmentView) -> rx.Component:
+    """Shown instead of an image that failed to load: an icon and the file name."""
+    return rx.box(
+        rx.center(rx.icon("image-off", size=20), class_name="chat-attach-fallback-icon"),
+        rx.box(
+            rx.text(att.name, size="2", weight="medium", class_name="truncate", as_="div"),
+            rx.text("Image could not be loaded", size="1", as_="div", class_name="chat-attach-fallback-hint"),
+            min_width="0",
+        ),
+        class_name="chat-attach-fallback",
+        custom_attrs={"data-testid": "attachment-fallback"},
+    )
+
+
 def message_attachment(att: AttachmentView) -> rx.Component:
     return rx.cond(
         att.is_image,
         rx.el.a(
-            rx.image(src=att.url, alt=att.name, class_name="chat-attach-img", loading="lazy"),
+            rx.el.img(
+                src=att.url,
+                alt=att.name,
+                class_name="chat-attach-img",
+                loading="lazy",
+                custom_attrs={"onError": _MARK_BROKEN, "onLoad": _CLEAR_BROKEN},
+            ),
+            _image_fallback(att),
             href=att.url,
             target="_blank",
             rel="noopener noreferrer nofollow",

@@ -1,11 +1,40 @@
-"""ChatHeader: who the conversation is with, and its menu (archive a direct chat, leave a group)."""
+"""ChatHeader: who the conversation is with, and its menu.
+
+Groups: members (everyone), rename and add members (admins), leave (with a confirmation).
+Direct chats: archive (with a confirmation). Clicking a group's name opens its members.
+"""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
+from utool_chat.components.chat.group_dialogs import conversation_dialogs
 from utool_chat.state.chat import ChatState
+
+
+def _item(icon: str, label: str, on_select, testid: str, **props) -> rx.Component:
+    return rx.dropdown_menu.item(
+        rx.hstack(rx.icon(icon, size=14), rx.text(label), align="center", spacing="2"),
+        on_select=on_select,
+        custom_attrs={"data-testid": testid},
+        **props,
+    )
+
+
+def _group_items() -> rx.Component:
+    return rx.fragment(
+        _item("users", "Members", ChatState.set_members_open(True), "menu-members"),
+        rx.cond(
+            ChatState.current_is_admin,
+            rx.fragment(
+                _item("pencil", "Rename group", ChatState.set_rename_open(True), "menu-rename"),
+                _item("user-plus", "Add members", ChatState.open_add_members, "menu-add-members"),
+            ),
+        ),
+        rx.dropdown_menu.separator(),
+        _item("log-out", "Leave group", ChatState.set_confirm_leave_open(True), "archive-or-leave", color="red"),
+    )
 
 
 def _menu() -> rx.Component:
@@ -21,17 +50,13 @@ def _menu() -> rx.Component:
             )
         ),
         rx.dropdown_menu.content(
-            rx.dropdown_menu.item(
-                rx.cond(
-                    ChatState.current_is_group,
-                    rx.hstack(rx.icon("log-out", size=14), rx.text("Leave group"), align="center", spacing="2"),
-                    rx.hstack(rx.icon("archive", size=14), rx.text("Archive chat"), align="center", spacing="2"),
-                ),
-                color=rx.cond(ChatState.current_is_group, "red", "gray"),
-                on_select=ChatState.archive_or_leave,
-                custom_attrs={"data-testid": "archive-or-leave"},
+            rx.cond(
+                ChatState.current_is_group,
+                _group_items(),
+                _item("archive", "Archive chat", ChatState.set_confirm_leave_open(True), "archive-or-leave"),
             ),
             align="end",
+            min_width="190px",
         ),
     )
 
@@ -64,12 +89,16 @@ def chat_header() -> rx.Component:
             rx.cond(
                 (ChatState.typing_label != "") & ~ChatState.current_is_group,
                 rx.text("typing…", size="1", color="var(--accent-11)", as_="div", font_style="italic"),
-                rx.text(ChatState.current_subtitle, size="1", color_scheme="gray", class_name="truncate", as_="div"),
+                rx.text(ChatState.current_subtitle, size="1", color_scheme="gray", class_name="truncate", as_="div",
+                        custom_attrs={"data-testid": "chat-subtitle"}),
             ),
             flex="1",
             min_width="0",
+            on_click=ChatState.set_members_open(True),  # a no-op for direct chats
+            class_name=rx.cond(ChatState.current_is_group, "chat-header-info chat-header-clickable", "chat-header-info"),
         ),
         _menu(),
+        conversation_dialogs(),
         class_name="chat-header",
         custom_attrs={"data-testid": "chat-header"},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from utool_chat.components.chat.conversation_item import conversation_item
+from utool_chat.components.chat.group_dialogs import people_picker_dialog
 from utool_chat.components.chat.placeholders import empty_state, error_state
 from utool_chat.state.chat import ChatState
 
@@ -29,12 +30,17 @@ def conversation_list() -> rx.Component:
             ),
             rx.spacer(),
             rx.tooltip(
-                rx.link(
-                    rx.icon_button(rx.icon("square-pen", size=18), variant="soft", radius="full", aria_label="New chat"),
-                    href="/friends",
+                rx.icon_button(
+                    rx.icon("square-pen", size=18),
+                    variant="soft",
+                    radius="full",
+                    aria_label="New chat",
+                    on_click=ChatState.open_new_chat,
+                    custom_attrs={"data-testid": "new-chat"},
                 ),
-                content="New chat: pick a friend",
+                content="New chat or group",
             ),
+            people_picker_dialog(),
             align="center",
             spacing="2",
             class_name="chat-sidebar-head",
@@ -61,8 +67,12 @@ def conversation_list() -> rx.Component:
                         empty_state(
                             "message-circle-plus",
                             "No conversations yet",
-                            "Open your friends list and press Message to start chatting.",
-                            rx.link(rx.button(rx.icon("users", size=14), "Go to friends"), href="/friends"),
+                            "Start a chat or a group with your friends.",
+                            rx.hstack(
+                                rx.button(rx.icon("square-pen", size=14), "New chat", on_click=ChatState.open_new_chat),
+                                rx.link(rx.button(rx.icon("users", size=14), "Friends", variant="soft"), href="/friends"),
+                                spacing="2",
+                            ),
                             testid="conversations-empty",
                         ),
                     ),
