@@ -9,8 +9,24 @@ from tests.browser.conftest import PASSWORD, login_in_browser, unique_username, 
 from utool_chat.domain import accounts, conversations, friends, messages
 
 
+# The tests' cast: a first name gives a fresh user with this display name.
+CAST = {"alice": "Alice Archer", "bob": "Bob Baker", "carol": "Carol Chen", "dave": "Dave Diaz"}
+
+
 def make_user(prefix: str, display_name: str) -> dict[str, Any]:
     return accounts.register(unique_username(prefix), PASSWORD, display_name)["user"]
+
+
+def people(*first_names: str) -> list[dict[str, Any]]:
+    """Fresh users from the cast ("alice" → Alice Archer, …), not friends with anyone yet."""
+    return [make_user(name, CAST[name]) for name in first_names]
+
+
+def friends_in_direct_chat() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(alice, bob, conversation): two fresh friends and their direct conversation, no messages."""
+    alice, bob = people("alice", "bob")
+    make_friends(alice, bob)
+    return alice, bob, direct_conversation(alice, bob)
 
 
 def make_friends(a: dict[str, Any], b: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ Playwright's **sync** API is used (plain `def test_…`, no asyncio). Fixtures a
                     Playwright's own Chromium. If neither launches the test FAILS (never skips).
     new_page        factory: new_page(width=1280, height=800) -> Page in a fresh browser context
                     (its own localStorage: one context per simulated user). Closed after the test.
+    signed_in       factory: signed_in(user, width=1280, height=800) -> a new_page logged in as `user`.
     page_at         the same on any app: page_at(base_url, width=1280, height=800) -> Page.
     register_in_browser(page, base_url, username, password=PASSWORD, display_name=None)
     login_in_browser(page, base_url, username, password=PASSWORD)
@@ -255,6 +256,20 @@ def page_at(browser) -> Iterator[Callable[..., object]]:
 def new_page(page_at, app_server: AppServer) -> Callable[..., object]:
     """new_page(width=1280, height=800) -> a Page in its own context (its own user)."""
     return lambda width=1280, height=800: page_at(app_server.url, width, height)
+
+
+@pytest.fixture()
+def signed_in(new_page, app_server: AppServer) -> Callable[..., object]:
+    """signed_in(user, width=1280, height=800) -> a Page in its own context, logged in as
+    `user` (a domain user dict) through the real form, hydrated and connected."""
+
+    def _signed_in(user: dict, width: int = 1280, height: int = 800):
+        page = new_page(width=width, height=height)
+        login_in_browser(page, app_server.url, user["username"])
+        wait_for_app(page)
+        return page
+
+    return _signed_in
 
 
 def unique_username(prefix: str = "user") -> str:

@@ -8,10 +8,10 @@ from playwright.sync_api import expect
 from tests.browser.chat_helpers import (
     api_send,
     direct_conversation,
-    log_in,
+    friends_in_direct_chat,
     make_friends,
-    make_user,
     open_conversation,
+    people,
     send,
 )
 from tests.browser.conftest import screenshot
@@ -31,13 +31,9 @@ def _hover_actions(page, text: str):  # noqa: ANN001, ANN202
     return row
 
 
-def test_reaction_reply_edit_and_delete_reach_the_other_side(app_server, new_page):
-    alice, bob = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker")
-    make_friends(alice, bob)
-    conversation = direct_conversation(alice, bob)
-    page_a, page_b = new_page(), new_page()
-    log_in(page_a, app_server.url, alice)
-    log_in(page_b, app_server.url, bob)
+def test_reaction_reply_edit_and_delete_reach_the_other_side(app_server, signed_in):
+    alice, bob, conversation = friends_in_direct_chat()
+    page_a, page_b = signed_in(alice), signed_in(bob)
     open_conversation(page_a, app_server.url, conversation["_id"])
     open_conversation(page_b, app_server.url, conversation["_id"])
 
@@ -81,8 +77,8 @@ def test_reaction_reply_edit_and_delete_reach_the_other_side(app_server, new_pag
     expect(page_a.get_by_test_id("message-deleted")).to_have_count(1)
 
 
-def test_group_conversation_screens(app_server, new_page):
-    alice, bob, carol = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker"), make_user("carol", "Carol Chen")
+def test_group_conversation_screens(app_server, signed_in):
+    alice, bob, carol = people("alice", "bob", "carol")
     make_friends(alice, bob)
     make_friends(alice, carol)
     group, _ = conversations.create_conversation(alice["_id"], [bob["_id"], carol["_id"]], type="group", name="Weekend trip 🏕️")
@@ -93,8 +89,7 @@ def test_group_conversation_screens(app_server, new_page):
     reactions.add_reaction(bob["_id"], first["message"]["_id"], "👍")
 
     for width, height, name in ((1280, 800, "chat-desktop-group"), (375, 740, "chat-phone-group")):
-        page = new_page(width=width, height=height)
-        log_in(page, app_server.url, alice)
+        page = signed_in(alice, width=width, height=height)
         open_conversation(page, app_server.url, group["_id"])
         expect(page.get_by_test_id("chat-title")).to_have_text("Weekend trip 🏕️")
         if width == 1280:

@@ -10,10 +10,7 @@ from playwright.sync_api import expect
 from tests.browser.chat_helpers import (
     api_send,
     conversation_row,
-    direct_conversation,
-    log_in,
-    make_friends,
-    make_user,
+    friends_in_direct_chat,
     open_conversation,
     open_menu_item,
 )
@@ -22,13 +19,10 @@ from utool_chat.domain import conversations
 pytestmark = pytest.mark.browser
 
 
-def test_archived_chat_leaves_the_list_and_a_new_message_brings_it_back_with_a_badge(app_server, new_page):
-    alice, bob = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker")
-    make_friends(alice, bob)
-    conversation = direct_conversation(alice, bob)
+def test_archived_chat_leaves_the_list_and_a_new_message_brings_it_back_with_a_badge(app_server, signed_in):
+    alice, bob, conversation = friends_in_direct_chat()
     api_send(app_server, bob, conversation["_id"], "Did you get the tickets?")
-    page = new_page()
-    log_in(page, app_server.url, alice)
+    page = signed_in(alice)
     open_conversation(page, app_server.url, conversation["_id"])
     row = conversation_row(page, conversation["_id"])
     expect(row).to_be_visible()

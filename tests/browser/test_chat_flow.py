@@ -9,11 +9,10 @@ from playwright.sync_api import expect
 
 from tests.browser.chat_helpers import (
     conversation_row,
-    direct_conversation,
-    log_in,
+    friends_in_direct_chat,
     make_friends,
-    make_user,
     open_conversation,
+    people,
     send,
 )
 from tests.browser.conftest import screenshot, wait_for_app
@@ -21,12 +20,10 @@ from tests.browser.conftest import screenshot, wait_for_app
 pytestmark = pytest.mark.browser
 
 
-def test_message_from_friends_list_reaches_the_open_conversation_and_is_read(app_server, new_page):
-    alice, bob = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker")
+def test_message_from_friends_list_reaches_the_open_conversation_and_is_read(app_server, signed_in):
+    alice, bob = people("alice", "bob")
     make_friends(alice, bob)
-    page_a, page_b = new_page(), new_page()
-    log_in(page_a, app_server.url, alice)
-    log_in(page_b, app_server.url, bob)
+    page_a, page_b = signed_in(alice), signed_in(bob)
 
     # Alice opens the chat from her friends list.
     page_a.goto(f"{app_server.url}/friends")
@@ -73,12 +70,9 @@ def test_message_from_friends_list_reaches_the_open_conversation_and_is_read(app
     screenshot(page_b, "chat-desktop-conversation-bob")
 
 
-def test_blank_message_is_not_sent_but_a_link_attachment_alone_is(app_server, new_page):
-    alice, bob = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker")
-    make_friends(alice, bob)
-    conversation = direct_conversation(alice, bob)
-    page = new_page()
-    log_in(page, app_server.url, alice)
+def test_blank_message_is_not_sent_but_a_link_attachment_alone_is(app_server, signed_in):
+    alice, bob, conversation = friends_in_direct_chat()
+    page = signed_in(alice)
     open_conversation(page, app_server.url, conversation["_id"])
     send(page, "   ")
     page.get_by_test_id("send-button").click()

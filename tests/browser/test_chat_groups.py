@@ -11,13 +11,12 @@ from playwright.sync_api import expect
 from tests.browser.chat_helpers import (
     conversation_row,
     group_conversation,
-    log_in,
     make_friends,
-    make_user,
     member_row,
     open_chat_list,
     open_conversation,
     open_menu_item,
+    people,
     send,
 )
 from tests.browser.conftest import screenshot
@@ -30,14 +29,12 @@ def _pick(page, user) -> None:  # noqa: ANN001
     page.locator(f'[data-testid=pick-friend][data-username="{user["username"]}"]').click()
 
 
-def test_group_created_in_the_new_chat_dialog_reaches_both_friends_and_they_chat_live(app_server, new_page):
-    alice, bob, carol = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker"), make_user("carol", "Carol Chen")
-    dave = make_user("dave", "Dave Diaz")
+def test_group_created_in_the_new_chat_dialog_reaches_both_friends_and_they_chat_live(app_server, signed_in):
+    alice, bob, carol, dave = people("alice", "bob", "carol", "dave")
     for friend in (bob, carol, dave):
         make_friends(alice, friend)
-    page_a, page_b, page_c = new_page(), new_page(), new_page()
-    for page, user in ((page_a, alice), (page_b, bob), (page_c, carol)):
-        log_in(page, app_server.url, user)
+    page_a, page_b, page_c = signed_in(alice), signed_in(bob), signed_in(carol)
+    for page in (page_a, page_b, page_c):
         open_chat_list(page, app_server.url)
 
     page_a.get_by_test_id("new-chat").click()
@@ -81,15 +78,13 @@ def test_group_created_in_the_new_chat_dialog_reaches_both_friends_and_they_chat
     expect(page_b.get_by_test_id("message").filter(has_text="3 seats left")).to_be_visible()
 
 
-def test_admin_renames_adds_promotes_and_removes_members_and_everyone_sees_it_live(app_server, new_page):
-    alice, bob, carol = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker"), make_user("carol", "Carol Chen")
-    dave = make_user("dave", "Dave Diaz")
+def test_admin_renames_adds_promotes_and_removes_members_and_everyone_sees_it_live(app_server, signed_in):
+    alice, bob, carol, dave = people("alice", "bob", "carol", "dave")
     for friend in (bob, carol, dave):
         make_friends(alice, friend)
     group = group_conversation(alice, [bob, carol], "Book club")
-    page_a, page_b, page_c = new_page(), new_page(), new_page()
-    for page, user in ((page_a, alice), (page_b, bob), (page_c, carol)):
-        log_in(page, app_server.url, user)
+    page_a, page_b, page_c = signed_in(alice), signed_in(bob), signed_in(carol)
+    for page in (page_a, page_b, page_c):
         open_conversation(page, app_server.url, group["_id"])
 
     # A plain member has no admin actions.
@@ -141,12 +136,10 @@ def test_admin_renames_adds_promotes_and_removes_members_and_everyone_sees_it_li
     assert carol["_id"] not in conversations.member_ids(group["_id"])
 
 
-def test_member_who_leaves_drops_the_group_and_the_others_see_the_member_list_change(app_server, new_page):
-    alice, bob, carol = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker"), make_user("carol", "Carol Chen")
+def test_member_who_leaves_drops_the_group_and_the_others_see_the_member_list_change(app_server, signed_in):
+    alice, bob, carol = people("alice", "bob", "carol")
     group = group_conversation(alice, [bob, carol], "Climbing crew")
-    page_a, page_b = new_page(), new_page()
-    log_in(page_a, app_server.url, alice)
-    log_in(page_b, app_server.url, bob)
+    page_a, page_b = signed_in(alice), signed_in(bob)
     open_conversation(page_a, app_server.url, group["_id"])
     open_conversation(page_b, app_server.url, group["_id"])
     expect(page_a.get_by_test_id("chat-subtitle")).to_contain_text("Bob Baker")

@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.chat_helpers import (
-    api_send,
-    direct_conversation,
-    log_in,
-    make_friends,
-    make_user,
-    open_conversation,
-    seed_messages,
-)
+from tests.browser.chat_helpers import api_send, friends_in_direct_chat, open_conversation, seed_messages
 
 pytestmark = pytest.mark.browser
 
@@ -24,14 +16,11 @@ def _scroll_to_top(page) -> None:  # noqa: ANN001
     page.locator("#chat-scroll").evaluate("(e) => { e.scrollTop = 0; e.dispatchEvent(new Event('scroll')); }")
 
 
-def test_scrolling_up_loads_older_pages_until_the_first_message(app_server, new_page):
-    alice, bob = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker")
-    make_friends(alice, bob)
-    conversation = direct_conversation(alice, bob)
+def test_scrolling_up_loads_older_pages_until_the_first_message(app_server, signed_in):
+    alice, bob, conversation = friends_in_direct_chat()
     seed_messages(conversation["_id"], [alice, bob], SEEDED)
 
-    page = new_page()
-    log_in(page, app_server.url, alice)
+    page = signed_in(alice)
     open_conversation(page, app_server.url, conversation["_id"])
     rows = page.get_by_test_id("message")
     expect(rows.last).to_contain_text(f"Seeded message {SEEDED}")

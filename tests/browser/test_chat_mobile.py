@@ -5,20 +5,17 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.chat_helpers import api_send, conversation_row, direct_conversation, log_in, make_friends, make_user, send
+from tests.browser.chat_helpers import api_send, conversation_row, friends_in_direct_chat, send
 from tests.browser.conftest import screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 
-def test_phone_list_then_conversation_then_back(app_server, new_page):
-    alice, bob = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker")
-    make_friends(alice, bob)
-    conversation = direct_conversation(alice, bob)
+def test_phone_list_then_conversation_then_back(app_server, signed_in):
+    alice, bob, conversation = friends_in_direct_chat()
     api_send(app_server, bob, conversation["_id"], "Are you around this afternoon?")
 
-    page = new_page(width=375, height=740)
-    log_in(page, app_server.url, alice)
+    page = signed_in(alice, width=375, height=740)
     page.goto(f"{app_server.url}/chat")
     wait_for_app(page)
     row = conversation_row(page, conversation["_id"])

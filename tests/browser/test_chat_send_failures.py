@@ -13,10 +13,10 @@ from playwright.sync_api import expect
 from tests.browser.chat_helpers import (
     allow_fast_seeding,
     direct_conversation,
-    log_in,
+    friends_in_direct_chat,
     make_friends,
-    make_user,
     open_conversation,
+    people,
     send,
 )
 from tests.browser.conftest import PASSWORD, screenshot
@@ -41,15 +41,13 @@ def _exhaust_send_limit(app_server, user, conversation_id: str) -> float:  # noq
     return started + limit.get_expiry()
 
 
-def test_rate_limited_send_offers_retry_and_retry_sends_it_once(app_server, new_page):
-    alice, bob, carol = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker"), make_user("carol", "Carol Chen")
+def test_rate_limited_send_offers_retry_and_retry_sends_it_once(app_server, signed_in):
+    alice, bob, carol = people("alice", "bob", "carol")
     make_friends(alice, bob)
     make_friends(alice, carol)
     with_bob = direct_conversation(alice, bob)
     with_carol = direct_conversation(alice, carol)
-    page_a, page_b = new_page(), new_page()
-    log_in(page_a, app_server.url, alice)
-    log_in(page_b, app_server.url, bob)
+    page_a, page_b = signed_in(alice), signed_in(bob)
     open_conversation(page_a, app_server.url, with_bob["_id"])
     open_conversation(page_b, app_server.url, with_bob["_id"])
 
@@ -76,18 +74,15 @@ def test_rate_limited_send_offers_retry_and_retry_sends_it_once(app_server, new_
     expect(page_a.get_by_test_id("message").filter(has_text="Are we still on for tonight?")).to_have_count(1)
 
 
-def test_image_that_fails_to_load_shows_a_fallback_tile_with_its_name(app_server, new_page):
-    alice, bob = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker")
-    make_friends(alice, bob)
-    conversation = direct_conversation(alice, bob)
+def test_image_that_fails_to_load_shows_a_fallback_tile_with_its_name(app_server, signed_in):
+    alice, bob, conversation = friends_in_direct_chat()
     allow_fast_seeding()
     broken = {"url": f"{app_server.url}/no-such-upload/beach-sunset.jpg", "type": "image/jpeg", "name": "beach-sunset.jpg", "size": None}
     working = {"url": f"{app_server.url}/favicon.ico", "type": "image/x-icon", "name": "favicon.ico", "size": None}
     messages.send_message(bob["_id"], conversation["_id"], "Look at this view!", attachments=[broken], temp_id="img-1")
     messages.send_message(bob["_id"], conversation["_id"], "And our logo", attachments=[working], temp_id="img-2")
 
-    page = new_page()
-    log_in(page, app_server.url, alice)
+    page = signed_in(alice)
     open_conversation(page, app_server.url, conversation["_id"])
     broken_msg = page.get_by_test_id("message").filter(has_text="Look at this view!")
     tile = broken_msg.get_by_test_id("attachment-fallback")

@@ -9,10 +9,9 @@ from tests.browser.chat_helpers import (
     api_send,
     conversation_row,
     direct_conversation,
-    log_in,
     make_friends,
-    make_user,
     open_conversation,
+    people,
     send,
 )
 from tests.browser.conftest import screenshot
@@ -20,17 +19,15 @@ from tests.browser.conftest import screenshot
 pytestmark = pytest.mark.browser
 
 
-def test_badge_counts_up_in_another_conversation_and_clears_when_opened(app_server, new_page):
-    alice, bob, carol = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker"), make_user("carol", "Carol Chen")
+def test_badge_counts_up_in_another_conversation_and_clears_when_opened(app_server, signed_in):
+    alice, bob, carol = people("alice", "bob", "carol")
     make_friends(alice, bob)
     make_friends(carol, bob)
     with_alice = direct_conversation(alice, bob)
     with_carol = direct_conversation(carol, bob)
     api_send(app_server, carol, with_carol["_id"], "Morning Bob!")
 
-    page_a, page_b = new_page(), new_page()
-    log_in(page_a, app_server.url, alice)
-    log_in(page_b, app_server.url, bob)
+    page_a, page_b = signed_in(alice), signed_in(bob)
     open_conversation(page_a, app_server.url, with_alice["_id"])
     open_conversation(page_b, app_server.url, with_carol["_id"])  # Bob looks at Carol's chat
 

@@ -9,16 +9,15 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.chat_helpers import log_in, make_user
+from tests.browser.chat_helpers import people
 from tests.browser.conftest import wait_for_app
 
 pytestmark = pytest.mark.browser
 
 
-def test_logout_in_one_tab_sends_the_other_tabs_of_that_login_to_the_login_page(app_server, new_page):
-    alice = make_user("alice", "Alice Archer")
-    chat_tab = new_page()
-    log_in(chat_tab, app_server.url, alice)
+def test_logout_in_one_tab_sends_the_other_tabs_of_that_login_to_the_login_page(app_server, signed_in):
+    (alice,) = people("alice")
+    chat_tab = signed_in(alice)
     chat_tab.goto(f"{app_server.url}/chat")
     wait_for_app(chat_tab)
     # A second tab of the same browser (same storage, same login), on the friends page.
@@ -27,8 +26,7 @@ def test_logout_in_one_tab_sends_the_other_tabs_of_that_login_to_the_login_page(
     wait_for_app(friends_tab)
     expect(friends_tab.get_by_test_id("user-menu")).to_contain_text("Alice Archer")
     # Alice on another device: a login of her own.
-    other_device = new_page()
-    log_in(other_device, app_server.url, alice)
+    other_device = signed_in(alice)
     other_device.goto(f"{app_server.url}/friends")
     wait_for_app(other_device)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.chat_helpers import direct_conversation, log_in, make_friends, make_user, open_conversation, send
+from tests.browser.chat_helpers import friends_in_direct_chat, log_in, open_conversation, people, send
 from tests.browser.conftest import ARTIFACTS, ROOT, AppServer, copy_project, running_app_server, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -48,9 +48,8 @@ def two_app_servers(pg_url: str) -> Iterator[tuple[AppServer, AppServer]]:
 
 def test_tabs_on_two_app_processes_see_each_others_messages_and_typing_live(two_app_servers, page_at):
     one, two = two_app_servers
-    alice, bob = make_user("alice", "Alice Archer"), make_user("bob", "Bob Baker")
-    make_friends(alice, bob)
-    conversation_id = direct_conversation(alice, bob)["_id"]
+    alice, bob, conversation = friends_in_direct_chat()
+    conversation_id = conversation["_id"]
     page_a, page_b = page_at(one.url), page_at(two.url)
     log_in(page_a, one.url, alice)
     log_in(page_b, two.url, bob)
@@ -73,7 +72,7 @@ def test_tabs_on_two_app_processes_see_each_others_messages_and_typing_live(two_
 
 def test_a_logout_on_one_process_sends_that_logins_tab_on_the_other_process_to_login(two_app_servers, page_at):
     one, two = two_app_servers
-    alice = make_user("alice", "Alice Archer")
+    (alice,) = people("alice")
     laptop = page_at(one.url)
     log_in(laptop, one.url, alice)
     token = laptop.evaluate(f"() => localStorage.getItem('{TOKEN_KEY}')")

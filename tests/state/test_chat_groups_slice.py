@@ -1,13 +1,14 @@
-"""Group and archive paths of the chat slice (utool_chat/state/chat.py): the members view, the
-picker's search, chat:conversation_updated as the listener applies it, and Retry's tempId."""
+"""Group and archive paths of the chat slice (utool_chat/state/chat_slice.py) and its views
+(chat_views.py): the members view, the picker's search, chat:conversation_updated as the
+listener applies it, and Retry's tempId."""
 
 from __future__ import annotations
 
 from datetime import timezone
 
 from utool_chat.events import Event
-from utool_chat.state import chat as s
-from utool_chat.state.chat import ChatState
+from utool_chat.state import chat_slice as s
+from utool_chat.state import chat_views as v
 
 from tests.state.test_chat_slice import ME, NOW, convo, loaded, msg, user
 
@@ -21,23 +22,23 @@ def group(**extra) -> dict:
 
 
 def apply(chat: dict, name: str, payload: dict) -> None:
-    # _apply_event reads nothing from the state object: it is the listener's reducer step.
-    ChatState._apply_event(None, chat, ME, Event(name, payload, [ME]), None)
+    # The listener's reducer step for one bus event.
+    s.apply_event(chat, ME, Event(name, payload, [ME]), None, NOW.timestamp())
 
 
 def test_members_view_lists_you_first_then_admins_then_everyone_by_name():
-    members = s.build_member_views(group(), ME)
+    members = v.build_member_views(group(), ME)
     assert [(m.id, m.is_me, m.is_admin) for m in members] == [
         (ME, True, False), (ZED, False, True), (ANN, False, False), ("bob", False, False),
     ]
 
 
 def test_people_search_matches_name_or_username_anywhere_ignoring_case_and_spaces():
-    people = [s.person_view(user("carol")), s.person_view({"_id": "b", "username": "bob_1", "displayName": "Bob Baker"})]
-    assert [p.id for p in s.filter_people(people, "  BAK ")] == ["b"]
-    assert [p.id for p in s.filter_people(people, "ob_")] == ["b"]
-    assert [p.id for p in s.filter_people(people, "")] == ["carol", "b"]
-    assert s.filter_people(people, "nobody") == []
+    people = [v.person_view(user("carol")), v.person_view({"_id": "b", "username": "bob_1", "displayName": "Bob Baker"})]
+    assert [p.id for p in v.filter_people(people, "  BAK ")] == ["b"]
+    assert [p.id for p in v.filter_people(people, "ob_")] == ["b"]
+    assert [p.id for p in v.filter_people(people, "")] == ["carol", "b"]
+    assert v.filter_people(people, "nobody") == []
 
 
 def test_rename_and_membership_events_update_the_open_group():
@@ -46,8 +47,8 @@ def test_rename_and_membership_events_update_the_open_group():
     s.set_current_conversation_id(chat, "g1")
     apply(chat, "chat:conversation_updated", {"conversation": group(name="Trip 2", admins=[ZED, ME])})
     entity = chat["conversations"]["entities"]["g1"]
-    assert s.conversation_title(entity, ME) == "Trip 2"
-    assert any(m.is_me and m.is_admin for m in s.build_member_views(entity, ME))
+    assert v.conversation_title(entity, ME) == "Trip 2"
+    assert any(m.is_me and m.is_admin for m in v.build_member_views(entity, ME))
 
 
 def test_removed_member_drops_the_group_and_its_messages():
@@ -66,12 +67,12 @@ def test_archived_chat_is_hidden_until_a_new_message_unarchives_it():
     chat = s.initial_chat()
     s.conversations_fetched(chat, [convo(last=msg(1))], has_more=False, page=1)
     apply(chat, "chat:conversation_updated", {"conversation": convo(last=msg(1), isArchived=True)})
-    assert s.build_conversation_items(chat, ME, timezone.utc, NOW) == []
+    assert v.build_conversation_items(chat, ME, timezone.utc, NOW) == []
     # The domain's order on a new message: the message, the count, then the un-archived view.
     apply(chat, "chat:new_message", {"conversationId": "c1", "message": msg(2), "tempId": None})
     apply(chat, "chat:unread_count_update", {"conversationId": "c1", "unreadCount": 1})
     apply(chat, "chat:conversation_updated", {"conversation": convo(last=msg(2), isArchived=False, unreadCount=1)})
-    [item] = s.build_conversation_items(chat, ME, timezone.utc, NOW)
+    [item] = v.build_conversation_items(chat, ME, timezone.utc, NOW)
     assert (item.id, item.unread, item.snippet) == ("c1", 1, "text 2")
 
 
@@ -81,7 +82,7 @@ def test_retry_resends_under_the_same_temp_id_and_the_confirmation_replaces_it_o
     s.optimistic_add_message(chat, "c1", {"tempId": "t1", "sender": user(ME), "content": "hi",
                                           "createdAt": "2026-03-10T12:00:00Z", "_draft": draft})
     s.mark_message_failed(chat, "c1", "t1", "Too many messages")
-    view = s.build_message_views(chat, "c1", ME, timezone.utc, NOW, 900)[-1]
+    view = v.build_message_views(chat, "c1", ME, timezone.utc, NOW, 900)[-1]
     assert (view.key, view.status, view.error) == ("t1", "failed", "Too many messages")
     retried = s.mark_message_sending(chat, "c1", "t1")
     assert retried["tempId"] == "t1" and retried["_draft"] == draft and retried["error"] is None

@@ -1,10 +1,12 @@
-"""The chat slice's reducers (utool_chat/state/chat.py): pure functions, no browser, no DB."""
+"""The chat slice's reducers (utool_chat/state/chat_slice.py) and its views
+(utool_chat/state/chat_views.py): pure functions, no browser, no DB."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from utool_chat.state import chat as s
+from utool_chat.state import chat_slice as s
+from utool_chat.state import chat_views as v
 
 ME, BOB = "me", "bob"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -128,32 +130,32 @@ def test_conversations_sort_by_last_activity_and_unread_is_the_servers_count():
 
 
 def test_split_recent_moves_its_boundary_only_every_chunk():
-    views = [s.MessageView(key=str(n)) for n in range(60)]
-    older, recent = s.split_recent(views)
-    older_after, recent_after = s.split_recent([*views, s.MessageView(key="60")])
+    views = [v.MessageView(key=str(n)) for n in range(60)]
+    older, recent = v.split_recent(views)
+    older_after, recent_after = v.split_recent([*views, v.MessageView(key="60")])
     assert older_after == older and len(recent_after) == len(recent) + 1
-    assert len(recent) < 2 * s.RECENT_CHUNK
+    assert len(recent) < 2 * v.RECENT_CHUNK
 
 
 def test_message_views_show_deleted_placeholder_and_hide_its_content():
     chat = loaded(1)
     s.update_message(chat, "c1", msg(1, ME, isDeleted=True, content=""))
-    view = s.build_message_views(chat, "c1", ME, timezone.utc, NOW, 900)[0]
+    view = v.build_message_views(chat, "c1", ME, timezone.utc, NOW, 900)[0]
     assert view.is_deleted and view.content == "" and not view.can_edit and not view.can_delete
     assert view.reactions == [] and view.attachments == []
 
 
 def test_only_web_links_become_clickable_attachments():
-    assert s.attachment_view({"url": "javascript:alert(1)", "type": "image/png"}).is_link is False
-    assert s.attachment_view({"url": "javascript:alert(1)", "type": "image/png"}).is_image is False
-    image = s.attachment_view(s.attachment_from_url("https://example.com/cat.jpg"))
+    assert v.attachment_view({"url": "javascript:alert(1)", "type": "image/png"}).is_link is False
+    assert v.attachment_view({"url": "javascript:alert(1)", "type": "image/png"}).is_image is False
+    image = v.attachment_view(v.attachment_from_url("https://example.com/cat.jpg"))
     assert image.is_image and image.is_link and image.name == "cat.jpg"
 
 
 def test_list_labels_follow_the_readers_time_zone():
-    tz = s._zone("Asia/Tokyo")
-    assert s.list_time_label("2026-03-10T11:00:00Z", tz, NOW) == "20:00"
-    assert s.list_time_label("2026-03-09T11:00:00Z", tz, NOW) == "Yesterday"
+    tz = v.reader_zone("Asia/Tokyo")
+    assert v.list_time_label("2026-03-10T11:00:00Z", tz, NOW) == "20:00"
+    assert v.list_time_label("2026-03-09T11:00:00Z", tz, NOW) == "Yesterday"
 
 
 def test_reply_quotes_follow_edits_and_lose_the_text_of_a_deleted_original():
@@ -164,5 +166,5 @@ def test_reply_quotes_follow_edits_and_lose_the_text_of_a_deleted_original():
     s.update_message(chat, "c1", msg(1, isDeleted=True, content=""))
     quote = chat["messages"]["entities"]["c1"]["m2"]["replyTo"]
     assert quote["isDeleted"] and quote["content"] == ""
-    view = s.build_message_views(chat, "c1", ME, timezone.utc, NOW, 900)[1]
+    view = v.build_message_views(chat, "c1", ME, timezone.utc, NOW, 900)[1]
     assert view.reply_content == "Deleted message"

@@ -55,85 +55,93 @@ def _field(
     )
 
 
-def _submit(label: str, busy_label: str) -> rx.Component:
-    return rx.button(
-        rx.cond(AuthState.submitting, busy_label, label),
-        type="submit",
-        size="3",
-        width="100%",
-        loading=AuthState.submitting,
-        data_testid="submit",
-    )
-
-
-def _switch(prompt: str, link_text: str, href: str) -> rx.Component:
-    return rx.text(
-        prompt,
-        " ",
-        rx.link(link_text, href=href, weight="medium"),
-        size="2",
-        color_scheme="gray",
-        align="center",
-        width="100%",
+def _auth_form(
+    heading: str,
+    intro: str,
+    *fields: rx.Component,
+    submit: tuple[str, str],
+    switch: tuple[str, str, str],
+    on_submit: rx.EventHandler,
+    testid: str,
+) -> rx.Component:
+    """The card both pages share: heading, intro, `fields`, the submit button (label, busy
+    label) and the link to the other page (prompt, link text, href)."""
+    label, busy_label = submit
+    prompt, link_text, href = switch
+    return auth_card(
+        rx.form(
+            rx.vstack(
+                rx.heading(heading, size="6"),
+                rx.text(intro, size="2", color_scheme="gray"),
+                *fields,
+                rx.button(
+                    rx.cond(AuthState.submitting, busy_label, label),
+                    type="submit",
+                    size="3",
+                    width="100%",
+                    loading=AuthState.submitting,
+                    data_testid="submit",
+                ),
+                rx.text(
+                    prompt,
+                    " ",
+                    rx.link(link_text, href=href, weight="medium"),
+                    size="2",
+                    color_scheme="gray",
+                    align="center",
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
+                align="stretch",
+            ),
+            on_submit=on_submit,
+            reset_on_submit=False,
+            data_testid=testid,
+        ),
     )
 
 
 def login_page() -> rx.Component:
-    return auth_card(
-        rx.form(
-            rx.vstack(
-                rx.heading("Welcome back", size="6"),
-                rx.text("Log in to pick up your conversations.", size="2", color_scheme="gray"),
-                _field(
-                    "Username", "username", AuthState.username_error,
-                    placeholder="your_username", auto_complete="username", auto_focus=True,
-                ),
-                _field(
-                    "Password", "password", AuthState.password_error,
-                    type_="password", placeholder="••••••••", auto_complete="current-password",
-                ),
-                _submit("Log in", "Logging in…"),
-                _switch("New to uTool Chat?", "Create an account", "/register"),
-                spacing="4",
-                width="100%",
-                align="stretch",
-            ),
-            on_submit=AuthState.login,
-            reset_on_submit=False,
-            data_testid="login-form",
+    return _auth_form(
+        "Welcome back",
+        "Log in to pick up your conversations.",
+        _field(
+            "Username", "username", AuthState.username_error,
+            placeholder="your_username", auto_complete="username", auto_focus=True,
         ),
+        _field(
+            "Password", "password", AuthState.password_error,
+            type_="password", placeholder="••••••••", auto_complete="current-password",
+        ),
+        submit=("Log in", "Logging in…"),
+        switch=("New to uTool Chat?", "Create an account", "/register"),
+        on_submit=AuthState.login,
+        testid="login-form",
     )
 
 
 def register_page() -> rx.Component:
-    return auth_card(
-        rx.form(
-            rx.vstack(
-                rx.heading("Create your account", size="6"),
-                rx.text("It takes ten seconds. No email needed.", size="2", color_scheme="gray"),
-                _field(
-                    "Username", "username", AuthState.username_error,
-                    placeholder="ada_lovelace", auto_complete="username", auto_focus=True,
-                    hint="3–32 characters: a–z, 0–9, _ . -",
-                ),
-                _field(
-                    "Display name (optional)", "display_name", AuthState.display_name_error,
-                    placeholder="Ada Lovelace", auto_complete="name",
-                    hint="How friends see you. Defaults to your username.",
-                ),
-                _field(
-                    "Password", "password", AuthState.password_error,
-                    type_="password", placeholder="Choose a password", auto_complete="new-password",
-                    hint="At least 8 characters.",
-                ),
-                _submit("Create account", "Creating account…"),
-                _switch("Already have an account?", "Log in", "/login"),
-                spacing="4",
-                width="100%",
-                align="stretch",
-            ),
-            on_submit=AuthState.register,
-            reset_on_submit=False,
-            data_testid="register-form",
+    return _auth_form(
+        "Create your account",
+        "It takes ten seconds. No email needed.",
+        _field(
+            "Username", "username", AuthState.username_error,
+            placeholder="ada_lovelace", auto_complete="username", auto_focus=True,
+            hint="3–32 characters: a–z, 0–9, _ . -",
         ),
+        _field(
+            "Display name (optional)", "display_name", AuthState.display_name_error,
+            placeholder="Ada Lovelace", auto_complete="name",
+            hint="How friends see you. Defaults to your username.",
+        ),
+        _field(
+            "Password", "password", AuthState.password_error,
+            type_="password", placeholder="Choose a password", auto_complete="new-password",
+            hint="At least 8 characters.",
+        ),
+        submit=("Create account", "Creating account…"),
+        switch=("Already have an account?", "Log in", "/login"),
+        on_submit=AuthState.register,
+        testid="register-form",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
+from utool_chat.components.dialogs import confirm_dialog
 from utool_chat.components.layout import app_shell
 from utool_chat.state.friends import FriendsState, Person
 
@@ -222,37 +223,17 @@ def outgoing_card() -> rx.Component:
 
 def _remove_friend_control(person: PersonVar) -> rx.Component:
     """A quiet icon button that asks before removing the friend."""
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.icon_button(
-                rx.icon("user-minus", size=16),
-                variant="ghost", color_scheme="gray", size="2",
-                loading=_busy(person["id"]),
-                aria_label="Remove friend",
-                title="Remove friend",
-                data_testid="remove-friend",
-            ),
-        ),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Remove ", person["display_name"], "?"),
-            rx.alert_dialog.description(
-                "You will no longer be friends. You can send a new request later.",
-                size="2",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Remove", color_scheme="red",
-                        on_click=FriendsState.remove(person),
-                        data_testid="confirm-remove",
-                    )
-                ),
-                spacing="3",
-                justify="end",
-                margin_top="16px",
-            ),
-            max_width="420px",
+    return confirm_dialog(
+        ("Remove ", person["display_name"], "?"),
+        "You will no longer be friends. You can send a new request later.",
+        rx.button("Remove", color_scheme="red", on_click=FriendsState.remove(person), data_testid="confirm-remove"),
+        trigger=rx.icon_button(
+            rx.icon("user-minus", size=16),
+            variant="ghost", color_scheme="gray", size="2",
+            loading=_busy(person["id"]),
+            aria_label="Remove friend",
+            title="Remove friend",
+            data_testid="remove-friend",
         ),
     )
 

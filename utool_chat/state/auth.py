@@ -173,6 +173,22 @@ class AuthState(rx.State):
         setattr(self, f"{field}_error", _sentence(err.message))
         return None
 
+    async def _sign_in_with(self, action: Any, *args: Any, then: Any):
+        """Run accounts.login or accounts.register with the submit button busy; on success
+        sign this tab in and send what `then(result)` returns, else show the error by its field."""
+        self.submitting = True
+        yield
+        try:
+            result = await asyncio.to_thread(action, *args)
+        except DomainError as err:
+            self.submitting = False
+            yield self._show_error(err)
+            return
+        self.submitting = False
+        self._sign_in(result["user"], result["token"])
+        for update in then(result):
+            yield update
+
     @rx.event
     async def login(self, form: dict[str, Any]):
         self._clear_form_errors()
@@ -184,17 +200,11 @@ class AuthState(rx.State):
             self.password_error = "Enter your password."
         if self.username_error or self.password_error:
             return
-        self.submitting = True
-        yield
-        try:
-            result = await asyncio.to_thread(accounts.login, username, password)
-        except DomainError as err:
-            self.submitting = False
-            yield self._show_error(err)
-            return
-        self.submitting = False
-        self._sign_in(result["user"], result["token"])
-        yield rx.redirect(_safe_next(self.router.url.query_parameters.get("next")), replace=True)
+        destination = _safe_next(self.router.url.query_parameters.get("next"))
+        async for update in self._sign_in_with(
+            accounts.login, username, password, then=lambda _result: [rx.redirect(destination, replace=True)]
+        ):
+            yield update
 
     @rx.event
     async def register(self, form: dict[str, Any]):
@@ -211,15 +221,12 @@ class AuthState(rx.State):
                 setattr(self, f"{field}_error", _sentence(err.message))
         if self.username_error or self.password_error:
             return
-        self.submitting = True
-        yield
-        try:
-            result = await asyncio.to_thread(accounts.register, username, password, display_name)
-        except DomainError as err:
-            self.submitting = False
-            yield self._show_error(err)
-            return
-        self.submitting = False
-        self._sign_in(result["user"], result["token"])
-        yield rx.toast.success(f"Welcome to uTool Chat, {result['user']['displayName']}!")
-        yield rx.redirect("/friends", replace=True)
+
+        def welcome(result: dict[str, Any]) -> list[Any]:
+            return [
+                rx.toast.success(f"Welcome to uTool Chat, {result['user']['displayName']}!"),
+                rx.redirect("/friends", replace=True),
+            ]
+
+        async for update in self._sign_in_with(accounts.register, username, password, display_name, then=welcome):
+            yield update

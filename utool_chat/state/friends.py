@@ -3,8 +3,8 @@
 Lists are kept as flat string dicts (`_person`) so components can render them without
 knowing the contract's nested shapes. Changes made elsewhere (a request arriving, being
 accepted, a friend removing you) reach an open page through `listen_for_changes`, a
-background task that follows the event bus for this user (and sends the tab to /login when
-its session is logged out elsewhere).
+background task that follows this user's events on the bus through `state.live.TabListener`
+(which also sends the tab to /login when its session is logged out elsewhere).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import reflex as rx
 
 from utool_chat.domain import friends
-from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.domain.errors import DomainError
-from utool_chat.events import get_bus
-from utool_chat.state.auth import AuthState, sign_out_if_session_ended
+from utool_chat.events import Event
+from utool_chat.state.auth import AuthState
+from utool_chat.state.live import TabListener
 
 SEARCH_LIMIT = 20
 # The bus events that change what this page shows (published by domain/friends.py).
@@ -45,17 +45,13 @@ def _request_row(request: dict[str, Any], side: str) -> Person:
     return _person(request[side], request_id=request["_id"])
 
 
-async def _tab_is_connected(client_token: str) -> bool:
-    """Whether the browser tab behind `client_token` still has a live socket.
-
-    Background tasks are not cancelled when a tab closes, so the listener asks Reflex's
-    token manager (the same check rx.SharedState makes before updating other tabs)."""
-    from reflex_base.registry import RegistrationContext
-
-    namespace = RegistrationContext.get().app.event_namespace
-    if namespace is None:
-        return True
-    return await namespace._token_manager.is_token_connected(client_token)
+def _change_toast(evt: Event, user_id: str):
+    """The toast a live change earns: a request for you, or yours being accepted."""
+    if evt.name == friends.REQUEST_RECEIVED:
+        return rx.toast.info(f"{evt.payload['request']['from']['displayName']} sent you a friend request.")
+    if evt.name == friends.REQUEST_ACCEPTED and evt.payload["request"]["from"]["_id"] == user_id:
+        return rx.toast.success(f"{evt.payload['request']['to']['displayName']} accepted your friend request.")
+    return None  # a friend removed: the lists show it
 
 
 class FriendsState(rx.State):
@@ -226,45 +222,30 @@ class FriendsState(rx.State):
                 auth = await self.get_state(AuthState)
                 return self._on_page and auth.user_id == user_id
 
-        events = get_bus().subscribe().__aiter__()
-        next_event: asyncio.Future = asyncio.ensure_future(anext(events))
         try:
-            while True:
-                done, _ = await asyncio.wait({next_event}, timeout=LISTENER_IDLE_CHECK_SECONDS)
-                if not done:
-                    if not await _tab_is_connected(client_token) or not await still_wanted():
+            async with TabListener(self, user_id, client_token, lambda evt: evt.name in FRIEND_EVENTS) as bus:
+                while True:
+                    evt = await bus.next(LISTENER_IDLE_CHECK_SECONDS)
+                    if bus.sign_out is not None:
+                        yield bus.sign_out
                         return
-                    continue
-                evt = next_event.result()
-                next_event = asyncio.ensure_future(anext(events))
-                if evt.name == SESSION_REVOKED and user_id in evt.user_ids:
-                    to_login = await sign_out_if_session_ended(self)
-                    if to_login is not None:
-                        yield to_login
+                    if evt is None:
+                        if not await bus.tab_is_connected() or not await still_wanted():
+                            return
+                        continue
+                    if not await still_wanted():
                         return
-                    continue
-                if evt.name not in FRIEND_EVENTS or user_id not in evt.user_ids:
-                    continue
-                if not await still_wanted():
-                    return
-                lists = await asyncio.to_thread(self._fetch, user_id)
-                query = self.query
-                results = await asyncio.to_thread(self._search, user_id, query) if query.strip() else None
-                async with self:
-                    self._apply(lists)
-                    if results is not None and self.query == query:
-                        self.results = results
-                if evt.name == friends.REQUEST_RECEIVED:
-                    sender = evt.payload["request"]["from"]
-                    yield rx.toast.info(f"{sender['displayName']} sent you a friend request.")
-                elif evt.name == friends.REQUEST_ACCEPTED and evt.payload["request"]["from"]["_id"] == user_id:
-                    recipient = evt.payload["request"]["to"]
-                    yield rx.toast.success(f"{recipient['displayName']} accepted your friend request.")
+                    lists = await asyncio.to_thread(self._fetch, user_id)
+                    query = self.query
+                    results = await asyncio.to_thread(self._search, user_id, query) if query.strip() else None
+                    async with self:
+                        self._apply(lists)
+                        if results is not None and self.query == query:
+                            self.results = results
+                    toast = _change_toast(evt, user_id)
+                    if toast is not None:
+                        yield toast
         finally:
-            next_event.cancel()
-            # Let the cancellation land before closing the generator it is running in.
-            await asyncio.gather(next_event, return_exceptions=True)
-            await events.aclose()
             async with self:
                 if self._listener_user_id == user_id:
                     self._listener_user_id = ""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.vars.base import Var
 
-from utool_chat.state.chat import AttachmentView, ChatState
+from utool_chat.state.chat import ChatState
+from utool_chat.state.chat_views import AttachmentView
 
 
 def _file_chip(att: AttachmentView) -> rx.Component:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
-from utool_chat.state.chat import ChatState, ConversationItemView
+from utool_chat.state.chat import ChatState
+from utool_chat.state.chat_views import ConversationItemView
 
 
 def conversation_item(item: ConversationItemView) -> rx.Component:

@@ -10,27 +10,17 @@ from utool_chat.components.chat.message_input import message_input
 from utool_chat.components.chat.message_list import message_list
 from utool_chat.components.chat.placeholders import empty_state
 from utool_chat.components.chat.typing_indicator import typing_indicator
+from utool_chat.components.dialogs import confirm_dialog
 from utool_chat.state.chat import ChatState
 
 
 def _delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete message?"),
-            rx.alert_dialog.description(
-                "It will be replaced by “This message was deleted” for everyone.", size="2"
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", on_click=ChatState.cancel_delete)),
-                rx.alert_dialog.action(
-                    rx.button("Delete", color_scheme="red", on_click=ChatState.delete_message, custom_attrs={"data-testid": "confirm-delete"})
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-            max_width="400px",
-        ),
+    return confirm_dialog(
+        "Delete message?",
+        "It will be replaced by “This message was deleted” for everyone.",
+        rx.button("Delete", color_scheme="red", on_click=ChatState.delete_message, custom_attrs={"data-testid": "confirm-delete"}),
+        on_cancel=ChatState.cancel_delete,
+        max_width="400px",
         open=ChatState.confirm_delete_id != "",
     )
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
-from utool_chat.state.chat import ChatState, PersonView
+from utool_chat.components.dialogs import confirm_dialog
+from utool_chat.state.chat import ChatState
+from utool_chat.state.chat_views import PersonView
 
 
 def _person_text(person: PersonView, extra: rx.Component | None = None) -> rx.Component:
@@ -341,32 +343,18 @@ def rename_dialog() -> rx.Component:
 
 def leave_confirm_dialog() -> rx.Component:
     group = ChatState.current_is_group
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(rx.cond(group, "Leave “" + ChatState.current_name + "”?", "Archive this chat?")),
-            rx.alert_dialog.description(
-                rx.cond(
-                    group,
-                    "You will stop receiving its messages and it leaves your list. An admin can add you back.",
-                    "It leaves your chat list and comes back when " + ChatState.current_name + " sends a new message.",
-                ),
-                size="2",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        rx.cond(group, "Leave group", "Archive"),
-                        color_scheme=rx.cond(group, "red", "gray"),
-                        on_click=ChatState.archive_or_leave,
-                        custom_attrs={"data-testid": "confirm-archive-or-leave"},
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-            max_width="420px",
+    return confirm_dialog(
+        rx.cond(group, "Leave “" + ChatState.current_name + "”?", "Archive this chat?"),
+        rx.cond(
+            group,
+            "You will stop receiving its messages and it leaves your list. An admin can add you back.",
+            "It leaves your chat list and comes back when " + ChatState.current_name + " sends a new message.",
+        ),
+        rx.button(
+            rx.cond(group, "Leave group", "Archive"),
+            color_scheme=rx.cond(group, "red", "gray"),
+            on_click=ChatState.archive_or_leave,
+            custom_attrs={"data-testid": "confirm-archive-or-leave"},
         ),
         open=ChatState.confirm_leave_open,
         on_open_change=ChatState.set_confirm_leave_open,

@@ -10,7 +10,8 @@ import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.chat.attachment_preview import message_attachment
-from utool_chat.state.chat import REACTION_CHOICES, ChatState, MessageView
+from utool_chat.state.chat import ChatState
+from utool_chat.state.chat_views import REACTION_CHOICES, MessageView
 
 
 def status_tick(msg: MessageView) -> rx.Component:

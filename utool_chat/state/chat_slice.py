@@ -1,0 +1,401 @@
+"""The chat slice: the plan's chatSlice as plain data and pure reducers (no Reflex).
+
+The plan's `initialState` shape and its reducers under the same names
+(`optimistic_add_message`, `receive_message`, `update_message`, `set_typing_user`,
+`clear_conversation_unread_count`, `add_or_update_conversation`,
+`set_current_conversation_id`) plus the thunks' fulfilled cases (`conversations_fetched`,
+`messages_fetched`) and `apply_event`, the live listener's step for one bus event. Pure, so
+tests/state/ checks them without a browser; `state/chat.py` (ChatState) holds one slice per
+tab in a backend var. Differences from the JS slice, on purpose:
+
+- `idsByConversation` is kept oldest first (display order) and sorted by `seq`, which is
+  gap-free and server-assigned; optimistic messages (no seq yet) stay at the end.
+- unread counts are never incremented locally: the server's `chat:unread_count_update` is
+  the authority (derived from read positions), so a count cannot drift or double.
+- each conversation keeps a bounded window of messages (WINDOW_SIZE + pages the user
+  loaded); live messages beyond it drop the oldest and set `hasMore` again (reflex#4156:
+  every change of a list var resends the whole list).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+WINDOW_SIZE = 200  # live messages kept per conversation beyond the pages the user loaded
+TYPING_TTL_SECONDS = 6.0  # a typing user not refreshed within this vanishes from the UI
+STATUS_RANK = {"sending": 0, "sent": 1, "delivered": 2, "read": 3}
+# The bus events that can change the open conversation's message views; the others
+# (typing, unread counts) only touch the conversation list and the typing line.
+MESSAGE_VIEW_EVENTS = frozenset({"chat:new_message", "chat:message_updated", "chat:conversation_updated"})
+
+
+Chat = dict[str, Any]
+
+
+def initial_chat() -> Chat:
+    """The plan's initialState (conversation paging and message windows added)."""
+    return {
+        "conversations": {
+            "ids": [],
+            "entities": {},
+            "currentConversationId": None,
+            "isLoading": False,
+            "error": None,
+            "hasMore": False,
+            "page": 0,
+        },
+        "messages": {
+            "entities": {},  # {conversationId: {messageKey: message}}
+            "idsByConversation": {},  # {conversationId: [messageKey, ...]} oldest first
+            "isLoading": {},
+            "hasMore": {},
+            "error": {},
+            "windowSize": {},  # {conversationId: how many messages this window may hold}
+        },
+        "typingUsers": {},  # {conversationId: {userId: {"userName", "expiresAt"}}}
+    }
+
+
+def message_key(message: dict[str, Any]) -> str:
+    return message.get("_id") or message["tempId"]
+
+
+def activity_time(conversation: dict[str, Any]) -> str:
+    last = conversation.get("lastMessage") or {}
+    return last.get("createdAt") or conversation.get("updatedAt") or conversation.get("createdAt") or ""
+
+
+def _sort_conversations(chat: Chat) -> None:
+    convs = chat["conversations"]
+    convs["ids"].sort(key=lambda cid: activity_time(convs["entities"][cid]), reverse=True)
+
+
+def _sort_messages(chat: Chat, conversation_id: str) -> None:
+    entities = chat["messages"]["entities"][conversation_id]
+
+    def order(key: str) -> tuple[int, int]:
+        seq = entities[key].get("seq")
+        # Confirmed messages by seq; optimistic ones (no seq) after them, in send order.
+        return (0, seq) if seq else (1, entities[key].get("_order", 0))
+
+    chat["messages"]["idsByConversation"][conversation_id].sort(key=order)
+
+
+def _ensure_messages(chat: Chat, conversation_id: str) -> None:
+    msgs = chat["messages"]
+    msgs["entities"].setdefault(conversation_id, {})
+    msgs["idsByConversation"].setdefault(conversation_id, [])
+    msgs["windowSize"].setdefault(conversation_id, WINDOW_SIZE)
+
+
+def messages_loaded(chat: Chat, conversation_id: str) -> bool:
+    return conversation_id in chat["messages"]["idsByConversation"]
+
+
+def _trim_window(chat: Chat, conversation_id: str) -> None:
+    """Drop the oldest messages beyond the window; they can be paged in again."""
+    msgs = chat["messages"]
+    ids = msgs["idsByConversation"][conversation_id]
+    excess = len(ids) - msgs["windowSize"][conversation_id]
+    if excess > 0:
+        for key in ids[:excess]:
+            msgs["entities"][conversation_id].pop(key, None)
+        del ids[:excess]
+        msgs["hasMore"][conversation_id] = True
+
+
+def set_current_conversation_id(chat: Chat, conversation_id: str | None) -> None:
+    chat["conversations"]["currentConversationId"] = conversation_id or None
+
+
+def optimistic_add_message(chat: Chat, conversation_id: str, message: dict[str, Any]) -> None:
+    """Show a message before the server confirms it (`message["tempId"]` is its key)."""
+    _ensure_messages(chat, conversation_id)
+    entities = chat["messages"]["entities"][conversation_id]
+    message = {**message, "status": "sending", "_order": len(entities)}
+    entities[message["tempId"]] = message
+    ids = chat["messages"]["idsByConversation"][conversation_id]
+    if message["tempId"] not in ids:
+        ids.append(message["tempId"])
+    convo = chat["conversations"]["entities"].get(conversation_id)
+    if convo is not None:
+        convo["lastMessage"] = message
+        convo["updatedAt"] = message["createdAt"]
+        _sort_conversations(chat)
+
+
+def receive_message(
+    chat: Chat, conversation_id: str, message: dict[str, Any], temp_id: str | None = None
+) -> None:
+    """A server-confirmed message (API reply or chat:new_message); replaces the optimistic copy."""
+    msgs = chat["messages"]
+    if messages_loaded(chat, conversation_id):
+        entities = msgs["entities"][conversation_id]
+        ids = msgs["idsByConversation"][conversation_id]
+        if temp_id and temp_id in entities:
+            del entities[temp_id]
+            ids.remove(temp_id)
+        known = entities.get(message["_id"])
+        if known is not None:  # the API reply and the bus event both deliver it
+            entities[message["_id"]] = _merge_message(known, message)
+        else:
+            entities[message["_id"]] = message
+            ids.append(message["_id"])
+            _sort_messages(chat, conversation_id)
+            _trim_window(chat, conversation_id)
+    convo = chat["conversations"]["entities"].get(conversation_id)
+    if convo is not None:
+        last = convo.get("lastMessage") or {}
+        if not last.get("seq") or (message.get("seq") or 0) >= last.get("seq", 0):
+            convo["lastMessage"] = message
+            convo["updatedAt"] = message.get("updatedAt") or message.get("createdAt")
+        _sort_conversations(chat)
+
+
+def _merge_message(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    merged = {**old, **new}
+    # Delivery status only moves forward (events can arrive out of order).
+    if STATUS_RANK.get(old.get("status"), -1) > STATUS_RANK.get(new.get("status"), -1):
+        merged["status"] = old["status"]
+    return merged
+
+
+def update_message(chat: Chat, conversation_id: str, message: dict[str, Any]) -> None:
+    """An edit, delete, reaction or status change (chat:message_updated)."""
+    msgs = chat["messages"]
+    entities = msgs["entities"].get(conversation_id)
+    if entities is not None and message["_id"] in entities:
+        entities[message["_id"]] = _merge_message(entities[message["_id"]], message)
+        _propagate_status(entities, message)
+    if entities is not None:
+        _refresh_quotes(entities, message)
+    convo = chat["conversations"]["entities"].get(conversation_id)
+    if convo is not None and (convo.get("lastMessage") or {}).get("_id") == message["_id"]:
+        convo["lastMessage"] = _merge_message(convo["lastMessage"], message)
+
+
+def _refresh_quotes(entities: dict[str, dict[str, Any]], message: dict[str, Any]) -> None:
+    """Replies quote a snippet of their original: keep it in step with edits, and drop the
+    text of a deleted original (it must not stay readable through a quote)."""
+    for key, other in entities.items():
+        quote = other.get("replyTo")
+        if quote and quote.get("_id") == message["_id"]:
+            deleted = bool(message.get("isDeleted"))
+            entities[key] = {
+                **other,
+                "replyTo": {**quote, "content": "" if deleted else message.get("content", ""), "isDeleted": deleted},
+            }
+
+
+def _propagate_status(entities: dict[str, dict[str, Any]], message: dict[str, Any]) -> None:
+    """'read'/'delivered' up to seq s implies the same for the sender's earlier messages:
+    read positions only move forward, for every member, so the status is monotonic in seq."""
+    rank = STATUS_RANK.get(message.get("status"), -1)
+    sender = (message.get("sender") or {}).get("_id")
+    seq = message.get("seq") or 0
+    if rank < STATUS_RANK["delivered"] or not sender:
+        return
+    for key, other in entities.items():
+        if (
+            (other.get("sender") or {}).get("_id") == sender
+            and (other.get("seq") or 0) < seq
+            and STATUS_RANK.get(other.get("status"), -1) < rank
+            and other.get("status") != "failed"
+        ):
+            entities[key] = {**other, "status": message["status"]}
+
+
+def mark_message_failed(chat: Chat, conversation_id: str, temp_id: str, error: str) -> None:
+    entity = chat["messages"]["entities"].get(conversation_id, {}).get(temp_id)
+    if entity is not None:
+        chat["messages"]["entities"][conversation_id][temp_id] = {**entity, "status": "failed", "error": error}
+
+
+def mark_message_sending(chat: Chat, conversation_id: str, temp_id: str) -> dict[str, Any] | None:
+    entity = chat["messages"]["entities"].get(conversation_id, {}).get(temp_id)
+    if entity is None:
+        return None
+    entity = {**entity, "status": "sending", "error": None}
+    chat["messages"]["entities"][conversation_id][temp_id] = entity
+    return entity
+
+
+def discard_message(chat: Chat, conversation_id: str, temp_id: str) -> bool:
+    """Forget an unsent (failed) message. Returns whether there was one."""
+    if chat["messages"]["entities"].get(conversation_id, {}).pop(temp_id, None) is None:
+        return False
+    chat["messages"]["idsByConversation"][conversation_id].remove(temp_id)
+    return True
+
+
+def set_typing_user(
+    chat: Chat, conversation_id: str, user_id: str, user_name: str, is_typing: bool, now: float
+) -> None:
+    typing = chat["typingUsers"].setdefault(conversation_id, {})
+    if is_typing:
+        typing[user_id] = {"userName": user_name, "expiresAt": now + TYPING_TTL_SECONDS}
+    else:
+        typing.pop(user_id, None)
+        if not typing:
+            chat["typingUsers"].pop(conversation_id, None)
+
+
+def expire_typing(chat: Chat, now: float) -> bool:
+    """Forget typing users whose last signal is older than TYPING_TTL_SECONDS."""
+    changed = False
+    for cid in list(chat["typingUsers"]):
+        users = chat["typingUsers"][cid]
+        for uid in [u for u, t in users.items() if t["expiresAt"] <= now]:
+            del users[uid]
+            changed = True
+        if not users:
+            del chat["typingUsers"][cid]
+    return changed
+
+
+def next_typing_expiry(chat: Chat) -> float | None:
+    times = [t["expiresAt"] for users in chat["typingUsers"].values() for t in users.values()]
+    return min(times) if times else None
+
+
+def clear_conversation_unread_count(chat: Chat, conversation_id: str) -> None:
+    convo = chat["conversations"]["entities"].get(conversation_id)
+    if convo is not None:
+        convo["unreadCount"] = 0
+
+
+def set_unread_count(chat: Chat, conversation_id: str, unread_count: int) -> None:
+    convo = chat["conversations"]["entities"].get(conversation_id)
+    if convo is not None:
+        convo["unreadCount"] = max(0, int(unread_count))
+
+
+def add_or_update_conversation(chat: Chat, conversation: dict[str, Any]) -> None:
+    convs = chat["conversations"]
+    cid = conversation["_id"]
+    convs["entities"][cid] = {**convs["entities"].get(cid, {}), **conversation}
+    if cid not in convs["ids"]:
+        convs["ids"].insert(0, cid)
+    _sort_conversations(chat)
+
+
+def remove_conversation(chat: Chat, conversation_id: str) -> None:
+    convs = chat["conversations"]
+    convs["entities"].pop(conversation_id, None)
+    if conversation_id in convs["ids"]:
+        convs["ids"].remove(conversation_id)
+    for table in chat["messages"].values():
+        table.pop(conversation_id, None)
+    chat["typingUsers"].pop(conversation_id, None)
+    if convs["currentConversationId"] == conversation_id:
+        convs["currentConversationId"] = None
+
+
+def conversations_fetched(chat: Chat, conversations: list[dict[str, Any]], has_more: bool, page: int) -> None:
+    """fetchConversations.fulfilled: page 1 replaces the list, later pages extend it."""
+    convs = chat["conversations"]
+    if page <= 1:
+        convs["ids"], convs["entities"] = [], {}
+    for convo in conversations:
+        convs["entities"][convo["_id"]] = convo
+        if convo["_id"] not in convs["ids"]:
+            convs["ids"].append(convo["_id"])
+    convs.update(isLoading=False, error=None, hasMore=has_more, page=page)
+    _sort_conversations(chat)
+
+
+def messages_fetched(
+    chat: Chat, conversation_id: str, newest_first: list[dict[str, Any]], has_more: bool, older: bool
+) -> None:
+    """fetchMessages.fulfilled. `older`: a page before the oldest loaded message (prepend and
+    widen the window); otherwise the latest page, merged into what is cached unless there is
+    a gap between them (then the cache restarts from this page)."""
+    _ensure_messages(chat, conversation_id)
+    msgs = chat["messages"]
+    entities = msgs["entities"][conversation_id]
+    ids = msgs["idsByConversation"][conversation_id]
+    msgs["isLoading"][conversation_id] = False
+    msgs["error"][conversation_id] = None
+    if older:
+        msgs["windowSize"][conversation_id] = max(msgs["windowSize"][conversation_id], len(ids) + len(newest_first))
+        msgs["hasMore"][conversation_id] = has_more
+    else:
+        cached_seqs = [entities[k]["seq"] for k in ids if entities[k].get("seq")]
+        page_seqs = [m["seq"] for m in newest_first]
+        if not cached_seqs or not page_seqs or min(page_seqs) > max(cached_seqs) + 1:
+            pending = [k for k in ids if not entities[k].get("seq")]  # unsent drafts survive
+            entities_keep = {k: entities[k] for k in pending}
+            entities.clear()
+            entities.update(entities_keep)
+            ids[:] = pending
+            msgs["hasMore"][conversation_id] = has_more
+            msgs["windowSize"][conversation_id] = WINDOW_SIZE
+    for message in newest_first:
+        known = entities.get(message["_id"])
+        entities[message["_id"]] = _merge_message(known, message) if known else message
+        if known is None:
+            ids.append(message["_id"])
+    _sort_messages(chat, conversation_id)
+    if not older:
+        _trim_window(chat, conversation_id)
+
+
+def oldest_message_id(chat: Chat, conversation_id: str) -> str | None:
+    entities = chat["messages"]["entities"].get(conversation_id, {})
+    for key in chat["messages"]["idsByConversation"].get(conversation_id, []):
+        if entities[key].get("_id"):
+            return entities[key]["_id"]
+    return None
+
+
+def newest_message_id(chat: Chat, conversation_id: str) -> str | None:
+    entities = chat["messages"]["entities"].get(conversation_id, {})
+    for key in reversed(chat["messages"]["idsByConversation"].get(conversation_id, [])):
+        if entities[key].get("_id"):
+            return entities[key]["_id"]
+    convo = chat["conversations"]["entities"].get(conversation_id) or {}
+    return (convo.get("lastMessage") or {}).get("_id")
+
+
+def total_unread(chat: Chat) -> int:
+    return sum(int(c.get("unreadCount") or 0) for c in chat["conversations"]["entities"].values())
+
+
+def typing_names(chat: Chat, conversation_id: str) -> list[str]:
+    users = chat["typingUsers"].get(conversation_id, {})
+    return sorted(t["userName"] for t in users.values())
+
+
+def apply_event(chat: Chat, me: str, evt: Any, fetched_conversation: dict[str, Any] | None, now: float) -> bool:
+    """Apply one of `me`'s chat bus events (`evt.name`, `evt.payload`) to the slice.
+    `fetched_conversation`: the conversation of a new message, fetched by the listener when
+    it was not in the list yet. Returns whether `me` may now have read something new (a
+    message from someone else in the open conversation)."""
+    payload = evt.payload
+    name = evt.name
+    cid = payload.get("conversationId")
+    if name == "chat:new_message":
+        message = payload["message"]
+        if fetched_conversation:
+            add_or_update_conversation(chat, fetched_conversation)
+        receive_message(chat, cid, message, payload.get("tempId"))
+        sender = (message.get("sender") or {}).get("_id")
+        if sender:  # a message ends its sender's typing
+            set_typing_user(chat, cid, sender, "", False, now)
+        return sender != me and cid == chat["conversations"]["currentConversationId"]
+    if name == "chat:message_updated":
+        update_message(chat, cid, payload["message"])
+    elif name == "chat:unread_count_update":
+        set_unread_count(chat, cid, payload.get("unreadCount") or 0)
+    elif name == "chat:conversation_updated":
+        convo = payload["conversation"]
+        still_member = any(p.get("_id") == me for p in convo.get("participants") or [])
+        if still_member:
+            add_or_update_conversation(chat, convo)
+        else:
+            remove_conversation(chat, convo["_id"])
+    elif name == "chat:user_typing" and payload.get("userId") != me:
+        set_typing_user(chat, cid, payload["userId"], payload.get("userName") or "Someone", True, now)
+    elif name == "chat:user_stopped_typing":
+        set_typing_user(chat, cid, payload.get("userId", ""), "", False, now)
+    return False

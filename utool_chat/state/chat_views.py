@@ -1,0 +1,385 @@
+"""Display-ready views of the chat slice: what the chat components render (flat strings,
+bools and small lists, nothing to decode in the browser). Pure functions of the slice, the
+reader's id, time zone and clock; ChatState publishes their results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from utool_chat.state.chat_slice import Chat, activity_time, message_key, typing_names
+
+RECENT_CHUNK = 25  # recent_messages holds < 2 chunks; older_messages changes every chunk
+SNIPPET_CHARS = 90
+REACTION_CHOICES = ["👍", "❤️", "😂", "😮", "😢", "🙏"]
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif", ".bmp")
+
+
+
+@dataclasses.dataclass
+class ReactionView:
+    emoji: str = ""
+    count: int = 0
+    mine: bool = False
+    names: str = ""
+
+
+@dataclasses.dataclass
+class AttachmentView:
+    url: str = ""
+    name: str = ""
+    is_image: bool = False
+    is_link: bool = False  # only http(s) URLs become links/images
+
+
+@dataclasses.dataclass
+class MessageView:
+    key: str = ""
+    message_id: str = ""
+    is_own: bool = False
+    show_sender: bool = False
+    first_in_group: bool = True
+    last_in_group: bool = True
+    sender_name: str = ""
+    sender_avatar: str = ""
+    content: str = ""
+    is_deleted: bool = False
+    is_edited: bool = False
+    time_label: str = ""
+    full_time: str = ""
+    status: str = ""
+    error: str = ""
+    day_label: str = ""
+    has_reply: bool = False
+    reply_name: str = ""
+    reply_content: str = ""
+    reactions: list[ReactionView] = dataclasses.field(default_factory=list)
+    attachments: list[AttachmentView] = dataclasses.field(default_factory=list)
+    can_edit: bool = False
+    can_delete: bool = False
+
+
+@dataclasses.dataclass
+class ConversationItemView:
+    id: str = ""
+    name: str = ""
+    avatar: str = ""
+    is_group: bool = False
+    snippet: str = ""
+    is_typing: bool = False
+    time_label: str = ""
+    unread: int = 0
+    unread_label: str = ""
+
+
+@dataclasses.dataclass
+class PersonView:
+    """A friend in the people picker, or a member in the members dialog."""
+
+    id: str = ""
+    name: str = ""
+    username: str = ""
+    avatar: str = ""
+    is_admin: bool = False
+    is_me: bool = False
+
+
+def person_view(user: dict[str, Any], *, is_admin: bool = False, is_me: bool = False) -> PersonView:
+    return PersonView(
+        id=user.get("_id") or "",
+        name=display_name(user),
+        username=user.get("username") or "",
+        avatar=user.get("avatar") or "",
+        is_admin=is_admin,
+        is_me=is_me,
+    )
+
+
+def build_member_views(conversation: dict[str, Any], me: str) -> list[PersonView]:
+    """The active members: you first, then the admins, then everyone else by name."""
+    admins = set(conversation.get("admins") or [])
+    people = [
+        person_view(p, is_admin=p.get("_id") in admins, is_me=p.get("_id") == me)
+        for p in conversation.get("participants") or []
+    ]
+    people.sort(key=lambda p: (not p.is_me, not p.is_admin, p.name.casefold()))
+    return people
+
+
+def filter_people(people: list[PersonView], query: str) -> list[PersonView]:
+    """Case-insensitive match anywhere in the display name or username."""
+    needle = " ".join(str(query or "").split()).casefold()
+    return [p for p in people if not needle or needle in p.name.casefold() or needle in p.username.casefold()]
+
+
+def _parse_ts(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def reader_zone(tz_name: str) -> timezone | ZoneInfo:
+    """The reader's zone; anything that is not a known IANA name falls back to UTC."""
+    try:
+        return ZoneInfo(tz_name) if tz_name and len(tz_name) <= 64 else timezone.utc
+    except Exception:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError…: all mean "unknown"
+        return timezone.utc
+
+
+def list_time_label(raw: str | None, tz: timezone | ZoneInfo, now: datetime) -> str:
+    """WhatsApp style: 14:05 today, "Yesterday", a weekday within a week, else a date."""
+    ts = _parse_ts(raw)
+    if ts is None:
+        return ""
+    local, today = ts.astimezone(tz), now.astimezone(tz).date()
+    days = (today - local.date()).days
+    if days <= 0:
+        return local.strftime("%H:%M")
+    if days == 1:
+        return "Yesterday"
+    if days < 7:
+        return local.strftime("%a")
+    return local.strftime("%d %b" if local.year == today.year else "%d/%m/%Y")
+
+
+def day_label(raw: str | None, tz: timezone | ZoneInfo, now: datetime) -> str:
+    ts = _parse_ts(raw)
+    if ts is None:
+        return "Today"
+    local, today = ts.astimezone(tz), now.astimezone(tz).date()
+    days = (today - local.date()).days
+    if days <= 0:
+        return "Today"
+    if days == 1:
+        return "Yesterday"
+    if days < 7:
+        return local.strftime("%A")
+    return local.strftime("%d %B %Y").lstrip("0")
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def is_image_attachment(attachment: dict[str, Any]) -> bool:
+    kind = str(attachment.get("type") or "")
+    url = str(attachment.get("url") or "").split("?", 1)[0].lower()
+    return kind.startswith("image/") or url.endswith(IMAGE_EXTENSIONS)
+
+
+def is_web_url(url: Any) -> bool:
+    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
+
+
+def attachment_view(attachment: dict[str, Any]) -> AttachmentView:
+    url = str(attachment.get("url") or "")
+    name = attachment.get("name") or url.rstrip("/").rsplit("/", 1)[-1] or url
+    web = is_web_url(url)
+    return AttachmentView(url=url, name=str(name), is_image=web and is_image_attachment(attachment), is_link=web)
+
+
+def attachment_from_url(url: str) -> dict[str, Any]:
+    """The contract's attachment shape for a pasted link (the type guessed from its name)."""
+    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or url
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if url.split("?", 1)[0].lower().endswith(IMAGE_EXTENSIONS):
+        kind = "image/" + ("jpeg" if ext == "jpg" else "svg+xml" if ext == "svg" else ext)
+    elif ext == "pdf":
+        kind = "application/pdf"
+    else:
+        kind = "application/octet-stream"
+    return {"url": url, "type": kind, "name": name[:255], "size": None}
+
+
+def display_name(user: dict[str, Any] | None) -> str:
+    if not user:
+        return "Deleted user"
+    return user.get("displayName") or user.get("username") or "Unknown"
+
+
+def conversation_title(conversation: dict[str, Any], me: str) -> str:
+    if conversation.get("name"):
+        return conversation["name"]
+    others = [p for p in conversation.get("participants") or [] if p.get("_id") != me]
+    if not others:
+        return "Just you"
+    if conversation.get("type") == "direct":
+        return display_name(others[0])
+    names = [display_name(p).split(" ")[0] for p in others]
+    return ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+
+
+def conversation_avatar(conversation: dict[str, Any], me: str) -> str:
+    if conversation.get("avatar"):
+        return conversation["avatar"]
+    if conversation.get("type") == "direct":
+        others = [p for p in conversation.get("participants") or [] if p.get("_id") != me]
+        if others:
+            return others[0].get("avatar") or ""
+    return ""
+
+
+def conversation_subtitle(conversation: dict[str, Any], me: str) -> str:
+    participants = conversation.get("participants") or []
+    if conversation.get("type") == "direct":
+        others = [p for p in participants if p.get("_id") != me]
+        return f"@{others[0]['username']}" if others else ""
+    names = sorted(display_name(p) for p in participants if p.get("_id") != me)
+    return ", ".join([*names, "You"]) if names else f"{len(participants)} members"
+
+
+def message_snippet(message: dict[str, Any] | None, conversation: dict[str, Any], me: str) -> str:
+    if not message:
+        return "No messages yet"
+    if message.get("isDeleted"):
+        body = "Message deleted"
+    elif message.get("content", "").strip():
+        body = snippet(message["content"])
+    elif message.get("attachments"):
+        body = "📷 Photo" if all(is_image_attachment(a) for a in message["attachments"]) else "📎 Attachment"
+    else:
+        body = ""
+    sender = message.get("sender") or {}
+    if sender.get("_id") == me:
+        return f"You: {body}"
+    if conversation.get("type") != "direct":
+        return f"{display_name(sender).split(' ')[0]}: {body}"
+    return body
+
+
+def typing_text(names: list[str], is_group: bool) -> str:
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"{names[0]} is typing…" if is_group else "typing…"
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]} are typing…"
+    return "Several people are typing…"
+
+
+def build_conversation_items(chat: Chat, me: str, tz: timezone | ZoneInfo, now: datetime) -> list[ConversationItemView]:
+    convs = chat["conversations"]
+    current = convs["currentConversationId"]
+    items = []
+    for cid in convs["ids"]:
+        convo = convs["entities"][cid]
+        if convo.get("isArchived") and cid != current:
+            continue
+        typing = typing_names(chat, cid)
+        is_group = convo.get("type") != "direct"
+        unread = int(convo.get("unreadCount") or 0)
+        last = convo.get("lastMessage")
+        items.append(
+            ConversationItemView(
+                id=cid,
+                name=conversation_title(convo, me),
+                avatar=conversation_avatar(convo, me),
+                is_group=is_group,
+                snippet=typing_text([n.split(" ")[0] for n in typing], is_group) or message_snippet(last, convo, me),
+                is_typing=bool(typing),
+                time_label=list_time_label(activity_time(convo), tz, now),
+                unread=unread,
+                unread_label="99+" if unread > 99 else str(unread),
+            )
+        )
+    return items
+
+
+def build_message_views(
+    chat: Chat, conversation_id: str, me: str, tz: timezone | ZoneInfo, now: datetime, edit_window_seconds: int
+) -> list[MessageView]:
+    """The open conversation's messages, oldest first. Runs on every change of the open
+    conversation, so each timestamp is parsed once (grouping looks at both neighbours)."""
+    convo = chat["conversations"]["entities"].get(conversation_id) or {}
+    is_group = convo.get("type") != "direct"
+    i_am_admin = me in (convo.get("admins") or [])
+    names = {p["_id"]: display_name(p) for p in convo.get("participants") or []}
+    entities = chat["messages"]["entities"].get(conversation_id, {})
+    ordered = [entities[k] for k in chat["messages"]["idsByConversation"].get(conversation_id, [])]
+    created = [_parse_ts(m.get("createdAt")) for m in ordered]
+    local = [ts.astimezone(tz) if ts else None for ts in created]
+    days = [ts.date() if ts else None for ts in local]
+    senders = [(m.get("sender") or {}).get("_id") for m in ordered]
+
+    def same_run(i: int) -> bool:
+        """Messages i and i+1 form one bubble group: same sender, same day, within 5 minutes."""
+        a, b = created[i], created[i + 1]
+        return bool(
+            senders[i] == senders[i + 1] and a and b and abs((b - a).total_seconds()) < 300 and days[i] == days[i + 1]
+        )
+
+    views: list[MessageView] = []
+    for index, msg in enumerate(ordered):
+        sender = msg.get("sender") or {}
+        new_day = index == 0 or days[index - 1] != days[index]
+        first = new_day or not same_run(index - 1)
+        own = senders[index] == me
+        deleted = bool(msg.get("isDeleted"))
+        confirmed = bool(msg.get("_id"))
+        reply = msg.get("replyTo") or None
+        views.append(
+            MessageView(
+                key=message_key(msg),
+                message_id=msg.get("_id") or "",
+                is_own=own,
+                show_sender=is_group and not own and first,
+                first_in_group=first,
+                last_in_group=index + 1 == len(ordered) or not same_run(index),
+                sender_name=display_name(sender) if sender else "Deleted user",
+                sender_avatar=sender.get("avatar") or "",
+                content=msg.get("content") or "",
+                is_deleted=deleted,
+                is_edited=bool(msg.get("isEdited")) and not deleted,
+                time_label=local[index].strftime("%H:%M") if local[index] else "",
+                full_time=local[index].strftime("%A %d %B %Y, %H:%M") if local[index] else "",
+                status=(msg.get("status") or "sent") if own else "",
+                error=msg.get("error") or "",
+                day_label=day_label(msg.get("createdAt"), tz, now) if new_day else "",
+                has_reply=reply is not None,
+                reply_name=display_name(reply.get("sender")) if reply else "",
+                reply_content=_quote_text(reply) if reply else "",
+                reactions=[] if deleted else _reaction_views(msg, me, names),
+                attachments=[] if deleted else [attachment_view(a) for a in msg.get("attachments") or []],
+                can_edit=own and confirmed and not deleted and (
+                    created[index] is None or (now - created[index]).total_seconds() < edit_window_seconds
+                ),
+                can_delete=confirmed and not deleted and (own or (is_group and i_am_admin)),
+            )
+        )
+    return views
+
+
+def _quote_text(reply: dict[str, Any]) -> str:
+    """A reply's quote of its original (the server sends a snippet; deleted ones say so)."""
+    return "Deleted message" if reply.get("isDeleted") else snippet(reply.get("content") or "📎 Attachment", 120)
+
+
+def _reaction_views(message: dict[str, Any], me: str, names: dict[str, str]) -> list[ReactionView]:
+    """One chip per emoji, in first-reaction order, with who reacted."""
+    users_by_emoji: dict[str, list[str]] = {}
+    for reaction in message.get("reactions") or []:
+        users_by_emoji.setdefault(reaction["emoji"], []).append(reaction["user"])
+    return [
+        ReactionView(
+            emoji=emoji,
+            count=len(users),
+            mine=me in users,
+            names=", ".join("You" if u == me else names.get(u, "Someone") for u in users),
+        )
+        for emoji, users in users_by_emoji.items()
+    ]
+
+
+def split_recent(views: list[MessageView]) -> tuple[list[MessageView], list[MessageView]]:
+    """(older, recent): the split point only moves in steps of RECENT_CHUNK messages, so
+    appending a message changes `recent` alone most of the time."""
+    split = max(0, (len(views) - RECENT_CHUNK) // RECENT_CHUNK * RECENT_CHUNK)
+    return views[:split], views[split:]

@@ -1,0 +1,101 @@
+"""The event bus as one browser tab's background listener sees it (ChatState, FriendsState).
+
+A page's listener is a Reflex background event started on mount. Every listener needs the
+same plumbing, kept here once:
+
+- subscribe to `utool_chat.events.get_bus()` and pass on only the events for its user that
+  it wants (`wanted`), or wake up idle after a timeout so it can do periodic work;
+- end when its tab is closed: Reflex does not cancel background tasks when a tab goes
+  away, so an idle listener asks Reflex's token manager whether the tab still has a socket;
+- on `accounts.SESSION_REVOKED` for its user, sign the tab out if its own session is the
+  one that ended (`sign_out_if_session_ended`) and hand back the redirect to /login.
+
+Usage (inside the background event, after claiming the tab's listener slot)::
+
+    async with TabListener(self, user_id, client_token, wanted) as bus:
+        while True:
+            evt = await bus.next(timeout)
+            if bus.sign_out is not None:
+                yield bus.sign_out
+                return
+            ...  # evt is a wanted Event, or None after `timeout` idle seconds
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+
+from utool_chat.domain.accounts import SESSION_REVOKED
+from utool_chat.events import Event, get_bus
+from utool_chat.state.auth import sign_out_if_session_ended
+
+
+async def tab_is_connected(client_token: str) -> bool:
+    """Whether the tab behind `client_token` still has a socket (the same check
+    rx.SharedState makes before updating other tabs; `_token_manager` is private API)."""
+    try:
+        from reflex_base.registry import RegistrationContext
+
+        namespace = RegistrationContext.get().app.event_namespace
+        if namespace is None:
+            return True
+        return await namespace._token_manager.is_token_connected(client_token)
+    except Exception:  # the private API moved: keep listening rather than go deaf
+        return True
+
+
+class TabListener:
+    """One tab's subscription to its user's bus events (an async context manager)."""
+
+    def __init__(self, state: rx.State, user_id: str, client_token: str, wanted: Callable[[Event], bool]):
+        self._state = state
+        self._user_id = user_id
+        self._client_token = client_token
+        self._wanted = wanted
+        self._events: Any = None
+        self._next_event: asyncio.Future | None = None
+        # Set when this tab's session was logged out: the redirect to yield before ending.
+        self.sign_out: Any = None
+
+    async def __aenter__(self) -> TabListener:
+        self._events = get_bus().subscribe().__aiter__()
+        self._next_event = asyncio.ensure_future(anext(self._events))
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self._next_event.cancel()
+        # Let the cancellation land before closing the generator it is running in.
+        await asyncio.gather(self._next_event, return_exceptions=True)
+        await self._events.aclose()
+
+    async def next(self, timeout: float) -> Event | None:
+        """The next wanted event for this user, or None once `timeout` seconds pass without
+        one (events for others or not wanted do not extend the wait). Also None when this
+        tab's session was logged out: `sign_out` is then set."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            done, _ = await asyncio.wait({self._next_event}, timeout=remaining)
+            if not done:
+                return None
+            evt = self._next_event.result()
+            self._next_event = asyncio.ensure_future(anext(self._events))
+            if self._user_id not in evt.user_ids:
+                continue
+            if evt.name == SESSION_REVOKED:
+                self.sign_out = await sign_out_if_session_ended(self._state)
+                if self.sign_out is not None:
+                    return None
+                continue
+            if self._wanted(evt):
+                return evt
+
+    async def tab_is_connected(self) -> bool:
+        return await tab_is_connected(self._client_token)
