@@ -9,8 +9,11 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from utool_chat import config
 from utool_chat.api.envelope import error
@@ -28,18 +31,63 @@ api = FastAPI(
 )
 
 
-@api.middleware("http")
-async def limit_body_size(request: Request, call_next):  # noqa: ANN001, ANN201
-    # Refuse oversized bodies before reading them (a 10 MB body must not cost 10 MB of work).
-    length = request.headers.get("content-length")
-    if length is not None:
-        try:
-            too_big = int(length) > config.settings.max_body_bytes
-        except ValueError:
-            return error(400, "Invalid Content-Length header.", "bad_request")
-        if too_big:
-            return error(413, f"Request body too large (limit {config.settings.max_body_bytes} bytes).", "payload_too_large")
-    return await call_next(request)
+class BodySizeLimit:
+    """413 for a body over config.settings.max_body_bytes, however it is framed.
+
+    A declared Content-Length is judged before anything is read (a 10 MB body must not cost
+    10 MB of work). A body without one (chunked) is read up to the limit before the route
+    runs and refused as soon as it passes it: checking only the header would let any
+    chunked request through, and refusing before the route runs also covers routes that
+    never read their body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = config.settings.max_body_bytes
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                await error(400, "Invalid Content-Length header.", "bad_request")(scope, receive, send)
+            elif int(length) > limit:
+                await _too_large(limit)(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                await _too_large(limit)(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+
+def _too_large(limit: int) -> Response:
+    return error(413, f"Request body too large (limit {limit} bytes).", "payload_too_large")
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive() that hands out the already-read body once, then defers to the server."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+api.add_middleware(BodySizeLimit)
 
 
 @api.exception_handler(DomainError)

@@ -35,7 +35,7 @@ async def json_body(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting ("[[[[…")
         raise ValidationFailed("Request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(body, dict):
         raise ValidationFailed("Request body must be a JSON object.", code="invalid_json")

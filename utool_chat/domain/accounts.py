@@ -28,6 +28,7 @@ from utool_chat.db.engine import session_scope
 from utool_chat.db.models import AuthSession, User, utcnow
 from utool_chat.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from utool_chat.domain.serializers import user_out
+from utool_chat.domain.text import is_id, is_storable_text, storable_text_problem
 from utool_chat.events import Event, publish_on_commit
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,32}$")
@@ -65,6 +66,9 @@ def check_username(raw: Any) -> str:
 def check_password(raw: Any) -> str:
     if not isinstance(raw, str):
         raise ValidationFailed("password must be a string.", code="invalid_password")
+    problem = storable_text_problem(raw)
+    if problem:  # argon2 hashes UTF-8: a lone surrogate cannot be hashed
+        raise ValidationFailed(f"password {problem}.", code="invalid_password")
     if len(raw) < MIN_PASSWORD:
         raise ValidationFailed(f"password must be at least {MIN_PASSWORD} characters.", code="invalid_password")
     if len(raw) > MAX_PASSWORD:
@@ -77,6 +81,9 @@ def check_display_name(raw: Any, fallback: str) -> str:
         return fallback
     if not isinstance(raw, str):
         raise ValidationFailed("displayName must be a string.", code="invalid_display_name")
+    problem = storable_text_problem(raw)
+    if problem:
+        raise ValidationFailed(f"displayName {problem}.", code="invalid_display_name")
     name = " ".join(raw.split())
     if not name:
         return fallback
@@ -121,6 +128,9 @@ def login(username: Any, password: Any) -> dict[str, Any]:
     """{"user", "token"} for the right password; 401 (same message) for any wrong pair."""
     if not isinstance(username, str) or not isinstance(password, str):
         raise ValidationFailed("username and password must be strings.", code="validation_error")
+    if not (is_storable_text(username) and is_storable_text(password)):
+        raise ValidationFailed("username and password must be valid text without NUL characters.",
+                               code="validation_error")
     name = normalise_username(username)
     bad = Unauthenticated("Wrong username or password.", code="invalid_credentials")
     with session_scope() as session:
@@ -142,6 +152,8 @@ def login(username: Any, password: Any) -> dict[str, Any]:
 def logout(token: str) -> None:
     """Revoke the session behind `token`: it stops working at once, and SESSION_REVOKED
     (after the commit) tells every process to drop that session's open connections."""
+    if not is_storable_text(token):
+        raise Unauthenticated("Invalid or expired token.", code="invalid_token")
     with session_scope() as session:
         revoked = session.exec(
             sa.update(AuthSession)
@@ -159,7 +171,7 @@ def authenticate_session(token: Any) -> tuple[dict[str, Any], str]:
 
     For doors that hold a connection open: they keep the session id to close the
     connection when SESSION_REVOKED names it."""
-    if not isinstance(token, str) or not token or len(token) > 256:
+    if not is_storable_text(token) or not token or len(token) > 256:
         raise Unauthenticated("Missing or invalid token.", code="invalid_token")
     with session_scope() as session:
         row = session.exec(
@@ -183,7 +195,7 @@ def authenticate(token: Any) -> dict[str, Any]:
 
 
 def get_user(user_id: Any) -> dict[str, Any]:
-    if not isinstance(user_id, str):
+    if not is_id(user_id):
         raise NotFound("User not found.", code="user_not_found")
     with session_scope() as session:
         user = session.get(User, user_id)

@@ -20,7 +20,6 @@ Product decisions (Slack/WhatsApp-like):
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Conversation, ConversationMember, Message, User, utcnow
 from utool_chat.domain import friends
 from utool_chat.domain import serializers as ser
+from utool_chat.domain import text as text_checks
 from utool_chat.domain.errors import Forbidden, NotFound, ValidationFailed
 from utool_chat.events import Event, publish_on_commit
 
@@ -43,9 +43,8 @@ MAX_GROUP_MEMBERS = 500  # including the creator
 MAX_PAGE_LIMIT = 100
 MAX_PAGE = 10_000
 DEFAULT_PAGE_LIMIT = 20
-# Our ids are 32 hex chars; anything outside this shape cannot name a row (and never
-# reaches SQL, where a NUL byte would be a driver error instead of a clean 404).
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Ids outside our id shape never reach SQL (see domain/text.py).
+is_id = text_checks.is_id
 
 members_t = ConversationMember.__table__
 conversations_t = Conversation.__table__
@@ -59,12 +58,9 @@ def check_text(raw: Any, field: str, *, max_chars: int, code: str = "validation_
     """A (trimmed) string that Postgres can store; 400 for anything else."""
     if not isinstance(raw, str):
         raise ValidationFailed(f"{field} must be a string.", code=code)
-    if "\x00" in raw:
-        raise ValidationFailed(f"{field} must not contain NUL characters.", code=code)
-    try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates are valid JSON escapes but not text
-        raise ValidationFailed(f"{field} is not valid Unicode text.", code=code) from None
+    problem = text_checks.storable_text_problem(raw)
+    if problem:
+        raise ValidationFailed(f"{field} {problem}.", code=code)
     text = raw.strip() if strip else raw
     if len(text) > max_chars:
         raise ValidationFailed(f"{field} must be at most {max_chars} characters.", code=too_long_code or code)
@@ -79,10 +75,6 @@ def check_int(raw: Any, field: str, *, default: int, minimum: int, maximum: int)
     if not minimum <= raw <= maximum:
         raise ValidationFailed(f"{field} must be between {minimum} and {maximum}.", code="validation_error")
     return raw
-
-
-def is_id(raw: Any) -> bool:
-    return isinstance(raw, str) and ID_RE.fullmatch(raw) is not None
 
 
 def conversation_not_found() -> NotFound:

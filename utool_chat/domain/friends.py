@@ -25,14 +25,14 @@ from sqlalchemy.orm import Session, aliased
 
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import FriendRequest, Friendship, User, utcnow
-from utool_chat.domain.accounts import normalise_username
+from utool_chat.domain.accounts import USERNAME_RE, normalise_username
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from utool_chat.domain.serializers import iso, user_out
+from utool_chat.domain.text import is_id, storable_text_problem
 from utool_chat.events import Event, publish_on_commit
 
 MAX_QUERY_CHARS = 64  # the longest display name; nothing longer can match
 MAX_SEARCH_LIMIT = 50
-MAX_ID_CHARS = 64  # ids are 32 hex chars; anything much longer is not an id
 
 REQUEST_RECEIVED = "friends:request_received"
 REQUEST_ACCEPTED = "friends:request_accepted"
@@ -53,13 +53,12 @@ def request_out(request: FriendRequest, users: dict[str, User]) -> dict[str, Any
     }
 
 
-def _is_id(raw: Any) -> bool:
-    return isinstance(raw, str) and 0 < len(raw) <= MAX_ID_CHARS
-
-
 def check_search_query(raw: Any) -> str:
     if not isinstance(raw, str):
         raise ValidationFailed("q must be a string.", code="invalid_query")
+    problem = storable_text_problem(raw)
+    if problem:
+        raise ValidationFailed(f"q {problem}.", code="invalid_query")
     q = raw.strip().lower()
     if not q:
         raise ValidationFailed("q must not be empty.", code="invalid_query")
@@ -200,12 +199,18 @@ def send_request(actor_id: str, username: Any = None, user_id: Any = None) -> tu
     (status "accepted"). 400 for yourself, 404 unknown user, 409 already friends."""
     if (username is None) == (user_id is None):
         raise ValidationFailed("Give exactly one of username or userId.", code="validation_error")
+    unknown_user = NotFound("User not found.", code="user_not_found")
     if user_id is not None:
         if not isinstance(user_id, str):
             raise ValidationFailed("userId must be a string.", code="validation_error")
+        if not is_id(user_id):  # no such user; and a NUL byte must not reach SQL
+            raise unknown_user
         target_match = User.id == user_id
     else:
-        target_match = User.username == normalise_username(username)
+        wanted = normalise_username(username)
+        if not USERNAME_RE.fullmatch(wanted):  # nobody can have registered that name
+            raise unknown_user
+        target_match = User.username == wanted
     if user_id == actor_id:
         raise ValidationFailed("You cannot send a friend request to yourself.", code="cannot_friend_self")
 
@@ -216,7 +221,7 @@ def send_request(actor_id: str, username: Any = None, user_id: Any = None) -> tu
         if target is None:
             if user_id is None and actor.username == normalise_username(username):
                 raise ValidationFailed("You cannot send a friend request to yourself.", code="cannot_friend_self")
-            raise NotFound("User not found.", code="user_not_found")
+            raise unknown_user
         if are_friends(session, actor.id, target.id):
             raise Conflict("You are already friends.", code="already_friends")
 
@@ -247,7 +252,7 @@ def send_request(actor_id: str, username: Any = None, user_id: Any = None) -> tu
 def _answer(actor_id: str, request_id: Any, accept: bool) -> dict[str, Any]:
     """Accept or decline a request addressed to the caller (see the module docstring)."""
     missing = NotFound("Friend request not found.", code="request_not_found")
-    if not _is_id(request_id):
+    if not is_id(request_id):
         raise missing
     with session_scope() as session:
         request = session.get(FriendRequest, request_id)
@@ -282,7 +287,7 @@ def decline_request(actor_id: str, request_id: Any) -> dict[str, Any]:
 def remove_friend(actor_id: str, friend_id: Any) -> None:
     """End a friendship (both rows). 404 if the two are not friends."""
     not_friends = NotFound("That user is not your friend.", code="not_friends")
-    if not _is_id(friend_id) or friend_id == actor_id:
+    if not is_id(friend_id) or friend_id == actor_id:
         raise not_friends
     with session_scope() as session:
         _lock_pair(session, actor_id, User.id == friend_id)

@@ -31,6 +31,7 @@ from utool_chat.events import Event, publish_on_commit
 # 'system' messages are written by the server only (the plan's list minus 'system').
 CLIENT_CONTENT_TYPES = ("text", "image", "file", "audio")
 MAX_ATTACHMENTS = 10
+MAX_ATTACHMENT_SIZE = 2**31 - 1  # attachments.size is a 32-bit INTEGER column
 MAX_TEMP_ID_CHARS = 128
 DEFAULT_HISTORY_LIMIT = 30
 MAX_HISTORY_LIMIT = 100
@@ -108,8 +109,10 @@ def _check_attachments(raw: Any) -> list[dict[str, Any]]:
         if name is not None:
             name = convs.check_text(name, f"{where}.name", max_chars=255, code="invalid_attachments") or None
         size = item.get("size")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 2**62):
-            raise ValidationFailed(f"{where}.size must be a non-negative integer (bytes).", code="invalid_attachments")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                                 or not 0 <= size <= MAX_ATTACHMENT_SIZE):
+            raise ValidationFailed(f"{where}.size must be an integer from 0 to {MAX_ATTACHMENT_SIZE} (bytes).",
+                                   code="invalid_attachments")
         out.append({"url": url, "type": mime, "name": name, "size": size})
     return out
 

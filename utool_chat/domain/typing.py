@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import ConversationMember, User
 from utool_chat.domain.errors import NotFound, ValidationFailed
+from utool_chat.domain.text import is_id
 from utool_chat.events import Event, publish_now
 
 # Seconds after which an unrefreshed typing state ends (clients refresh while typing).
@@ -37,6 +38,8 @@ MAX_ID_LENGTH = 64
 def _check_id(raw: Any) -> str:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_ID_LENGTH:
         raise ValidationFailed("conversationId must be a conversation id string.", code="invalid_conversation_id")
+    if not is_id(raw):  # cannot exist (and a NUL byte must not reach SQL): like any unseen conversation
+        raise NotFound("Conversation not found.", code="conversation_not_found")
     return raw
 
 

@@ -38,12 +38,11 @@ from utool_chat.db.engine import session_scope
 from utool_chat.domain import accounts, conversations, messages, ratelimit
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, ValidationFailed
+from utool_chat.domain.text import is_id
 from utool_chat.realtime.fanout import EventFanout, session_room, user_room
 from utool_chat.realtime.typing_expiry import TypingExpiry
 
 log = logging.getLogger(__name__)
-
-MAX_ID_LENGTH = 64
 
 Payload = dict[str, Any]
 User = dict[str, Any]
@@ -56,7 +55,7 @@ def conversation_room(conversation_id: str) -> str:
 
 def _required_id(payload: Payload, field: str) -> str:
     value = payload.get(field)
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+    if not is_id(value):  # also keeps NUL bytes and lone surrogates out of SQL, rooms and acks
         raise ValidationFailed(f"{field} must be a non-empty id string.", code="validation_error")
     return value
 
@@ -132,7 +131,7 @@ class ChatNamespace(AsyncNamespace):
     # -- dispatch ---------------------------------------------------------------------
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
+        if event in ("connect", "disconnect") and self._called_by_the_server(event, args):
             return await super().trigger_event(event, *args)
         sid, data = args[0], args[1:]
         payload = data[0] if data else None
@@ -156,9 +155,23 @@ class ChatNamespace(AsyncNamespace):
             await self._emit_error(sid, "Internal error; please retry.", body, conversation_id)
             return {"success": False, "error": "Internal error; please retry.", **body}
 
+    def _called_by_the_server(self, event: str, args: tuple[Any, ...]) -> bool:
+        """python-socketio calls on_connect / on_disconnect through trigger_event, but a
+        client can emit events named "connect" or "disconnect" too: those must not re-run
+        authentication (a second token would swap the socket's identity) or end its typing.
+        The server's connect passes the connection's own environ object (a client's payload
+        is a freshly decoded dict), and its disconnect comes once the socket is already
+        marked as disconnecting. Client-emitted ones fall through to "unknown event"."""
+        sid = args[0] if args else None
+        if event == "connect":
+            return len(args) > 1 and args[1] is self.server.get_environ(sid, self.namespace)
+        return not self.server.manager.is_connected(sid, self.namespace)
+
     async def _emit_error(self, sid: str, message: str, body: dict[str, Any], conversation_id: Any) -> None:
         error: dict[str, Any] = {"message": message, **body}
-        if isinstance(conversation_id, str) and len(conversation_id) <= MAX_ID_LENGTH:
+        # Echo only a well-formed id: the packet is sent as UTF-8 text (Reflex's codec does
+        # not escape), so echoing a lone surrogate would make the error itself fail to send.
+        if is_id(conversation_id):
             error["conversationId"] = conversation_id
         await self.emit("chat:error", error, to=sid)
 
