@@ -26,6 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from utool_chat.domain import accounts, conversations, friends, messages, ratelimit
+from tests.people import Person
 
 PASSWORD = "correct horse"
 HUGE = "a" * 100_000
@@ -35,20 +36,6 @@ LEAK_MARKERS = ("Traceback", 'File "', "sqlalchemy", "psycopg", "Exception")
 
 
 # --- the world ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Person:
-    user: dict[str, Any]
-    token: str
-
-    @property
-    def id(self) -> str:
-        return self.user["_id"]
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass

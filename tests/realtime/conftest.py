@@ -22,6 +22,7 @@ import socketio
 
 from utool_chat.domain import accounts, conversations, friends
 from utool_chat.realtime.backend_process import BackendProcess, running_backend
+from tests.people import Person
 
 TYPING_TTL = 1.0
 SEND_LIMIT = 12
@@ -40,20 +41,6 @@ QUIET_PERIOD = 0.4  # how long "nothing arrives" is watched for
 def backend(pg_url: str) -> Iterator[BackendProcess]:
     with running_backend(pg_url, env=BACKEND_ENV) as process:
         yield process
-
-
-@dataclass
-class Person:
-    user: dict[str, Any]
-    token: str
-
-    @property
-    def id(self) -> str:
-        return self.user["_id"]
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 def new_person(display_name: str | None = None) -> Person:
