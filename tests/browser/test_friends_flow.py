@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -16,7 +17,7 @@ from tests.browser.conftest import (
     unique_username,
     wait_for_app,
 )
-from utool_chat.domain import accounts
+from utool_chat.domain import accounts, friends
 from utool_chat.domain.errors import Unauthenticated
 
 pytestmark = pytest.mark.browser
@@ -144,6 +145,35 @@ def test_two_users_become_friends_with_live_updates(new_page, app_server):
     alice.reload()
     wait_for_app(alice)
     expect(alice.get_by_test_id("friend").filter(has_text=bob_name)).to_be_visible()
+
+
+def test_an_overlong_search_is_capped_and_live_updates_keep_coming(new_page, app_server):
+    alice_name, bob_name = unique_username("alice"), unique_username("bob")
+    bob = accounts.register(bob_name, PASSWORD, "Bob Builder")
+    page = new_page()
+    register_in_browser(page, app_server.url, alice_name, display_name="Alice Liddell")
+    expect(page).to_have_url(re.compile("/friends"))
+    # Ordinary typing cannot get past the box's limit (the domain's), so the query stays searchable.
+    search = page.get_by_test_id("friend-search")
+    search.press_sequentially("b" * 100)
+    expect(search).to_have_value("b" * friends.MAX_QUERY_CHARS)
+    expect(page.get_by_test_id("no-results")).to_be_visible()
+
+    # Bob asks and then changes his mind through the running app (so its bus carries the
+    # events): the page's listener applies both without a reload.
+    headers = {"Authorization": f"Bearer {bob['token']}"}
+    response = httpx.post(
+        f"{app_server.backend_url}/api/v1/friends/requests", json={"username": alice_name}, headers=headers, timeout=15
+    )
+    assert response.status_code == 201, response.text
+    incoming = page.get_by_test_id("incoming-request").filter(has_text=bob_name)
+    expect(incoming).to_contain_text("Bob Builder")
+    incoming.get_by_test_id("accept-request").click()
+    expect(page.get_by_test_id("friend").filter(has_text=bob_name)).to_be_visible()
+    alice_id = accounts.login(alice_name, PASSWORD)["user"]["_id"]
+    response = httpx.delete(f"{app_server.backend_url}/api/v1/friends/{alice_id}", headers=headers, timeout=15)
+    assert response.status_code == 200, response.text
+    expect(page.get_by_test_id("friends-empty")).to_be_visible()
 
 
 @pytest.mark.parametrize(("label", "size"), [("desktop", DESKTOP), ("phone", PHONE)])

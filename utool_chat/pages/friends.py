@@ -7,7 +7,7 @@ import reflex as rx
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.dialogs import confirm_dialog
 from utool_chat.components.layout import app_shell
-from utool_chat.state.friends import FriendsState, Person
+from utool_chat.state.friends import QUERY_MAX_CHARS, FriendsState, Person
 
 PersonVar = rx.Var[Person]
 
@@ -134,6 +134,7 @@ def search_card() -> rx.Component:
                 value=FriendsState.query,
                 on_change=FriendsState.set_query,
                 placeholder="Search by username or name…",
+                max_length=QUERY_MAX_CHARS,
                 size="3",
                 width="100%",
                 auto_complete="off",
@@ -142,7 +143,11 @@ def search_card() -> rx.Component:
             debounce_timeout=300,
         ),
         rx.cond(
-            has_query,
+            FriendsState.query_error != "",
+            rx.text(FriendsState.query_error, size="2", color_scheme="red", data_testid="search-error"),
+        ),
+        rx.cond(
+            has_query & (FriendsState.query_error == ""),
             rx.cond(
                 FriendsState.results.length() > 0,
                 rx.vstack(

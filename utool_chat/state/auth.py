@@ -25,6 +25,7 @@ import reflex as rx
 
 from utool_chat.domain import accounts
 from utool_chat.domain.errors import DomainError, Unauthenticated
+from utool_chat.state.guards import attempt, form_arg
 
 PUBLIC_PATHS = ("/login", "/register")
 HOME_PATH = "/chat"
@@ -175,22 +176,22 @@ class AuthState(rx.State):
 
     async def _sign_in_with(self, action: Any, *args: Any, then: Any):
         """Run accounts.login or accounts.register with the submit button busy; on success
-        sign this tab in and send what `then(result)` returns, else show the error by its field."""
+        sign this tab in and send what `then(result)` returns, else show the error by its
+        field. The button is freed whatever happens (a bug gets a generic toast)."""
         self.submitting = True
         yield
-        try:
-            result = await asyncio.to_thread(action, *args)
-        except DomainError as err:
-            self.submitting = False
+        result, err = await attempt("signing in", action, *args)
+        self.submitting = False
+        if err is not None:
             yield self._show_error(err)
             return
-        self.submitting = False
         self._sign_in(result["user"], result["token"])
         for update in then(result):
             yield update
 
     @rx.event
     async def login(self, form: dict[str, Any]):
+        form = form_arg(form)
         self._clear_form_errors()
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
@@ -208,6 +209,7 @@ class AuthState(rx.State):
 
     @rx.event
     async def register(self, form: dict[str, Any]):
+        form = form_arg(form)
         self._clear_form_errors()
         username = form.get("username") or ""
         password = form.get("password") or ""

@@ -30,7 +30,7 @@ from typing import Any
 import reflex as rx
 
 from utool_chat import config
-from utool_chat.domain import conversations, friends, messages, reactions
+from utool_chat.domain import conversations, friends, messages, ratelimit, reactions
 from utool_chat.domain import typing as typing_signals
 from utool_chat.domain.errors import DomainError, NotFound
 from utool_chat.state.auth import AuthState
@@ -81,7 +81,8 @@ from utool_chat.state.chat_views import (
     split_recent,
     typing_text,
 )
-from utool_chat.state.live import TabListener
+from utool_chat.state.guards import attempt, flag_arg, form_arg, key_arg, text_arg
+from utool_chat.state.live import TabListener, listener_step
 
 PAGE_SIZE = 30  # messages per history page (the plan's fetchMessages limit)
 CONVERSATION_PAGE_SIZE = 30
@@ -104,6 +105,14 @@ def _edit_window_seconds() -> int:
 
 def _error_text(err: DomainError) -> str:
     return err.message[:1].upper() + err.message[1:]
+
+
+def _announce_typing(actor_id: str, conversation_id: str) -> None:
+    """typing_started behind the per-user typing limit, as the Socket.IO door does: the
+    2 s throttle per tab is not enough when a client opens many tabs or calls the
+    handler itself."""
+    ratelimit.check_typing(actor_id)
+    typing_signals.typing_started(actor_id, conversation_id)
 
 
 # ----------------------------------------------------------------------------------------
@@ -494,8 +503,8 @@ class ChatState(rx.State):
         mode, the edited text)."""
         me = await self._me()
         cid = self.current_id
-        content = str(form.get("content") or "")
-        if not me or not cid:
+        content = text_arg(form_arg(form).get("content", ""))
+        if not me or not cid or content is None:
             return
         if self.editing_id:
             async for update in self._save_edit(me, content):
@@ -539,16 +548,17 @@ class ChatState(rx.State):
             })
         self._publish(me)
         yield ChatState.scroll_to_bottom
-        try:
-            message, _created = await _call(
-                messages.send_message, me, cid, content,
-                content_type="text", attachments=attachments or None, reply_to=reply_to, temp_id=temp_id,
-            )
-        except DomainError as err:
+        sent, err = await attempt(
+            "sending a message", messages.send_message, me, cid, content,
+            content_type="text", attachments=attachments or None, reply_to=reply_to, temp_id=temp_id,
+        )
+        if err is not None:
+            # Failed, never left "sending": the bubble offers Retry (same tempId) and Discard.
             mark_message_failed(chat, cid, temp_id, _error_text(err))
             self._publish(me)
             yield rx.toast.error(f"Message not sent: {err.message}")
             return
+        message, _created = sent
         receive_message(chat, cid, message, temp_id)
         self._publish(me)
 
@@ -557,7 +567,8 @@ class ChatState(rx.State):
         """Send a failed message again with the same tempId (the domain never duplicates)."""
         me = await self._me()
         cid = self.current_id
-        entity = mark_message_sending(self._store(), cid, temp_id) if me and cid else None
+        temp_id = key_arg(temp_id)
+        entity = mark_message_sending(self._store(), cid, temp_id) if me and cid and temp_id else None
         if entity is None:
             return
         draft = entity.get("_draft") or {}
@@ -569,13 +580,17 @@ class ChatState(rx.State):
     @rx.event
     async def discard_failed(self, temp_id: str):
         me = await self._me()
-        if me and discard_message(self._store(), self.current_id, temp_id):
+        temp_id = key_arg(temp_id)
+        if me and temp_id and discard_message(self._store(), self.current_id, temp_id):
             self._publish(me)
 
     # ----- message actions --------------------------------------------------------------
 
-    def _message(self, message_id: str) -> dict[str, Any] | None:
-        return self._store()["messages"]["entities"].get(self.current_id, {}).get(message_id)
+    def _message(self, message_id: Any) -> dict[str, Any] | None:
+        """The open conversation's message with this id (None for anything else, including
+        an argument that is not an id at all)."""
+        key = key_arg(message_id)
+        return self._store()["messages"]["entities"].get(self.current_id, {}).get(key) if key else None
 
     @rx.event
     def start_reply(self, message_id: str):
@@ -619,21 +634,19 @@ class ChatState(rx.State):
             return
         self.sending = True
         yield
-        try:
-            updated = await _call(messages.edit_message, me, message_id, content)
-        except DomainError as err:
-            self.sending = False
+        updated, err = await attempt("editing a message", messages.edit_message, me, message_id, content)
+        self.sending = False
+        if err is not None:
             yield rx.toast.error(f"Could not edit: {err.message}")
             return
-        self.sending = False
         update_message(self._store(), updated["conversationId"], updated)
         self.editing_id = self.editing_snippet = ""
         self._publish(me)
         yield rx.call_script("window.utoolChat && window.utoolChat.clearInput()")
 
     @rx.event
-    def ask_delete(self, message_id: str):
-        self.confirm_delete_id = message_id
+    def ask_delete(self, message_id: Any):
+        self.confirm_delete_id = key_arg(message_id) or ""
 
     @rx.event
     def cancel_delete(self):
@@ -674,9 +687,12 @@ class ChatState(rx.State):
         self._publish(me)
 
     @rx.event
-    def set_confirm_leave_open(self, value: bool):
+    def set_confirm_leave_open(self, value: Any):
         """The "leave group" / "archive chat" confirmation (it closes the members dialog)."""
-        self.confirm_leave_open = bool(value)
+        value = flag_arg(value)
+        if value is None:
+            return
+        self.confirm_leave_open = value
         if value:
             self.members_open = False
 
@@ -734,20 +750,23 @@ class ChatState(rx.State):
             yield update
 
     @rx.event
-    def set_picker_open(self, value: bool):
-        if not value and not self.picker_busy:
+    def set_picker_open(self, value: Any):
+        if flag_arg(value) is False and not self.picker_busy:
             self.picker_mode = ""
 
     @rx.event
-    def set_picker_query(self, value: str):
-        self.picker_query = str(value or "")[:100]
+    def set_picker_query(self, value: Any):
+        self.picker_query = text_arg(value, 100) or ""
 
     @rx.event
-    def set_group_name(self, value: str):
-        self.group_name = str(value or "")[:100]
+    def set_group_name(self, value: Any):
+        self.group_name = text_arg(value, 100) or ""
 
     @rx.event
-    def toggle_pick(self, user_id: str):
+    def toggle_pick(self, user_id: Any):
+        user_id = key_arg(user_id)
+        if user_id is None:
+            return
         if user_id in self.picker_selected:
             self.picker_selected = [uid for uid in self.picker_selected if uid != user_id]
         elif any(p.id == user_id for p in self.picker_people):
@@ -765,20 +784,21 @@ class ChatState(rx.State):
             return
         self.picker_busy = True
         yield
-        try:
-            if mode == "add_members":
-                convo = await _call(conversations.update_conversation, me, cid, add_participant_ids=picked)
-            elif len(picked) == 1:
-                convo, _created = await _call(conversations.create_conversation, me, picked, type="direct")
-            else:
-                convo, _created = await _call(
-                    conversations.create_conversation, me, picked, type="group", name=self.group_name.strip()
-                )
-        except DomainError as err:
-            self.picker_busy = False
+        if mode == "add_members":
+            convo, err = await attempt(
+                "adding members", conversations.update_conversation, me, cid, add_participant_ids=picked
+            )
+        else:
+            kind, name = ("direct", None) if len(picked) == 1 else ("group", self.group_name.strip())
+            created, err = await attempt(
+                "creating a conversation", conversations.create_conversation, me, picked, type=kind, name=name
+            )
+            convo = created[0] if created else None
+        self.picker_busy = False
+        if err is not None:
             yield rx.toast.error(_error_text(err))
             return
-        self.picker_busy, self.picker_mode = False, ""
+        self.picker_mode = ""
         add_or_update_conversation(self._store(), convo)
         self._publish(me)
         if mode == "add_members":
@@ -791,12 +811,12 @@ class ChatState(rx.State):
     # ----- groups: members, rename, admins ------------------------------------------------
 
     @rx.event
-    def set_members_open(self, value: bool):
-        self.members_open = bool(value) and self.current_is_group
+    def set_members_open(self, value: Any):
+        self.members_open = flag_arg(value) is True and self.current_is_group
 
     @rx.event
-    def set_rename_open(self, value: bool):
-        self.rename_open = bool(value) and self.current_is_group and self.current_is_admin
+    def set_rename_open(self, value: Any):
+        self.rename_open = flag_arg(value) is True and self.current_is_group and self.current_is_admin
 
     async def _update_current(self, success: str, busy_id: str = "", **changes: Any):
         """update_conversation on the open group; the result is applied at once (the bus
@@ -807,20 +827,18 @@ class ChatState(rx.State):
             return
         self.member_busy_id = busy_id or "conversation"
         yield
-        try:
-            convo = await _call(conversations.update_conversation, me, cid, **changes)
-        except DomainError as err:
-            self.member_busy_id = ""
+        convo, err = await attempt("changing a group", conversations.update_conversation, me, cid, **changes)
+        self.member_busy_id = ""
+        if err is not None:
             yield rx.toast.error(_error_text(err))
             return
-        self.member_busy_id = ""
         add_or_update_conversation(self._store(), convo)
         self._publish(me)
         yield rx.toast.success(success)
 
     @rx.event
     async def rename_group(self, form: dict[str, Any]):
-        name = " ".join(str(form.get("name") or "").split())
+        name = " ".join((text_arg(form_arg(form).get("name")) or "").split())
         if not name:
             yield rx.toast.error("A group name cannot be empty.")
             return
@@ -832,39 +850,51 @@ class ChatState(rx.State):
         if not self.member_busy_id and self.current_name == name:
             self.rename_open = False
 
-    def _member_name(self, user_id: str) -> str:
-        return next((m.name for m in self.current_members if m.id == user_id), "Member")
+    def _member(self, user_id: Any) -> tuple[str, str] | None:
+        """(id, name) of a member of the open group, or None: the admin buttons act only
+        on someone listed in the members dialog."""
+        key = key_arg(user_id)
+        return next(((m.id, m.name) for m in self.current_members if key and m.id == key), None)
 
     @rx.event
-    async def make_admin(self, user_id: str):
+    async def make_admin(self, user_id: Any):
+        if (member := self._member(user_id)) is None:
+            return
+        uid, name = member
+        async for update in self._update_current(f"{name} is now an admin.", busy_id=uid, add_admin_ids=[uid]):
+            yield update
+
+    @rx.event
+    async def dismiss_admin(self, user_id: Any):
+        if (member := self._member(user_id)) is None:
+            return
+        uid, name = member
         async for update in self._update_current(
-            f"{self._member_name(user_id)} is now an admin.", busy_id=user_id, add_admin_ids=[user_id]
+            f"{name} is no longer an admin.", busy_id=uid, remove_admin_ids=[uid]
         ):
             yield update
 
     @rx.event
-    async def dismiss_admin(self, user_id: str):
+    async def remove_member(self, user_id: Any):
+        if (member := self._member(user_id)) is None:
+            return
+        uid, name = member
         async for update in self._update_current(
-            f"{self._member_name(user_id)} is no longer an admin.", busy_id=user_id, remove_admin_ids=[user_id]
-        ):
-            yield update
-
-    @rx.event
-    async def remove_member(self, user_id: str):
-        async for update in self._update_current(
-            f"Removed {self._member_name(user_id)} from the group.", busy_id=user_id, remove_participant_ids=[user_id]
+            f"Removed {name} from the group.", busy_id=uid, remove_participant_ids=[uid]
         ):
             yield update
 
     # ----- attachments ------------------------------------------------------------------
 
     @rx.event
-    def set_attach_open(self, value: bool):
-        self.attach_open = value
+    def set_attach_open(self, value: Any):
+        value = flag_arg(value)
+        if value is not None:
+            self.attach_open = value
 
     @rx.event
     def add_attachment_link(self, form: dict[str, Any]):
-        url = str(form.get("url") or "").strip()
+        url = (text_arg(form_arg(form).get("url")) or "").strip()
         if not is_web_url(url) or len(url) > 2048:
             return rx.toast.error("Paste a link that starts with http:// or https://")
         if len(self.pending_attachments) >= 10:
@@ -891,9 +921,11 @@ class ChatState(rx.State):
             return
         self._typing_conversation, self._typing_sent_at = cid, now
         try:
-            await _call(typing_signals.typing_started, me, cid)
+            await _call(_announce_typing, me, cid)
         except DomainError:
-            pass  # rate limited or gone: typing is best effort
+            # Rate limited or gone: typing is best effort, dropped silently. Nothing was
+            # announced, so there is nothing for stop_typing to take back.
+            self._typing_conversation = ""
 
     @rx.event
     async def stop_typing(self, _value: Any = None):
@@ -945,7 +977,8 @@ class ChatState(rx.State):
                         return
                     if evt is None and expiry is None and not await bus.tab_is_connected():
                         return
-                    follow_ups = await self._apply_to_tab(me, evt)
+                    step = "applying " + evt.name if evt else "expiring typing"
+                    follow_ups = await listener_step(self._apply_to_tab(me, evt), step, default=[])
                     if follow_ups is None:
                         return
                     for update in follow_ups:

@@ -19,15 +19,23 @@ from utool_chat.domain import friends
 from utool_chat.domain.errors import DomainError
 from utool_chat.events import Event
 from utool_chat.state.auth import AuthState
-from utool_chat.state.live import TabListener
+from utool_chat.state.guards import attempt, person_arg, text_arg
+from utool_chat.state.live import TabListener, listener_step
 
 SEARCH_LIMIT = 20
+# The search box's max_length: the domain's limit (nothing longer can match anyone).
+QUERY_MAX_CHARS = friends.MAX_QUERY_CHARS
+# What set_query keeps of a longer query (only a hand-made event sends one): enough to
+# show the domain's "too long" message, never megabytes.
+QUERY_KEEP_CHARS = 4 * QUERY_MAX_CHARS
 # The bus events that change what this page shows (published by domain/friends.py).
 FRIEND_EVENTS = frozenset({friends.REQUEST_RECEIVED, friends.REQUEST_ACCEPTED, friends.FRIEND_REMOVED})
 # How often an idle listener checks that its tab is still open and on this page.
 LISTENER_IDLE_CHECK_SECONDS = 20.0
 
 Person = dict[str, str]
+# What _fetch returns: friends, incoming, outgoing, and search results (None: not searched).
+Fetched = tuple[list[Person], list[Person], list[Person], list[Person] | None]
 
 
 def _person(user: dict[str, Any], **extra: str) -> Person:
@@ -45,6 +53,23 @@ def _request_row(request: dict[str, Any], side: str) -> Person:
     return _person(request[side], request_id=request["_id"])
 
 
+def search_query_error(query: str) -> str:
+    """Why the domain would refuse to search for `query`, as the line shown under the search
+    box ("" when it is fine, or blank: a blank box simply shows no results)."""
+    if not query.strip():
+        return ""
+    try:
+        friends.check_search_query(query)
+    except DomainError as err:
+        return _search_error_text(err)
+    return ""
+
+
+def _search_error_text(err: DomainError) -> str:
+    # The domain names the HTTP parameter ("q must be …"); the page has a search box.
+    return "Search " + err.message.removeprefix("q ") if err.message.startswith("q ") else err.message
+
+
 def _change_toast(evt: Event, user_id: str):
     """The toast a live change earns: a request for you, or yours being accepted."""
     if evt.name == friends.REQUEST_RECEIVED:
@@ -56,6 +81,7 @@ def _change_toast(evt: Event, user_id: str):
 
 class FriendsState(rx.State):
     query: str = ""
+    query_error: str = ""  # why `query` cannot be searched for, shown under the box
     results: list[Person] = []
     searching: bool = False
 
@@ -80,82 +106,97 @@ class FriendsState(rx.State):
         return (await self.get_state(AuthState)).user_id
 
     @staticmethod
-    def _fetch(user_id: str) -> tuple[list[Person], list[Person], list[Person]]:
-        """Friends, incoming, outgoing (runs in a worker thread: two queries)."""
+    def _fetch(user_id: str, query: str | None) -> Fetched:
+        """Friends, incoming, outgoing, and the search results for `query` (None: no search)
+        (runs in a worker thread: two queries, three with a search)."""
         people = [_person(u) for u in friends.list_friends(user_id)]
         requests = friends.list_requests(user_id)
         incoming = [_request_row(r, "from") for r in requests["incoming"]]
         outgoing = [_request_row(r, "to") for r in requests["outgoing"]]
-        return people, incoming, outgoing
+        results = FriendsState._search(user_id, query) if query is not None else None
+        return people, incoming, outgoing, results
 
     @staticmethod
     def _search(user_id: str, query: str) -> list[Person]:
         found = friends.search_users(user_id, query, limit=SEARCH_LIMIT)
         return [_person(u, relationship=u["relationship"]) for u in found]
 
-    def _apply(self, lists: tuple[list[Person], list[Person], list[Person]]) -> None:
-        self.friends, self.incoming, self.outgoing = lists
+    def _apply(self, fetched: Fetched, query: str | None) -> None:
+        """Show what `_fetch(user_id, query)` returned; its results only if the box still
+        holds that query (the user may have typed on meanwhile)."""
+        self.friends, self.incoming, self.outgoing, results = fetched
         self.loaded = True
+        if results is not None and self.query == query:
+            self.results = results
 
-    async def _refresh(self, user_id: str) -> None:
-        """Reload the lists, and the search results (their buttons depend on the lists)."""
-        self._apply(await asyncio.to_thread(self._fetch, user_id))
-        if self.query.strip():
-            self.results = await asyncio.to_thread(self._search, user_id, self.query)
+    def _searchable_query(self) -> str | None:
+        """The query to refresh results for, or None (blank, or refused by the domain)."""
+        if self.query_error or not self.query.strip():
+            return None
+        return self.query
+
+    async def _refresh(self, user_id: str) -> DomainError | None:
+        """Reload the lists, and the search results (their buttons depend on the lists).
+        Returns what went wrong, if anything (the page then keeps what it showed)."""
+        query = self._searchable_query()
+        fetched, err = await attempt("loading the friends page", self._fetch, user_id, query)
+        if err is None:
+            self._apply(fetched, query)
+        return err
 
     @rx.event
     async def load(self):
         """on_load (after AuthState.check_login)."""
         user_id = await self._user_id()
         if not user_id:
-            return
+            return None
         self._on_page = True
-        try:
-            await self._refresh(user_id)
-        except DomainError as err:
-            return rx.toast.error(err.message)
+        err = await self._refresh(user_id)
+        return rx.toast.error(err.message) if err else None
 
     @rx.event
-    async def set_query(self, value: str):
-        self.query = value
+    async def set_query(self, value: Any):
+        """The search box changed. A query the domain refuses (too long, a NUL) is kept, so
+        the box shows what was typed, and its reason is shown under the box; it is never
+        searched for, here or by a refresh."""
+        query = text_arg(value, QUERY_KEEP_CHARS)
+        if query is None:
+            return  # not text: not from the search box
+        self.query, self.query_error = query, search_query_error(query)
         user_id = await self._user_id()
-        if not value.strip() or not user_id:
+        if self._searchable_query() is None or not user_id:
             self.results = []
             return
         self.searching = True
         yield
-        try:
-            self.results = await asyncio.to_thread(self._search, user_id, value)
-        except DomainError as err:
-            self.results = []
-            yield rx.toast.error(err.message)
-        finally:
-            self.searching = False
+        results, err = await attempt("searching for people", self._search, user_id, query)
+        self.searching = False
+        if err is not None:
+            self.results, self.query_error = [], _search_error_text(err)
+        else:
+            self.results = results
 
     # ----- actions ---------------------------------------------------------------------
 
     async def _act(self, busy_id: str, action: Callable[[str], Any], success: Callable[[Any], str]):
-        """Run one domain change for the signed-in user, toast the outcome, refresh."""
+        """Run one domain change for the signed-in user, refresh the lists whatever the
+        outcome (a refused change often means the lists were stale), toast the outcome."""
         user_id = await self._user_id()
         if not user_id:
             return
         self.busy_id = busy_id
         yield
-        try:
-            outcome = await asyncio.to_thread(action, user_id)
-        except DomainError as err:
-            yield rx.toast.error(err.message)
-        else:
-            yield rx.toast.success(success(outcome))
-        finally:
-            self.busy_id = ""
-        try:
-            await self._refresh(user_id)
-        except DomainError as err:
-            yield rx.toast.error(err.message)
+        outcome, err = await attempt("changing a friendship", action, user_id)
+        err = await self._refresh(user_id) or err
+        self.busy_id = ""
+        yield rx.toast.error(err.message) if err else rx.toast.success(success(outcome))
 
     @rx.event
-    async def send_request(self, person: Person):
+    async def send_request(self, person: Any):
+        person = person_arg(person, "id")
+        if person is None:
+            return
+
         def outcome_text(result: tuple[dict[str, Any], bool]) -> str:
             request, _created = result
             if request["status"] == "accepted":  # they had asked first: now friends
@@ -168,7 +209,10 @@ class FriendsState(rx.State):
             yield update
 
     @rx.event
-    async def accept(self, person: Person):
+    async def accept(self, person: Any):
+        person = person_arg(person, "request_id")
+        if person is None:
+            return
         async for update in self._act(
             person["request_id"],
             lambda me: friends.accept_request(me, person["request_id"]),
@@ -177,7 +221,10 @@ class FriendsState(rx.State):
             yield update
 
     @rx.event
-    async def decline(self, person: Person):
+    async def decline(self, person: Any):
+        person = person_arg(person, "request_id")
+        if person is None:
+            return
         async for update in self._act(
             person["request_id"],
             lambda me: friends.decline_request(me, person["request_id"]),
@@ -186,7 +233,10 @@ class FriendsState(rx.State):
             yield update
 
     @rx.event
-    async def remove(self, person: Person):
+    async def remove(self, person: Any):
+        person = person_arg(person, "id")
+        if person is None:
+            return
         async for update in self._act(
             person["id"],
             lambda me: friends.remove_friend(me, person["id"]),
@@ -235,17 +285,21 @@ class FriendsState(rx.State):
                         continue
                     if not await still_wanted():
                         return
-                    lists = await asyncio.to_thread(self._fetch, user_id)
-                    query = self.query
-                    results = await asyncio.to_thread(self._search, user_id, query) if query.strip() else None
-                    async with self:
-                        self._apply(lists)
-                        if results is not None and self.query == query:
-                            self.results = results
-                    toast = _change_toast(evt, user_id)
+                    toast = await listener_step(self._follow_change(user_id, evt), "applying " + evt.name, None)
                     if toast is not None:
                         yield toast
         finally:
             async with self:
                 if self._listener_user_id == user_id:
                     self._listener_user_id = ""
+
+    async def _follow_change(self, user_id: str, evt: Event):
+        """The listener's work for one friendship event: reload the lists (and the results
+        of a searchable query) outside the state lock, apply them, return the toast. May
+        raise (the listener's `listener_step` logs it and carries on)."""
+        async with self:
+            query = self._searchable_query()
+        fetched = await asyncio.to_thread(self._fetch, user_id, query)
+        async with self:
+            self._apply(fetched, query)
+        return _change_toast(evt, user_id)

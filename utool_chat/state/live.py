@@ -8,7 +8,9 @@ same plumbing, kept here once:
 - end when its tab is closed: Reflex does not cancel background tasks when a tab goes
   away, so an idle listener asks Reflex's token manager whether the tab still has a socket;
 - on `accounts.SESSION_REVOKED` for its user, sign the tab out if its own session is the
-  one that ended (`sign_out_if_session_ended`) and hand back the redirect to /login.
+  one that ended (`sign_out_if_session_ended`) and hand back the redirect to /login;
+- survive a failing step: `listener_step` runs one event's work so that an error (a
+  DomainError, or a bug) loses that one update, not the tab's live updates for good.
 
 Usage (inside the background event, after claiming the tab's listener slot)::
 
@@ -19,20 +21,41 @@ Usage (inside the background event, after claiming the tab's listener slot)::
                 yield bus.sign_out
                 return
             ...  # evt is a wanted Event, or None after `timeout` idle seconds
+            result = await listener_step(self._apply(evt), "applying " + evt.name, default=None)
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import reflex as rx
 
 from utool_chat.domain.accounts import SESSION_REVOKED
+from utool_chat.domain.errors import DomainError
 from utool_chat.events import Event, get_bus
 from utool_chat.state.auth import sign_out_if_session_ended
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def listener_step(step: Awaitable[T], what: str, default: T) -> T:
+    """Await one event's work in a listener; on any error log it and return `default`.
+
+    A background listener is the tab's only source of live updates and nothing restarts
+    it until the page is mounted again, so one failing event (say a saved search the
+    domain rejects, or a bug) must not end it. Cancellation still ends it."""
+    try:
+        return await step
+    except DomainError as err:
+        log.warning("listener: %s failed: %s (%s)", what, err.message, err.code)
+    except Exception:
+        log.exception("listener: unexpected error while %s", what)
+    return default
 
 
 async def tab_is_connected(client_token: str) -> bool:
