@@ -82,8 +82,12 @@ TABLES = [
 
 @pytest.fixture()
 def db(pg_url: str) -> Iterator[str]:
-    """An empty database for each test (TRUNCATE is much faster than re-migrating)."""
+    """An empty database and fresh rate-limit counters for each test (TRUNCATE is much
+    faster than re-migrating)."""
     from utool_chat.db.engine import get_engine
+    from utool_chat.domain import ratelimit
+
+    ratelimit.reset()
 
     with get_engine().begin() as conn:
         conn.execute(sa.text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))

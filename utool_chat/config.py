@@ -8,6 +8,8 @@ SECRET_KEY     Optional pepper mixed into stored token hashes.
 EDIT_WINDOW_SECONDS          How long a sender may edit a message (default 900 = 15 minutes).
 RATE_LIMIT_SEND              Per-user message send limit, `limits` syntax (default "30/10second").
 RATE_LIMIT_TYPING            Per-user typing-event limit (default "20/10second").
+RATE_LIMIT_LOGIN             Failed logins per username before login is refused for a while
+                             (default "10/5minute").
 SESSION_TTL_DAYS             Login sessions expire after this many days (default 30).
 TYPING_TTL_SECONDS           A typing state not refreshed ends after this (default 5; read in domain/typing.py).
 REDIS_EVENTS_CHANNEL         Redis pub/sub channel of the event bus (default utool_chat:events:<db index>;
@@ -44,6 +46,7 @@ class Settings:
     rate_limit_typing: str = field(
         default_factory=lambda: os.environ.get("RATE_LIMIT_TYPING", "20/10second")
     )
+    rate_limit_login: str = field(default_factory=lambda: os.environ.get("RATE_LIMIT_LOGIN", "10/5minute"))
     session_ttl_days: int = field(default_factory=lambda: int(os.environ.get("SESSION_TTL_DAYS", "30")))
     max_message_chars: int = 4000
     max_body_bytes: int = 1_000_000

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from utool_chat import config
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import AuthSession, User, utcnow
+from utool_chat.domain import ratelimit
 from utool_chat.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from utool_chat.domain.serializers import user_out
 from utool_chat.domain.text import is_id, is_storable_text, storable_text_problem
@@ -132,21 +133,30 @@ def login(username: Any, password: Any) -> dict[str, Any]:
         raise ValidationFailed("username and password must be valid text without NUL characters.",
                                code="validation_error")
     name = normalise_username(username)
-    bad = Unauthenticated("Wrong username or password.", code="invalid_credentials")
+    # Checked before the password, so a guesser who has used up the budget learns nothing
+    # more, not even from a right guess. Unknown usernames count too (no enumeration).
+    ratelimit.check_login_allowed(name)
     with session_scope() as session:
         user = session.exec(sa.select(User).where(User.username == name)).scalars().first()
-        if user is None or len(password) > MAX_PASSWORD:
-            try:
-                _hasher.verify(_DUMMY_HASH, password[:MAX_PASSWORD] or "x")
-            except VerificationError:
-                pass
-            raise bad
-        try:
-            _hasher.verify(user.password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            raise bad from None
+        if not _password_matches(user, password):
+            ratelimit.record_failed_login(name)
+            raise Unauthenticated("Wrong username or password.", code="invalid_credentials")
         token = _new_session(session, user.id)
         return {"user": user_out(user), "token": token}
+
+
+def _password_matches(user: User | None, password: str) -> bool:
+    if user is None or len(password) > MAX_PASSWORD:
+        # Hash anyway so an unknown username takes as long as a wrong password.
+        try:
+            _hasher.verify(_DUMMY_HASH, password[:MAX_PASSWORD] or "x")
+        except VerificationError:
+            pass
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 def logout(token: str) -> None:

@@ -7,8 +7,10 @@ lets a burst through at a window boundary (a fixed window allows 2x the limit ac
 
     check_send(user_id)    # raises RateLimited(message, retry_after=seconds)
     check_typing(user_id)
+    check_login_allowed(username) / record_failed_login(username)
+                           # password guessing: failed logins per username (RATE_LIMIT_LOGIN)
 
-The limits come from config.settings (RATE_LIMIT_SEND, RATE_LIMIT_TYPING); tests change
+The limits come from config.settings (RATE_LIMIT_SEND, RATE_LIMIT_TYPING, RATE_LIMIT_LOGIN); tests change
 them at run time with `configure(...)` and forget all counters with `reset()`.
 """
 
@@ -36,6 +38,7 @@ KEY_PREFIX = "utool_chat_limits"
 class _Limiter:
     send: RateLimitItem
     typing: RateLimitItem
+    login: RateLimitItem
     storage: Storage
     strategy: MovingWindowRateLimiter
 
@@ -52,7 +55,8 @@ def _make_storage(redis_url: str | None) -> Storage:
     return MemoryStorage()
 
 
-def configure(send: str | None = None, typing: str | None = None, redis_url: str | None = _FROM_SETTINGS) -> None:
+def configure(send: str | None = None, typing: str | None = None, redis_url: str | None = _FROM_SETTINGS,
+              login: str | None = None) -> None:
     """(Re)build the limiter. Omitted limits come from config.settings; `redis_url` defaults
     to config.settings.redis_url (pass None to force in-memory counters)."""
     global _limiter
@@ -63,6 +67,7 @@ def configure(send: str | None = None, typing: str | None = None, redis_url: str
         _limiter = _Limiter(
             send=parse(send or settings.rate_limit_send),
             typing=parse(typing or settings.rate_limit_typing),
+            login=parse(login or settings.rate_limit_login),
             storage=storage,
             strategy=MovingWindowRateLimiter(storage),
         )
@@ -87,11 +92,14 @@ def _get() -> _Limiter:
     return _limiter
 
 
-def _check(kind: str, user_id: str, what: str) -> None:
+def _check(kind: str, user_id: str, what: str, *, count: bool = True) -> None:
+    """Count one `kind` event for `user_id` (or, with count=False, only ask whether one more
+    would be allowed) and raise RateLimited when it is over the limit."""
     limiter = _get()
     item: RateLimitItem = getattr(limiter, kind)
+    strategy = limiter.strategy
     try:
-        allowed = limiter.strategy.hit(item, kind, str(user_id))
+        allowed = (strategy.hit if count else strategy.test)(item, kind, str(user_id))
     except Exception:  # a rate-limit store outage must not take sending down with it
         log.warning("rate limit storage unavailable; allowing %s for %s", kind, user_id, exc_info=True)
         return
@@ -121,3 +129,17 @@ def check_send(user_id: str) -> None:
 def check_typing(user_id: str) -> None:
     """Count one typing event by `user_id`; RateLimited once over RATE_LIMIT_TYPING."""
     _check("typing", user_id, "typing events")
+
+
+def check_login_allowed(username: str) -> None:
+    """RateLimited once `username` has had RATE_LIMIT_LOGIN failed logins in the window,
+    whatever the password now offered: that is what stops password guessing."""
+    _check("login", username, "failed logins for this account", count=False)
+
+
+def record_failed_login(username: str) -> None:
+    """Count one failed login for `username` (never raises)."""
+    try:
+        _check("login", username, "failed logins for this account")
+    except RateLimited:
+        pass
