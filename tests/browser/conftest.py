@@ -73,7 +73,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-START_TIMEOUT = float(os.environ.get("BROWSER_APP_START_TIMEOUT", "240"))
+START_TIMEOUT = float(os.environ.get("BROWSER_APP_START_TIMEOUT", "600"))
 LOCK_TIMEOUT = float(os.environ.get("BROWSER_LOCK_TIMEOUT", "900"))
 PASSWORD = "correct horse battery"
 UI_TIMEOUT_MS = 15_000
