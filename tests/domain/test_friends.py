@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from contextlib import asynccontextmanager
 
 import pytest
 import sqlalchemy as sa
 
 from tests.conftest import count_queries
+from tests.bus_recording import recorded_events
 from utool_chat.db.engine import get_engine, session_scope
 from utool_chat.db.models import User
 from utool_chat.domain import friends
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from utool_chat.domain.serializers import user_out
-from utool_chat.events import get_bus
 
 UNUSABLE_HASH = "!"  # not an argon2 hash: nobody can log in as these users
 
@@ -423,23 +422,6 @@ def test_concurrent_accepts_of_one_request_befriend_once(alice, bob):
 
 
 # ---------------------------------------------------------------- events
-
-
-@asynccontextmanager
-async def recorded_events():
-    """Collect every event published on the bus while the block runs."""
-    received: list = []
-
-    async def pump():
-        async for evt in get_bus().subscribe():
-            received.append(evt)
-
-    task = asyncio.create_task(pump())
-    await asyncio.sleep(0.05)  # let the subscription register
-    try:
-        yield received
-    finally:
-        task.cancel()
 
 
 async def wait_for(received: list, count: int, timeout: float = 2.0) -> list:

@@ -4,18 +4,16 @@ members only, one SQL query per call."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
 from tests.conftest import count_queries
+from tests.bus_recording import recorded_events
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Conversation, ConversationMember, User, utcnow
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import NotFound, ValidationFailed
 from utool_chat.domain.serializers import user_out
-from utool_chat.events import get_bus
 
 
 def make_user(username: str, display_name: str) -> str:
@@ -47,30 +45,13 @@ def people(db):
     return alice, bob, carol, dave, make_group([alice, bob, carol], left=[dave])
 
 
-@asynccontextmanager
-async def bus_events() -> AsyncIterator[list]:
-    received: list = []
-    ready = asyncio.Event()
-
-    async def consume() -> None:
-        async for evt in get_bus().subscribe(on_ready=ready.set):
-            received.append(evt)
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(ready.wait(), 10)
-    try:
-        yield received
-    finally:
-        task.cancel()
-
-
 async def settle() -> None:
     await asyncio.sleep(0.05)
 
 
 async def test_typing_started_tells_the_other_active_members_who_is_typing(people) -> None:
     alice, bob, carol, _dave, conv = people
-    async with bus_events() as received:
+    async with recorded_events() as received:
         with count_queries() as queries:
             typing_domain.typing_started(alice, conv)
         await settle()
@@ -83,7 +64,7 @@ async def test_typing_started_tells_the_other_active_members_who_is_typing(peopl
 
 async def test_typing_stopped_tells_the_other_active_members(people) -> None:
     alice, bob, carol, _dave, conv = people
-    async with bus_events() as received:
+    async with recorded_events() as received:
         with count_queries() as queries:
             typing_domain.typing_stopped(bob, conv)
         await settle()
@@ -97,7 +78,7 @@ async def test_typing_stopped_tells_the_other_active_members(people) -> None:
 @pytest.mark.parametrize("action", [typing_domain.typing_started, typing_domain.typing_stopped])
 async def test_a_non_member_is_told_the_conversation_does_not_exist(people, action) -> None:
     _alice, _bob, _carol, dave, conv = people
-    async with bus_events() as received:
+    async with recorded_events() as received:
         with pytest.raises(NotFound):
             action(dave, conv)
         with pytest.raises(NotFound):

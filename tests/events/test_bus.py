@@ -6,35 +6,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 import sqlalchemy as sa
 
+from tests.bus_recording import recorded_events
 from utool_chat.db.engine import session_scope
 from utool_chat.events import Event, publish_on_commit
 from utool_chat.events.bus import InProcessBus, RedisBus, channel_for
 
 REDIS = "redis://127.0.0.1:6379"
-
-
-@asynccontextmanager
-async def subscribed(bus: InProcessBus) -> AsyncIterator[asyncio.Queue]:
-    """Subscribe, wait until the subscription is live, collect events into a queue."""
-    received: asyncio.Queue = asyncio.Queue()
-    ready = asyncio.Event()
-
-    async def consume() -> None:
-        async for evt in bus.subscribe(on_ready=ready.set):
-            received.put_nowait(evt)
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(ready.wait(), 10)
-    try:
-        yield received
-    finally:
-        task.cancel()
 
 
 def event(name: str = "chat:test") -> Event:
@@ -43,31 +24,31 @@ def event(name: str = "chat:test") -> Event:
 
 async def test_in_process_bus_delivers_events_published_from_another_thread() -> None:
     bus = InProcessBus()
-    async with subscribed(bus) as received:
+    async with recorded_events(bus) as received:
         sent = event()
         threading.Thread(target=bus.publish, args=(sent,)).start()
-        assert await asyncio.wait_for(received.get(), 2) == sent
+        assert await received.next(2) == sent
 
 
 async def test_every_subscriber_gets_each_event() -> None:
     bus = InProcessBus()
-    async with subscribed(bus) as first, subscribed(bus) as second:
+    async with recorded_events(bus) as first, recorded_events(bus) as second:
         sent = event()
         bus.publish(sent)
-        assert await asyncio.wait_for(first.get(), 2) == sent
-        assert await asyncio.wait_for(second.get(), 2) == sent
+        assert await first.next(2) == sent
+        assert await second.next(2) == sent
 
 
 async def test_events_reach_the_bus_only_when_the_transaction_commits(db, monkeypatch) -> None:
     bus = InProcessBus()
     monkeypatch.setattr("utool_chat.events.bus._bus", bus)
-    async with subscribed(bus) as received:
+    async with recorded_events(bus) as received:
         with session_scope() as session:
             session.execute(sa.text("SELECT 1"))
             publish_on_commit(session, event("chat:committed"))
             await asyncio.sleep(0.05)
-            assert received.empty(), "published before the commit"
-        assert (await asyncio.wait_for(received.get(), 2)).name == "chat:committed"
+            assert not received, "published before the commit"
+        assert (await received.next(2)).name == "chat:committed"
 
         with pytest.raises(RuntimeError):
             with session_scope() as session:
@@ -75,24 +56,24 @@ async def test_events_reach_the_bus_only_when_the_transaction_commits(db, monkey
                 publish_on_commit(session, event("chat:rolled_back"))
                 raise RuntimeError("boom")
         await asyncio.sleep(0.1)
-        assert received.empty(), "an event of a rolled-back transaction was published"
+        assert [e.name for e in received] == ["chat:committed"], "an event of a rolled-back transaction was published"
 
 
 async def test_redis_bus_carries_events_between_processes(monkeypatch) -> None:
     monkeypatch.setenv("REDIS_EVENTS_CHANNEL", f"utool_test:{uuid.uuid4().hex}")  # private to this run
     url = f"{REDIS}/7"
     publisher, listener = RedisBus(url), RedisBus(url)  # two processes' buses
-    async with subscribed(listener) as received:
+    async with recorded_events(listener) as received:
         sent = event()
         await asyncio.to_thread(publisher.publish, sent)
-        assert await asyncio.wait_for(received.get(), 3) == sent
+        assert await received.next(3) == sent
 
 
 async def test_redis_databases_are_separate_event_channels() -> None:
-    async with subscribed(RedisBus(f"{REDIS}/8")) as other_db:
+    async with recorded_events(RedisBus(f"{REDIS}/8")) as other_db:
         await asyncio.to_thread(RedisBus(f"{REDIS}/9").publish, event())
         await asyncio.sleep(0.3)
-        assert other_db.empty()
+        assert not other_db
 
 
 def test_event_channel_follows_the_database_index_unless_overridden(monkeypatch) -> None:
