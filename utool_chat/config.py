@@ -14,6 +14,20 @@ SESSION_TTL_DAYS             Login sessions expire after this many days (default
 TYPING_TTL_SECONDS           A typing state not refreshed ends after this (default 5; read in domain/typing.py).
 REDIS_EVENTS_CHANNEL         Redis pub/sub channel of the event bus (default utool_chat:events:<db index>;
                              read in events/bus.py).
+
+Uploads (README "Files and uploads"):
+MEDIA_ROOT                   Directory of the local file store (default ./media), used unless S3_BUCKET is set.
+S3_ENDPOINT_URL, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION
+                             S3-compatible object storage instead of MEDIA_ROOT (S3_BUCKET selects it).
+MAX_UPLOAD_BYTES             Largest file accepted (default 25 MiB); larger ones are refused with 413.
+UPLOAD_EXPIRY_SECONDS        An upload never attached to a message is deleted after this (default 86400).
+UPLOAD_SWEEP_INTERVAL_SECONDS  How often a backend process deletes expired uploads (default 300).
+CLAMD_ADDRESS                clamd to scan every upload with: a unix socket path or host:port. Unset: no scan.
+RATE_LIMIT_UPLOAD            Per-user files uploaded, `limits` syntax (default "30/minute").
+UPLOAD_QUOTA_BYTES_PER_DAY   Per-user bytes uploaded per day (default 1 GiB).
+FILE_URL_TTL_SECONDS         Lifetime of the signed file URLs given to browsers (default 3600).
+UPLOAD_TMP_DIR               Where uploads are staged while they are checked (default: MEDIA_ROOT/.staging
+                             for the local store, the system temporary directory with S3).
 """
 
 from __future__ import annotations
@@ -50,6 +64,30 @@ class Settings:
     session_ttl_days: int = field(default_factory=lambda: int(os.environ.get("SESSION_TTL_DAYS", "30")))
     max_message_chars: int = 4000
     max_body_bytes: int = 1_000_000
+    # --- uploads ---
+    media_root: str = field(default_factory=lambda: os.environ.get("MEDIA_ROOT") or "media")
+    s3_endpoint_url: str | None = field(default_factory=lambda: os.environ.get("S3_ENDPOINT_URL") or None)
+    s3_bucket: str | None = field(default_factory=lambda: os.environ.get("S3_BUCKET") or None)
+    s3_access_key_id: str | None = field(
+        default_factory=lambda: os.environ.get("S3_ACCESS_KEY_ID") or os.environ.get("AWS_ACCESS_KEY_ID") or None
+    )
+    s3_secret_access_key: str | None = field(
+        default_factory=lambda: os.environ.get("S3_SECRET_ACCESS_KEY") or os.environ.get("AWS_SECRET_ACCESS_KEY")
+        or None
+    )
+    s3_region: str = field(default_factory=lambda: os.environ.get("S3_REGION") or "us-east-1")
+    max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("MAX_UPLOAD_BYTES", str(25 * 2**20))))
+    upload_expiry_seconds: int = field(default_factory=lambda: int(os.environ.get("UPLOAD_EXPIRY_SECONDS", "86400")))
+    upload_sweep_interval_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("UPLOAD_SWEEP_INTERVAL_SECONDS", "300"))
+    )
+    clamd_address: str | None = field(default_factory=lambda: os.environ.get("CLAMD_ADDRESS") or None)
+    rate_limit_upload: str = field(default_factory=lambda: os.environ.get("RATE_LIMIT_UPLOAD", "30/minute"))
+    upload_quota_bytes_per_day: int = field(
+        default_factory=lambda: int(os.environ.get("UPLOAD_QUOTA_BYTES_PER_DAY", str(2**30)))
+    )
+    file_url_ttl_seconds: int = field(default_factory=lambda: int(os.environ.get("FILE_URL_TTL_SECONDS", "3600")))
+    upload_tmp_dir: str | None = field(default_factory=lambda: os.environ.get("UPLOAD_TMP_DIR") or None)
 
     @property
     def is_sqlite(self) -> bool:

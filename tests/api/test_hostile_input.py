@@ -155,7 +155,7 @@ BASE_BODIES = {
     # "project" uses every field (a direct conversation would ignore name and projectId).
     "create_conversation": lambda w: {"participantIds": [w.bob.id, w.dave.id], "type": "project",
                                       "name": "Launch", "projectId": "proj-1"},
-    "update_conversation": lambda w: {"name": "Team", "avatar": "https://example.com/a.png",
+    "update_conversation": lambda w: {"name": "Team", "avatar": "",
                                       "addParticipantIds": [], "removeParticipantIds": [],
                                       "addAdminIds": [], "removeAdminIds": []},
     "send": lambda w: {"content": "hi", "contentType": "text",

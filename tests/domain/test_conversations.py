@@ -149,11 +149,14 @@ def test_non_admin_cannot_rename_or_change_members(people, team):
         convs.update_conversation(people["bob"]["_id"], team["_id"], add_participant_ids=[people["dee"]["_id"]])
 
 
-def test_any_member_may_change_the_group_avatar_but_only_to_a_safe_url(people, team):
-    updated = convs.update_conversation(people["bob"]["_id"], team["_id"], avatar="https://img.example/a.png")
-    assert updated["avatar"] == "https://img.example/a.png"
-    with pytest.raises(ValidationFailed):
-        convs.update_conversation(people["bob"]["_id"], team["_id"], avatar="javascript:alert(1)")
+def test_a_group_avatar_is_never_an_external_url(people, team):
+    # Avatars are uploads (tests/domain/test_uploads.py): a link would make every member's
+    # browser fetch it from that host.
+    for avatar in ("https://img.example/a.png", "javascript:alert(1)", "/api/v1/chat/files/" + "0" * 32):
+        with pytest.raises(ValidationFailed) as err:
+            convs.update_conversation(people["bob"]["_id"], team["_id"], avatar=avatar)
+        assert err.value.code == "invalid_avatar"
+    assert convs.update_conversation(people["bob"]["_id"], team["_id"], avatar="")["avatar"] is None
 
 
 def test_admin_can_make_another_member_admin_and_revoke_it(people, team):

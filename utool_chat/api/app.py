@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from utool_chat import config
 from utool_chat.api.envelope import error
-from utool_chat.domain.errors import DomainError, RateLimited
+from utool_chat.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,38 @@ api = FastAPI(
 )
 
 
-class BodySizeLimit:
-    """413 for a body over config.settings.max_body_bytes, however it is framed.
+# Paths whose bodies are files: streamed to the route (never buffered here) and allowed up to
+# max_upload_request_bytes(). Reflex's own upload endpoint (rx.upload) is one of them.
+UPLOAD_PATHS = ("/api/v1/chat/uploads", "/_upload")
+# How much of a refused body is read and thrown away so that the client reads the answer
+# (see _RequestBody); beyond this, or after DRAIN_SECONDS, the connection is simply closed.
+DRAIN_MAX_BYTES = 64 * 2**20
+DRAIN_SECONDS = 15.0
 
-    A declared Content-Length is judged before anything is read (a 10 MB body must not cost
-    10 MB of work). A body without one (chunked) is read up to the limit before the route
-    runs and refused as soon as it passes it: checking only the header would let any
-    chunked request through, and refusing before the route runs also covers routes that
-    never read their body."""
+
+def max_upload_request_bytes() -> int:
+    from utool_chat.domain.messages import MAX_ATTACHMENTS
+
+    # Every file at the limit, plus room for the multipart framing.
+    return config.settings.max_upload_bytes * MAX_ATTACHMENTS + 2**20
+
+
+class BodySizeLimit:
+    """413 for a body over the limit, however it is framed, answered so that every client
+    reads it.
+
+    The limit is config.settings.max_body_bytes, or max_upload_request_bytes() on UPLOAD_PATHS
+    (whose routes enforce MAX_UPLOAD_BYTES per file themselves, as they stream). A declared
+    Content-Length is judged before anything is read. A body without one (chunked) is read
+    up to the limit before the route runs and refused as soon as it passes it: checking only
+    the header would let any chunked request through, and refusing before the route runs also
+    covers routes that never read their body. Upload bodies are not read ahead: they stream.
+
+    Any answer that goes out before the request body has been read (a 413, a 401 for an
+    upload without a token, ...) first reads and discards the rest of the body, up to
+    DRAIN_MAX_BYTES / DRAIN_SECONDS: a client that sends its whole body before reading
+    (httpx's async client does) would otherwise get a connection reset instead of the answer,
+    as the server closes a connection with unread bytes in it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -47,8 +72,11 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = config.settings.max_body_bytes
         headers = Headers(scope=scope)
+        body = _RequestBody(receive, headers)
+        receive, send = body.receive, body.drained_before(send)
+        is_upload = scope.get("path", "") in UPLOAD_PATHS
+        limit = max_upload_request_bytes() if is_upload else config.settings.max_body_bytes
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit():
@@ -57,6 +85,9 @@ class BodySizeLimit:
                 await _too_large(limit)(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
+            return
+        if is_upload:
+            await self.app(scope, receive, send)
             return
         chunks, size = [], 0
         while True:
@@ -71,6 +102,50 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+
+class _RequestBody:
+    """Watches a request's body go by, and drains what is left of it before an early answer."""
+
+    def __init__(self, receive: Receive, headers: Headers) -> None:
+        self._receive = receive
+        length = headers.get("content-length")
+        self.declared = int(length) if length is not None and length.isdigit() else None
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        self.unread = chunked or bool(self.declared)
+        self.received = 0
+        self.asked = False  # the app asked for the body (the server then sends 100 Continue)
+        self.expects_continue = headers.get("expect", "").lower() == "100-continue"
+
+    async def receive(self) -> Message:
+        self.asked = True
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.unread = False
+        else:
+            self.unread = False
+        return message
+
+    def drained_before(self, send: Send) -> Send:
+        async def send_after_draining(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.unread:
+                await self._drain()
+            await send(message)
+
+        return send_after_draining
+
+    async def _drain(self) -> None:
+        if self.expects_continue and not self.asked:
+            return  # the client waits for "100 Continue" and has sent nothing: nothing to drain
+        if self.declared is not None and self.declared - self.received > DRAIN_MAX_BYTES:
+            return  # too much to be worth reading: the server will close the connection
+        drained = 0
+        with anyio.move_on_after(DRAIN_SECONDS):
+            while self.unread and drained <= DRAIN_MAX_BYTES:
+                message = await self.receive()
+                drained += len(message.get("body", b""))
 
 
 def _too_large(limit: int) -> Response:
@@ -92,7 +167,8 @@ api.add_middleware(BodySizeLimit)
 
 @api.exception_handler(DomainError)
 async def _domain_error(_request: Request, exc: DomainError):  # noqa: ANN201
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    retry_after = getattr(exc, "retry_after", None)  # RateLimited, Unavailable
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return error(exc.status, exc.message, exc.code, headers)
 
 
@@ -118,11 +194,12 @@ async def _unexpected(_request: Request, exc: Exception):  # noqa: ANN201
 
 
 def _include_routers() -> None:
-    from utool_chat.api import auth, chat, friends
+    from utool_chat.api import auth, chat, friends, uploads
 
     api.include_router(auth.router)
     api.include_router(friends.router)
     api.include_router(chat.router)
+    api.include_router(uploads.router)
 
     @api.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def _unknown_api_route(request: Request, rest: str):  # noqa: ANN202

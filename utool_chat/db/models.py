@@ -180,6 +180,17 @@ class Reaction(SQLModel, table=True):
 
 
 class Attachment(SQLModel, table=True):
+    """A link attachment of a message, or an upload (a file in our storage: storage_key set).
+
+    An upload lives here from the moment it is stored: first unattached (message_id and
+    conversation_id NULL, expires_at set), then attached once — to a message (message_id and
+    its conversation_id) or as a group's avatar (conversation_id only); attaching clears
+    expires_at. Who may download it follows from conversation_id alone (its members), or
+    before it is attached from uploader_id. A row whose expires_at has passed is gone for
+    everyone: the sweeper deletes it and its blobs (deleting a message expires its uploads
+    at once).
+    """
+
     __tablename__ = "attachments"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=ID)
@@ -191,6 +202,15 @@ class Attachment(SQLModel, table=True):
     size: int | None = None
     position: int = Field(default=0)
     created_at: datetime = _ts()
+    # Uploads only (NULL for link attachments):
+    conversation_id: str | None = Field(default=None, foreign_key="conversations.id", max_length=ID, index=True,
+                                        ondelete="CASCADE")
+    storage_key: str | None = Field(default=None, max_length=128)
+    thumbnail_key: str | None = Field(default=None, max_length=128)
+    width: int | None = None
+    height: int | None = None
+    sha256: str | None = Field(default=None, max_length=64)
+    expires_at: datetime | None = _opt_ts(index=True)
 
 
 class ReadReceipt(SQLModel, table=True):

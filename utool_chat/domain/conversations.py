@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Conversation, ConversationMember, Message, User, utcnow
-from utool_chat.domain import friends
+from utool_chat.domain import friends, uploads
 from utool_chat.domain import serializers as ser
 from utool_chat.domain import text as text_checks
 from utool_chat.domain.errors import Forbidden, NotFound, ValidationFailed
@@ -38,7 +38,6 @@ from utool_chat.events import Event, publish_on_commit
 TYPES = ("direct", "group", "project")
 MAX_NAME_CHARS = 100
 MAX_PROJECT_ID_CHARS = 64
-MAX_AVATAR_CHARS = 512
 MAX_GROUP_MEMBERS = 500  # including the creator
 MAX_PAGE_LIMIT = 100
 MAX_PAGE = 10_000
@@ -124,9 +123,15 @@ def _check_name(raw: Any) -> str:
 
 
 def _check_avatar(raw: Any) -> str | None:
-    """"" clears the avatar."""
-    avatar = check_text(raw, "avatar", max_chars=MAX_AVATAR_CHARS, code="invalid_avatar")
-    return check_url(avatar, "avatar") if avatar else None
+    """{uploadId} of an image the actor uploaded (returns the id), or "" to clear (None).
+    Never an external URL: every member's browser would fetch it from that host."""
+    if raw == "":
+        return None
+    if isinstance(raw, dict) and text_checks.is_id(raw.get("uploadId")):
+        return raw["uploadId"]
+    raise ValidationFailed(
+        'avatar must be {"uploadId": "<id>"} of an image you uploaded with POST /api/v1/chat/uploads, or "" to '
+        "remove it; links to images elsewhere are not accepted.", code="invalid_avatar")
 
 
 # --- membership ------------------------------------------------------------------------
@@ -444,7 +449,7 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
     cid = check_conversation_id(conversation_id)
     new_name = None if name is None else _check_name(name)
     avatar_given = avatar is not None
-    new_avatar = _check_avatar(avatar) if avatar_given else None
+    new_avatar_upload = _check_avatar(avatar) if avatar_given else None
     adds = _check_user_ids(add_participant_ids, "addParticipantIds")
     removes = _check_user_ids(remove_participant_ids, "removeParticipantIds")
     promote = _check_user_ids(add_admin_ids, "addAdminIds")
@@ -502,7 +507,9 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
         if new_name is not None:
             conv.name = new_name
         if avatar_given:
-            conv.avatar = new_avatar
+            uploads.release_avatar(session, cid, conv.avatar)  # the old picture is deleted on commit
+            conv.avatar = (None if new_avatar_upload is None
+                           else uploads.attach_avatar(session, actor_id, cid, new_avatar_upload))
         conv.updated_at = now
         session.flush()
         views = publish_conversation_updated(session, cid, removed_user_ids=removes)

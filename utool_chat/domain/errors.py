@@ -45,3 +45,23 @@ class RateLimited(DomainError):
     def __init__(self, message: str, retry_after: int = 1):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PayloadTooLarge(DomainError):
+    status, code = 413, "payload_too_large"
+
+
+class Unprocessable(DomainError):
+    """Well-formed input the server will not keep (an infected file)."""
+
+    status, code = 422, "unprocessable"
+
+
+class Unavailable(DomainError):
+    """A dependency (storage, virus scanner, …) cannot answer now: retry later."""
+
+    status, code = 503, "unavailable"
+
+    def __init__(self, message: str, code: str | None = None, retry_after: int = 5):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

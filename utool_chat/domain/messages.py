@@ -23,7 +23,7 @@ from utool_chat import config
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Attachment, Conversation, Message, Reaction, ReadReceipt, User, new_id, utcnow
 from utool_chat.domain import conversations as convs
-from utool_chat.domain import ratelimit
+from utool_chat.domain import ratelimit, uploads
 from utool_chat.domain import serializers as ser
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from utool_chat.events import Event, publish_on_commit
@@ -86,7 +86,8 @@ def _check_content_type(raw: Any) -> str:
 
 
 def _check_attachments(raw: Any) -> list[dict[str, Any]]:
-    """[{url, type, name?, size?}] (at most 10); other keys are ignored."""
+    """At most 10, each either an upload of ours, {uploadId} (see domain/uploads.py), or a
+    link, {url, type, name?, size?}; other keys are ignored."""
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -97,7 +98,16 @@ def _check_attachments(raw: Any) -> list[dict[str, Any]]:
     for i, item in enumerate(raw):
         where = f"attachments[{i}]"
         if not isinstance(item, dict):
-            raise ValidationFailed(f"{where} must be an object with url and type.", code="invalid_attachments")
+            raise ValidationFailed(f"{where} must be an object with uploadId, or url and type.",
+                                   code="invalid_attachments")
+        if "uploadId" in item:
+            upload_id = item["uploadId"]
+            if not convs.is_id(upload_id):
+                raise ValidationFailed(f"{where}.uploadId must be the id of one of your uploads.", code="invalid_upload")
+            if any(f.get("uploadId") == upload_id for f in out):
+                raise ValidationFailed(f"{where}.uploadId is attached twice.", code="invalid_upload")
+            out.append({"uploadId": upload_id})
+            continue
         url = convs.check_text(item.get("url"), f"{where}.url", max_chars=2048, code="invalid_attachments")
         if not url:
             raise ValidationFailed(f"{where}.url is required.", code="invalid_attachments")
@@ -245,9 +255,13 @@ def _store_message(session: Any, actor_id: str, cid: str, text: str, kind: str, 
     session.add_all(
         Attachment(message_id=message_id, uploader_id=actor_id, url=f["url"], mime_type=f["type"], name=f["name"],
                    size=f["size"], position=i)
-        for i, f in enumerate(files)
+        for i, f in enumerate(files) if "uploadId" not in f
     )
     session.flush()
+    # Uploads are attached in one statement however many there are (and only the sender's own).
+    attached = uploads.attach_to_message(session, actor_id, cid, message_id,
+                                         [(i, f["uploadId"]) for i, f in enumerate(files) if "uploadId" in f])
+    files = [ser.attachment_out(attached[f["uploadId"]]) if "uploadId" in f else f for f in files]
 
     # One statement: the sender's own position moves to this message (own messages are never
     # unread) and the conversation comes back for members who had archived it. Only the
@@ -395,7 +409,7 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
             return serialize_with(session, msg, sender, positions)
         now = utcnow()
         msg.content, msg.is_deleted, msg.deleted_at, msg.updated_at = "", True, now, now
-        session.exec(sa.delete(Attachment.__table__).where(Attachment.__table__.c.message_id == mid))
+        uploads.remove_message_files(session, mid)  # blobs and thumbnails go right after the commit
         session.exec(sa.delete(Reaction.__table__).where(Reaction.__table__.c.message_id == mid))
         session.flush()
         out = serialize_with(session, msg, sender, positions)

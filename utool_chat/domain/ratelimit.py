@@ -9,6 +9,9 @@ lets a burst through at a window boundary (a fixed window allows 2x the limit ac
     check_typing(user_id)
     check_login_allowed(username) / record_failed_login(username)
                            # password guessing: failed logins per username (RATE_LIMIT_LOGIN)
+    check_upload_allowed(user_id) / check_upload(user_id, size) / record_upload(user_id, size)
+                           # files per user (RATE_LIMIT_UPLOAD) and bytes per user per day
+                           # (UPLOAD_QUOTA_BYTES_PER_DAY; a fixed daily window, counted in bytes)
 
 The limits come from config.settings (RATE_LIMIT_SEND, RATE_LIMIT_TYPING, RATE_LIMIT_LOGIN); tests change
 them at run time with `configure(...)` and forget all counters with `reset()`.
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from utool_chat import config
 from utool_chat.domain.errors import RateLimited
@@ -39,8 +42,13 @@ class _Limiter:
     send: RateLimitItem
     typing: RateLimitItem
     login: RateLimitItem
+    upload: RateLimitItem
+    upload_bytes: RateLimitItem
     storage: Storage
     strategy: MovingWindowRateLimiter
+    # Byte quotas count thousands of units per hit: a fixed window keeps one counter, where a
+    # moving window would keep one entry per unit.
+    quota_strategy: FixedWindowRateLimiter
 
 
 _limiter: _Limiter | None = None
@@ -56,7 +64,7 @@ def _make_storage(redis_url: str | None) -> Storage:
 
 
 def configure(send: str | None = None, typing: str | None = None, redis_url: str | None = _FROM_SETTINGS,
-              login: str | None = None) -> None:
+              login: str | None = None, upload: str | None = None, upload_bytes_per_day: int | None = None) -> None:
     """(Re)build the limiter. Omitted limits come from config.settings; `redis_url` defaults
     to config.settings.redis_url (pass None to force in-memory counters)."""
     global _limiter
@@ -68,8 +76,11 @@ def configure(send: str | None = None, typing: str | None = None, redis_url: str
             send=parse(send or settings.rate_limit_send),
             typing=parse(typing or settings.rate_limit_typing),
             login=parse(login or settings.rate_limit_login),
+            upload=parse(upload or settings.rate_limit_upload),
+            upload_bytes=parse(f"{upload_bytes_per_day or settings.upload_quota_bytes_per_day}/day"),
             storage=storage,
             strategy=MovingWindowRateLimiter(storage),
+            quota_strategy=FixedWindowRateLimiter(storage),
         )
 
 
@@ -143,3 +154,47 @@ def record_failed_login(username: str) -> None:
         _check("login", username, "failed logins for this account")
     except RateLimited:
         pass
+
+
+def check_upload_allowed(user_id: str) -> None:
+    """RateLimited when one more file, or one more byte today, would be over the user's
+    limits. Counts nothing: doors call it before reading an upload's body."""
+    _check("upload", user_id, "uploads", count=False)
+    _check_quota(user_id, 1, count=False)
+
+
+def check_upload(user_id: str, size: int) -> None:
+    """Count one stored file of `size` bytes against RATE_LIMIT_UPLOAD, and refuse it when
+    its bytes would take the user past today's quota (they are counted by record_upload)."""
+    _check_quota(user_id, max(1, size), count=False)
+    _check("upload", user_id, "uploads")
+
+
+def record_upload(user_id: str, size: int) -> None:
+    """Count `size` stored bytes against the user's daily quota (never raises)."""
+    try:
+        _check_quota(user_id, max(1, size), count=True)
+    except RateLimited:
+        pass
+
+
+def _check_quota(user_id: str, size: int, *, count: bool) -> None:
+    limiter = _get()
+    item = limiter.upload_bytes
+    strategy = limiter.quota_strategy
+    try:
+        allowed = (strategy.hit if count else strategy.test)(item, "upload_bytes", str(user_id), cost=size)
+    except Exception:  # as in _check: a counter outage must not take uploads down
+        log.warning("rate limit storage unavailable; allowing an upload for %s", user_id, exc_info=True)
+        return
+    if allowed:
+        return
+    try:
+        retry_after = max(1, math.ceil(strategy.get_window_stats(item, "upload_bytes", str(user_id)).reset_time
+                                       - time.time()))
+    except Exception:
+        retry_after = item.get_expiry()
+    raise RateLimited(
+        f"Daily upload quota reached ({item.amount:,} bytes per day). Try again in {retry_after} s.",
+        retry_after=retry_after,
+    )

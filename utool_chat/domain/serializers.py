@@ -22,6 +22,7 @@ from utool_chat.db.models import (
     ReadReceipt,
     User,
 )
+from utool_chat.domain import file_urls
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -79,7 +80,18 @@ def message_status(msg: Message, positions: Iterable[Position]) -> str:
 
 
 def attachment_out(att: Attachment) -> dict[str, Any]:
-    return {"url": att.url, "type": att.mime_type, "name": att.name, "size": att.size}
+    """A link attachment is {url, type, name, size}; an upload adds uploadId, thumbnailUrl,
+    width and height, and its URLs are our stable file URLs (see domain/file_urls.py)."""
+    out: dict[str, Any] = {"url": att.url, "type": att.mime_type, "name": att.name, "size": att.size}
+    if att.storage_key:
+        out.update(
+            url=file_urls.file_url(att.id),
+            uploadId=att.id,
+            thumbnailUrl=file_urls.thumbnail_url(att.id) if att.thumbnail_key else None,
+            width=att.width,
+            height=att.height,
+        )
+    return out
 
 
 def reply_out(target: Message, sender: User | None) -> dict[str, Any]:
@@ -246,7 +258,9 @@ def conversation_out(
         "_id": conv.id,
         "type": conv.type,
         "name": conv.name,
-        "avatar": conv.avatar,
+        # Only an upload of ours is ever served: an external URL would make every viewer's
+        # browser fetch it from that host (older rows may still hold one).
+        "avatar": conv.avatar if file_urls.parse(conv.avatar) else None,
         "participants": [user_out(user) for _, user in roster],
         "admins": [member.user_id for member, _ in roster if member.is_admin],
         "createdBy": conv.created_by_id,
