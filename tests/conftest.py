@@ -17,6 +17,9 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+# clamd, SeaweedFS and upload settings for the file tests (tests/files_support.py)
+pytest_plugins = ["tests.files_support"]
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
