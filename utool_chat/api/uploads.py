@@ -106,7 +106,11 @@ class _Receiver:
         if len(self.files) >= MAX_FILES_PER_REQUEST:
             raise ValidationFailed(f"At most {MAX_FILES_PER_REQUEST} files per request.", code="too_many_files")
         self._current = uploads.StagedFile()
-        self.files.append((filename.decode("utf-8", "replace"), self._current))
+        # Browsers (and httpx) escape '"', CR and LF in multipart file names as %22, %0D, %0A.
+        name = filename.decode("utf-8", "replace")
+        for escaped, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
+            name = name.replace(escaped, char)
+        self.files.append((name, self._current))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._current is None:
