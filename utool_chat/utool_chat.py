@@ -3,6 +3,7 @@
 import reflex as rx
 
 from utool_chat.api.app import api
+from utool_chat.domain.uploads import run_sweeper
 from utool_chat.pages import register_pages
 from utool_chat.realtime.server import create_sio
 
@@ -12,3 +13,5 @@ app = rx.App(
     stylesheets=["/styles.css"],
 )
 register_pages(app)
+# Deletes uploads never attached once they expire (UPLOAD_EXPIRY_SECONDS), in every backend process.
+app.register_lifespan_task(run_sweeper)
