@@ -108,7 +108,7 @@ class S3Server:
     access_key: str
     secret_key: str
 
-    def client(self):  # noqa: ANN201
+    def client(self):
         import boto3
         from botocore.config import Config
 
@@ -214,7 +214,7 @@ UPLOAD_ENV = ("MEDIA_ROOT", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_ACCESS_KEY_ID", 
 
 
 @pytest.fixture()
-def upload_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+def upload_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """apply(**env) adds upload settings for one test (on top of earlier calls; MEDIA_ROOT is
     this test's own folder) and re-reads them; everything is restored afterwards."""
     from utool_chat.domain import ratelimit
@@ -238,7 +238,7 @@ def upload_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: A
 
 
 @pytest.fixture(params=["local", "s3"])
-def file_store(request: pytest.FixtureRequest, upload_settings) -> str:  # noqa: ANN001
+def file_store(request: pytest.FixtureRequest, upload_settings) -> str:
     """Runs the test once on the local directory store and once on SeaweedFS's S3."""
     if request.param == "s3":
         server = request.getfixturevalue("s3_server")

@@ -33,7 +33,7 @@ def world(api_client, upload_settings):
     return {"ann": ann, "bob": bob, "eve": eve, "cid": r.json()["data"]["_id"], "client": api_client}
 
 
-def upload(client, person, *files: tuple[str, bytes], field: str = "files"):  # noqa: ANN201
+def upload(client, person, *files: tuple[str, bytes], field: str = "files"):
     return client.post(f"{BASE}/uploads", headers=person.headers,
                        files=[(field, (name, data, "image/png")) for name, data in files])
 
@@ -44,12 +44,12 @@ def upload_one(client, person, name: str, data: bytes) -> dict:
     return r.json()["data"][0]
 
 
-def send(client, person, cid, content="", **extra):  # noqa: ANN201
+def send(client, person, cid, content="", **extra):
     return client.post(f"{BASE}/conversations/{cid}/messages", json={"content": content, **extra},
                        headers=person.headers)
 
 
-def assert_error(response, status, code=None) -> dict:  # noqa: ANN001
+def assert_error(response, status, code=None) -> dict:
     assert response.status_code == status, response.text
     body = response.json()
     assert body["success"] is False and body["error"] and set(body) == {"success", "error", "code"}
@@ -227,7 +227,8 @@ def test_served_files_carry_the_safety_headers_and_only_raster_images_are_inline
             r.headers["content-disposition"]
     unicode_name = upload_one(client, ann, "résumé \"final\".txt", b"cv")
     disposition = client.get(unicode_name["url"], headers=ann.headers).headers["content-disposition"]
-    assert disposition == "attachment; filename=\"r_sum_ _final_.txt\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.txt"
+    assert disposition == ("attachment; filename=\"r_sum_ _final_.txt\"; "
+                           "filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.txt")
 
 
 def test_range_requests_and_conditional_gets(world):

@@ -18,7 +18,7 @@ from tests.conftest import count_queries, migrate
 from tests.domain.chat_helpers import befriend, direct_between, make_user
 from tests.files_support import EICAR
 from utool_chat.db import engine as db_engine
-from utool_chat.db.engine import session_scope
+from utool_chat.db.engine import get_engine, session_scope
 from utool_chat.db.models import Attachment, utcnow
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import file_urls, messages, uploads
@@ -45,8 +45,13 @@ def blob(upload_id: str, variant: str = "original") -> bytes:
 def uploads_owner_or_member(upload_id: str) -> str:
     with session_scope() as session:
         row = session.get(Attachment, upload_id)
-        assert row is not None
+        assert row is not None and row.uploader_id is not None
         return row.uploader_id
+
+
+def attachment_rows() -> int:
+    with get_engine().connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(Attachment)).scalar_one()
 
 
 def keys_of(upload_id: str) -> list[str]:
@@ -82,7 +87,7 @@ def pair(db):
 def test_a_photo_loses_its_gps_and_stands_upright(pair, file_store):
     ann, _bob, _cid = pair
     original = samples.jpeg_with_gps((64, 32), orientation=6)
-    assert b"TestCam" in original and Image.open(io.BytesIO(original)).getexif().get_ifd(samples.GPS_IFD)
+    assert b"TestCam" in original and Image.open(io.BytesIO(original)).getexif().get_ifd(samples.GPS_IFD).get(2)
     upload = store(ann, original, "holiday.jpg")
     assert upload["type"] == "image/jpeg" and upload["name"] == "holiday.jpg"
     # Orientation 6 means "rotate 90°": the stored image is 32 wide and 64 high.
@@ -118,7 +123,7 @@ def test_gif_and_webp_are_reencoded_in_their_own_format(pair, make, mime):
     image = Image.open(io.BytesIO(blob(upload["_id"])))
     assert image.get_format_mimetype() == mime
     if mime == "image/gif":
-        assert image.n_frames == 3  # the animation is kept
+        assert getattr(image, "n_frames", 1) == 3  # the animation is kept
 
 
 def test_the_type_comes_from_the_bytes_not_the_name(pair, file_store):
@@ -150,8 +155,7 @@ def test_bombs_truncated_and_polyglot_images_are_refused_and_nothing_is_kept(pai
         store(pair[0], data, "evil.png")
     assert err.value.code == code and err.value.status == 400
     assert err.value.message  # a sentence for the uploader
-    with session_scope() as session:
-        assert session.exec(sa.select(sa.func.count()).select_from(Attachment)).scalar_one() == 0
+    assert attachment_rows() == 0
     assert staging_is_empty()
 
 
@@ -165,7 +169,7 @@ def test_a_file_over_the_limit_is_refused_while_it_is_read(pair, upload_settings
         def readable(self) -> bool:
             return True
 
-        def readinto(self, buffer) -> int:  # noqa: ANN001
+        def readinto(self, buffer) -> int:
             buffer[:] = b"x" * len(buffer)
             self.read_bytes += len(buffer)
             return len(buffer)
@@ -204,8 +208,7 @@ def test_eicar_is_refused_by_the_real_clamd_and_a_clean_file_is_accepted(pair, u
     with pytest.raises(Unprocessable) as err:
         store(ann, EICAR, "invoice.pdf")
     assert err.value.status == 422 and err.value.code == "infected" and "Eicar" in err.value.message
-    with session_scope() as session:
-        assert session.exec(sa.select(sa.func.count()).select_from(Attachment)).scalar_one() == 0
+    assert attachment_rows() == 0
     assert staging_is_empty()
     clean = store(ann, b"just a harmless note\n", "note.txt")
     assert clean["type"] == "text/plain"
@@ -220,8 +223,7 @@ def test_with_the_scanner_down_uploads_fail_closed_with_503(pair, upload_setting
     upload_settings(CLAMD_ADDRESS="127.0.0.1:1")
     with pytest.raises(Unavailable):
         store(pair[0], b"hello", "note.txt")
-    with session_scope() as session:
-        assert session.exec(sa.select(sa.func.count()).select_from(Attachment)).scalar_one() == 0
+    assert attachment_rows() == 0
 
 
 # --- attaching ----------------------------------------------------------------------------------
@@ -346,8 +348,7 @@ def test_deleting_a_message_deletes_its_blobs_and_thumbnails_at_once(pair, file_
     deleted = messages.delete_message(ann, msg["_id"])
     assert deleted["attachments"] == []
     assert not any(blob_exists(k) for k in keys)
-    with session_scope() as session:
-        assert session.exec(sa.select(sa.func.count()).select_from(Attachment)).scalar_one() == 0
+    assert attachment_rows() == 0
     for viewer in (ann, bob):
         with pytest.raises(NotFound):
             uploads.file_for_download(viewer, photo["_id"])
@@ -513,7 +514,7 @@ def test_the_upload_rate_limit_and_the_daily_quota_answer_429_with_retry_after(p
 
 
 @pytest.fixture()
-def on_sqlite(tmp_path: Path, pg_url):  # noqa: ANN001
+def on_sqlite(tmp_path: Path, pg_url):
     url = f"sqlite:///{tmp_path / 'chat.db'}"
     migrate(url)
     db_engine.init_engine(url)

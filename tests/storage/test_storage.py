@@ -38,7 +38,7 @@ def test_put_then_read_back_whole_and_in_ranges(file_store, tmp_path):
 def test_a_large_file_streams_in_and_out_in_chunks(file_store, tmp_path):
     store = get_storage()
     path = tmp_path / "big"
-    with open(path, "wb") as out:  # 20 MiB: S3 takes it as a multipart upload (8 MiB parts)
+    with open(path, "wb") as out:  # 20 MiB, streamed from disk (one PUT on S3)
         for i in range(20):
             out.write(bytes([i]) * 2**20)
     store.put_file("files/big", str(path), "application/octet-stream")

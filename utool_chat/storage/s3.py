@@ -42,9 +42,11 @@ class S3Storage:
                 retries={"max_attempts": 2, "mode": "standard"},
             ),
         )
-        # Parts of 8 MiB, two at a time: a few concurrent uploads never hold much in memory.
-        self.transfer = TransferConfig(multipart_threshold=8 * 2**20, multipart_chunksize=8 * 2**20,
-                                       max_concurrency=2, use_threads=True)
+        # One streamed PUT up to 64 MiB (more than any upload at the default MAX_UPLOAD_BYTES):
+        # a multipart transfer reads each part into memory, a plain PUT streams the file. Beyond
+        # that, parts of 8 MiB one at a time.
+        self.transfer = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=8 * 2**20,
+                                       max_concurrency=1, use_threads=True)
 
     def put_file(self, key: str, path: str, content_type: str) -> None:
         try:
