@@ -21,9 +21,23 @@ if [[ ! -f $stamp || "$(cat $stamp)" != "$sum" ]]; then
   echo "setup: installing Python packages"
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/pip install -q -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import reflex, sqlmodel, fastapi, psycopg, argon2, redis, limits, socketio" \
+  .venv/bin/python -c "import reflex, sqlmodel, fastapi, psycopg, argon2, redis, limits, socketio, PIL, boto3" \
     || { echo "setup: Python packages failed to install" >&2; exit 1; }
   echo "$sum" > $stamp
+fi
+
+# Debian packages the app and its tests use: libmagic1 (content sniffing of uploads) and
+# clamav-daemon (clamd: the upload tests start their own, with a signature file they write).
+can_apt=0
+command -v apt-get >/dev/null && [[ $(id -u) == 0 ]] && can_apt=1
+if (( can_apt )); then
+  missing=()
+  [[ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 || -n "$(ldconfig -p 2>/dev/null | grep libmagic.so.1)" ]] || missing+=(libmagic1)
+  command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || missing+=(clamav-daemon)
+  if (( ${#missing[@]} )); then
+    echo "setup: installing ${missing[*]} from Debian"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
 fi
 
 # Reflex's own bun download is blocked here and its npm path needs Node 22; bun from the
@@ -35,8 +49,6 @@ if [[ ! -x .tools/node_modules/.bin/bun ]]; then
 fi
 
 if (( want_browser )); then
-  can_apt=0
-  command -v apt-get >/dev/null && [[ $(id -u) == 0 ]] && can_apt=1
   if [[ ! -x /usr/bin/chromium ]]; then
     if (( can_apt )); then
       echo "setup: installing Chromium from Debian"

@@ -35,7 +35,7 @@ User = dict[str, Any]
 MAX_FILES_PER_REQUEST = MAX_ATTACHMENTS
 MAX_FORM_FIELD_BYTES = 64 * 1024  # non-file parts are read and ignored, up to this
 MAX_FORM_PARTS = 32
-FLUSH_BYTES = 512 * 1024  # received bytes are written to disk in a worker thread in pieces of this
+FLUSH_BYTES = 128 * 1024  # received bytes go to disk from a worker thread in pieces of about this
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Not multipart, no file, a refused image (`invalid_image`, `image_too_large`, "
