@@ -295,3 +295,16 @@ def test_the_openapi_schema_documents_the_multipart_body_and_the_file_routes(api
     assert body["properties"]["files"]["items"]["format"] == "binary"
     assert {"201", "413", "422", "429", "503"} <= set(paths[f"{BASE}/uploads"]["post"]["responses"])
     assert "get" in paths[f"{BASE}/files/{{fileId}}"] and "post" in paths[f"{BASE}/files/signed-urls"]
+
+
+def test_a_store_that_is_down_is_a_503_not_a_500(world, upload_settings, s3_server, s3_bucket):
+    from tests.files_support import s3_env
+
+    client, ann = world["client"], world["ann"]
+    upload_settings(**s3_env(s3_server, s3_bucket))
+    kept = upload_one(client, ann, "kept.txt", b"kept")
+    upload_settings(S3_ENDPOINT_URL="http://127.0.0.1:1")  # nothing listens there
+    r = upload(client, ann, ("a.txt", b"a"))
+    assert_error(r, 503, "storage_unavailable")
+    assert r.headers["retry-after"]
+    assert_error(client.get(kept["url"], headers=ann.headers), 503, "storage_unavailable")
