@@ -103,7 +103,8 @@ def _check_attachments(raw: Any) -> list[dict[str, Any]]:
         if "uploadId" in item:
             upload_id = item["uploadId"]
             if not convs.is_id(upload_id):
-                raise ValidationFailed(f"{where}.uploadId must be the id of one of your uploads.", code="invalid_upload")
+                raise ValidationFailed(f"{where}.uploadId must be the id of one of your uploads.",
+                                       code="invalid_upload")
             if any(f.get("uploadId") == upload_id for f in out):
                 raise ValidationFailed(f"{where}.uploadId is attached twice.", code="invalid_upload")
             out.append({"uploadId": upload_id})
