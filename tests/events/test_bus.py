@@ -6,20 +6,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from tests.bus_recording import recorded_events
+from tests.support.events import recorded_events
 from utool_chat.db.engine import session_scope
-from utool_chat.events import Event, publish_on_commit
+from utool_chat.events import Event, publish_now, publish_on_commit
 from utool_chat.events.bus import InProcessBus, RedisBus, channel_for
 
 REDIS = "redis://127.0.0.1:6379"
 
 
 def event(name: str = "chat:test") -> Event:
-    return Event(name, {"n": uuid.uuid4().hex}, ["u1", "u2"], skip_sid="sid-1")
+    return Event(name, {"n": uuid.uuid4().hex}, ["u1", "u2"])
 
 
 async def test_in_process_bus_delivers_events_published_from_another_thread() -> None:
@@ -87,3 +88,41 @@ def test_event_channel_follows_the_database_index_unless_overridden(monkeypatch)
 def test_event_json_round_trip_keeps_every_field() -> None:
     sent = event()
     assert Event.from_json(sent.to_json()) == sent
+
+
+async def test_in_process_subscribers_get_the_event_as_json_carried_it() -> None:
+    bus = InProcessBus()
+    async with recorded_events(bus) as received:
+        sent = Event("chat:test", {"message": {"seq": 1, "tags": ("a", "b")}}, ["u1"])
+        bus.publish(sent)
+        got = await received.next(2)
+    # Decoded from JSON like a Redis subscriber's copy: a tuple arrives as a list, and the
+    # subscriber never holds the publisher's own dicts.
+    assert got.payload == {"message": {"seq": 1, "tags": ["a", "b"]}}
+    assert got.payload["message"] is not sent.payload["message"]
+
+
+@pytest.mark.parametrize("value", [datetime.now(timezone.utc), {1, 2}, float("nan"), object()])
+def test_a_payload_that_is_not_json_fails_where_it_is_published(value, monkeypatch) -> None:
+    monkeypatch.setattr("utool_chat.events.bus._bus", InProcessBus())
+    with pytest.raises((TypeError, ValueError)):
+        publish_now(Event("chat:test", {"value": value}, ["u1"]))
+
+
+@pytest.mark.parametrize("value", [datetime.now(timezone.utc), float("inf")])
+async def test_a_non_json_payload_queued_for_commit_fails_the_change_itself(db, value, monkeypatch) -> None:
+    bus = InProcessBus()
+    monkeypatch.setattr("utool_chat.events.bus._bus", bus)
+    async with recorded_events(bus) as received:
+        with pytest.raises((TypeError, ValueError)), session_scope() as session:
+            session.execute(sa.text("SELECT 1"))
+            publish_on_commit(session, Event("chat:bad", {"value": value}, ["u1"]))
+        await asyncio.sleep(0.05)
+    assert list(received) == []
+
+
+async def test_the_redis_bus_refuses_the_same_payloads(monkeypatch) -> None:
+    monkeypatch.setenv("REDIS_EVENTS_CHANNEL", f"utool_test:{uuid.uuid4().hex}")
+    monkeypatch.setattr("utool_chat.events.bus._bus", RedisBus(f"{REDIS}/7"))
+    with pytest.raises(TypeError):
+        publish_now(Event("chat:test", {"value": datetime.now(timezone.utc)}, ["u1"]))

@@ -6,8 +6,9 @@
 the bus when that session's transaction commits and is dropped on rollback (nobody hears
 about a row that a rollback removed). `publish_now` is for state that is never stored
 (typing). Consumers (the Socket.IO namespace, the Reflex states) call `get_bus().subscribe()`.
+Payloads are plain JSON: both buses carry events as JSON text (see bus.py).
 """
 
-from utool_chat.events.bus import Event, get_bus, publish_now, publish_on_commit, reset_bus
+from utool_chat.events.bus import Event, get_bus, publish_now, publish_on_commit
 
-__all__ = ["Event", "get_bus", "publish_now", "publish_on_commit", "reset_bus"]
+__all__ = ["Event", "get_bus", "publish_now", "publish_on_commit"]

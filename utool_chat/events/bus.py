@@ -3,6 +3,12 @@
 Every backend process runs one bus. Publishing goes either straight to local subscribers
 (in-process) or to a Redis channel that every process listens to and fans out locally, so
 N processes on one Postgres + Redis behave as one.
+
+Events are data. Both buses carry an event as its JSON text, and a process's subscribers
+get it decoded from that text, so what a subscriber sees in a test on the in-process bus
+is exactly what it sees in production over Redis: a payload value that is not plain JSON
+(a datetime, a set, NaN) raises TypeError/ValueError where the event is published, in
+every test, and no subscriber ever holds the publisher's own dicts.
 """
 
 from __future__ import annotations
@@ -10,16 +16,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from utool_chat import config
 
@@ -50,16 +56,16 @@ class Event:
     name: str
     payload: dict[str, Any]
     user_ids: list[str]
-    # Optional: a socket id that should not receive this event (the originator).
-    skip_sid: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), default=str)
+        """The event as JSON text. Strict on purpose: a value JSON cannot carry as itself
+        (a datetime, a set, NaN) raises instead of being stringified on the way."""
+        return json.dumps(asdict(self), allow_nan=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Event:
-        return cls(**json.loads(raw))
+        data = json.loads(raw)
+        return cls(name=data["name"], payload=data["payload"], user_ids=data["user_ids"])
 
 
 class _Subscription:
@@ -111,7 +117,12 @@ class InProcessBus:
         self.fanout = LocalFanout()
 
     def publish(self, evt: Event) -> None:
-        self.fanout.dispatch(evt)
+        self.publish_encoded(evt.to_json())
+
+    def publish_encoded(self, raw: str) -> None:
+        """Deliver one event given as its JSON text (Event.to_json): subscribers get it
+        decoded, exactly as the Redis bus hands it out."""
+        self.fanout.dispatch(Event.from_json(raw))
 
     async def subscribe(
         self, maxsize: int = 10_000, on_ready: Callable[[], None] | None = None
@@ -157,8 +168,8 @@ class RedisBus(InProcessBus):
         self._listener_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def publish(self, evt: Event) -> None:
-        self._redis.publish(self.channel, evt.to_json())
+    def publish_encoded(self, raw: str) -> None:
+        self._redis.publish(self.channel, raw)
 
     async def _on_subscribe(self) -> None:
         # The listener runs in its own thread with a blocking pubsub, independent of any
@@ -207,39 +218,35 @@ def get_bus() -> InProcessBus:
         return _bus
 
 
-def reset_bus(redis_url: str | None = None, use_redis: bool | None = None) -> InProcessBus:
-    """Replace the process's bus (tests switch between in-process and Redis)."""
-    global _bus
-    with _bus_lock:
-        if use_redis or (use_redis is None and redis_url):
-            _bus = RedisBus(redis_url or config.settings.redis_url or "redis://127.0.0.1:6379/0")
-        else:
-            _bus = InProcessBus()
-        return _bus
-
-
 def publish_now(evt: Event) -> None:
+    """Publish at once (for state that is never stored, such as typing)."""
+    _send(evt.name, evt.to_json())  # not JSON: a bug, raised here rather than swallowed below
+
+
+def _send(name: str, raw: str) -> None:
     try:
-        get_bus().publish(evt)
+        get_bus().publish_encoded(raw)
     except Exception:  # the change is committed; a bus hiccup must not turn into a 500
-        log.exception("could not publish %s", evt.name)
+        log.exception("could not publish %s", name)
 
 
 _PENDING = "utool_chat_pending_events"
 
 
 def publish_on_commit(session: Session, evt: Event) -> None:
-    session.info.setdefault(_PENDING, []).append(evt)
+    """Queue `evt` until `session` commits. It is encoded now: a payload that is not JSON
+    fails the change itself (before anything is committed), and later changes to the dicts
+    it was built from cannot alter what is published."""
+    session.info.setdefault(_PENDING, []).append((evt.name, evt.to_json()))
 
 
 @sa_event.listens_for(Session, "after_commit")
 def _flush_events(session: Session) -> None:
-    events = session.info.pop(_PENDING, [])
-    for evt in events:
-        publish_now(evt)
+    for name, raw in session.info.pop(_PENDING, []):
+        _send(name, raw)
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
-def _drop_events(session: Session, previous_transaction) -> None:  # noqa: ANN001
+def _drop_events(session: Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.parent is None:  # the outermost transaction rolled back
         session.info.pop(_PENDING, None)

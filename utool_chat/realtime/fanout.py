@@ -2,9 +2,12 @@
 `user:<id>` of the event's `user_ids`, in the `/chat` namespace.
 
 Delivery is by user, not by conversation room, on purpose: a participant receives
-chat:new_message on every open tab whether or not it joined the conversation's room, and
-someone removed from a group stops receiving its events at once even if a socket of theirs
-still sits in the room (`user_ids` is computed from the active members at commit time).
+chat:new_message on every open tab whether or not it joined the conversation, and someone
+removed from a group stops receiving its events at once (`user_ids` is computed from the
+active members at commit time). A conversation room would be a second membership list,
+kept per socket and per process, that a removal would have to purge on every process
+before the next event: so there are none, and chat:join_conversation only checks
+membership (chat_namespace.py).
 
 With REDIS_URL set, every process's consumer reads the same Redis channel, so a message
 stored by process B reaches sockets connected to process A.
@@ -91,7 +94,6 @@ class EventFanout:
                 evt.name,
                 evt.payload,
                 to=[user_room(uid) for uid in evt.user_ids],  # one socket in several rooms gets it once
-                skip_sid=evt.skip_sid,
                 namespace=self.namespace,
             )
         except Exception:
