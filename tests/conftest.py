@@ -17,6 +17,9 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from tests.support.events import tap_bus
+from utool_chat.events import Event
+
 # clamd, SeaweedFS and upload settings for the file tests (tests/files_support.py)
 pytest_plugins = ["tests.files_support"]
 
@@ -122,6 +125,13 @@ def count_queries() -> Iterator[QueryCounter]:
         yield counter
     finally:
         sa.event.remove(engine, "before_cursor_execute", _before)
+
+
+@pytest.fixture()
+def events(monkeypatch: pytest.MonkeyPatch) -> list[Event]:
+    """Every event this process's bus is handed during the test, in order, decoded from
+    its JSON as subscribers get it (tests.support.events.tap_bus)."""
+    return tap_bus(monkeypatch.setattr)
 
 
 @pytest.fixture()

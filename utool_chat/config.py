@@ -11,7 +11,8 @@ RATE_LIMIT_TYPING            Per-user typing-event limit (default "20/10second")
 RATE_LIMIT_LOGIN             Failed logins per username before login is refused for a while
                              (default "10/5minute").
 SESSION_TTL_DAYS             Login sessions expire after this many days (default 30).
-TYPING_TTL_SECONDS           A typing state not refreshed ends after this (default 5; read in domain/typing.py).
+TYPING_TTL_SECONDS           A typing state not refreshed ends after this (default 5): the server's
+                             registry (domain/typing.py) and the web app's typing line both use it.
 REDIS_EVENTS_CHANNEL         Redis pub/sub channel of the event bus (default utool_chat:events:<db index>;
                              read in events/bus.py).
 
@@ -62,6 +63,9 @@ class Settings:
     )
     rate_limit_login: str = field(default_factory=lambda: os.environ.get("RATE_LIMIT_LOGIN", "10/5minute"))
     session_ttl_days: int = field(default_factory=lambda: int(os.environ.get("SESSION_TTL_DAYS", "30")))
+    typing_ttl_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("TYPING_TTL_SECONDS", "5"))
+    )
     max_message_chars: int = 4000
     max_body_bytes: int = 1_000_000
     # --- uploads ---

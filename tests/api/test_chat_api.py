@@ -6,21 +6,14 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.domain.chat_helpers import auth_headers, befriend, bulk_messages, make_user
+from tests.support.factories import befriend, bulk_messages, new_person
 
 BASE = "/api/v1/chat"
 
 
-class Person:
-    def __init__(self, name: str):
-        self.user = make_user(name)
-        self.id = self.user["_id"]
-        self.headers = auth_headers(self.id)
-
-
 @pytest.fixture()
 def people(api_client):
-    return {name: Person(name) for name in ("ann", "bob", "cid", "eve")}
+    return {name: new_person(username=name) for name in ("ann", "bob", "cid", "eve")}
 
 
 @pytest.fixture()
@@ -101,7 +94,7 @@ def test_direct_with_a_non_friend_is_403_not_friends(api_client, people):
 @pytest.mark.parametrize("body, code", [
     ({}, "invalid_participants"),
     ({"participantIds": "bob"}, "invalid_participants"),
-    ({"participantIds": [None]}, "invalid_participants"),
+    ({"participantIds": [None]}, "validation_error"),  # an id that is not a string (text.check_id)
     ({"participantIds": ["0" * 32]}, "unknown_participants"),
     ({"participantIds": ["0" * 32, "1" * 32], "type": "group", "name": "G"}, "unknown_participants"),
     ({"participantIds": [], "type": "group", "name": "G"}, "invalid_participants"),
@@ -294,7 +287,7 @@ def test_mark_read_over_http(api_client, people, direct):
     assert r.json()["data"] == {"conversationId": direct["_id"], "unreadCount": 1, "lastReadSeq": 2}
     listed = api_client.get(f"{BASE}/conversations", headers=bob.headers).json()["data"]
     assert listed[0]["unreadCount"] == 1
-    assert_error(api_client.post(url, json={}, headers=bob.headers), 400, "invalid_message_id")
+    assert_error(api_client.post(url, json={}, headers=bob.headers), 400, "validation_error")  # no id at all
     assert_error(api_client.post(url, json={"lastReadMessageId": "0" * 32}, headers=bob.headers), 400,
                  "invalid_message_id")
 

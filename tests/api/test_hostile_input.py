@@ -25,10 +25,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from utool_chat.domain import accounts, conversations, friends, messages, ratelimit
-from tests.people import Person
-
-PASSWORD = "correct horse"
+from tests.support.factories import PASSWORD, Person, new_person, unique_username
+from utool_chat.domain import conversations, friends, messages, ratelimit
 HUGE = "a" * 100_000
 TEN_MB = 10 * 1024 * 1024
 LONGEST_URL_PART = 60_000  # httpx (like most servers) refuses URLs over 64 KiB
@@ -53,20 +51,11 @@ class World:
     request: str  # erin → alice, pending
 
 
-def unique_name(prefix: str = "u") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:12]}"
-
-
-def person(display_name: str | None = None) -> Person:
-    result = accounts.register(unique_name("h"), PASSWORD, display_name)
-    return Person(result["user"], result["token"])
-
-
 @pytest.fixture(scope="module")
 def world(pg_url: str) -> Iterator[World]:
     # Hundreds of refused sends by the same user must not hit the send rate limit.
     ratelimit.configure(send="1000000/second", typing="1000000/second", redis_url=None)
-    alice, bob, dave, carol, erin = (person(name) for name in ("Alice", "Bob", "Dave", "Carol", "Erin"))
+    alice, bob, dave, carol, erin = (new_person(name, password=PASSWORD) for name in ("Alice", "Bob", "Dave", "Carol", "Erin"))
     request, _ = friends.send_request(alice.id, user_id=bob.id)
     friends.accept_request(bob.id, request["_id"])
     direct, _ = conversations.create_conversation(alice.id, [bob.id])
@@ -148,7 +137,7 @@ ROUTES = [
 ROUTES_BY_NAME = {route.name: route for route in ROUTES}
 
 BASE_BODIES = {
-    "register": lambda w: {"username": unique_name(), "password": PASSWORD, "displayName": "Zed"},
+    "register": lambda w: {"username": unique_username(), "password": PASSWORD, "displayName": "Zed"},
     "login": lambda w: {"username": w.alice.user["username"], "password": PASSWORD},
     "request_by_username": lambda w: {"username": w.dave.user["username"]},
     "request_by_id": lambda w: {"userId": w.dave.id},
@@ -161,7 +150,7 @@ BASE_BODIES = {
     "send": lambda w: {"content": "hi", "contentType": "text",
                        "attachments": [{"url": "https://example.com/f.png", "type": "image/png", "name": "f.png",
                                         "size": 10}],
-                       "replyTo": w.group_message, "tempId": unique_name("t")},
+                       "replyTo": w.group_message, "tempId": unique_username("t")},
     "mark_read": lambda w: {"lastReadMessageId": w.group_message},
     "edit": lambda w: {"content": "hello bob"},
     "react": lambda w: {"emoji": "👍"},
@@ -326,7 +315,7 @@ def test_odd_unicode_round_trips_unchanged(client, world, odd):
     assert removed.status_code == 200
     assert {"user": world.alice.id, "emoji": ODD_BUT_VALID_TEXT[odd]} not in removed.json()["data"]["reactions"]
     registered = call(client, world, ROUTES_BY_NAME["register"],
-                      {"username": unique_name(), "password": PASSWORD, "displayName": text})
+                      {"username": unique_username(), "password": PASSWORD, "displayName": text})
     assert registered.status_code == 201 and registered.json()["data"]["user"]["displayName"] == text
 
 
@@ -476,7 +465,7 @@ PRIVATE_ROUTES = [
 
 def former_member(client: TestClient, w: World) -> Person:
     """Someone who was in the group with alice, then left: no longer allowed to see it."""
-    ex = person("Ex")
+    ex = new_person("Ex")
     conversation, _ = conversations.create_conversation(w.alice.id, [w.bob.id, ex.id], type="group", name="Old")
     messages.send_message(w.alice.id, conversation["_id"], "before you left")
     conversations.archive_or_leave(ex.id, conversation["_id"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -10,7 +12,7 @@ from tests.conftest import count_queries
 from utool_chat.db.engine import get_engine
 from utool_chat.domain import accounts
 from utool_chat.domain.errors import Conflict, Unauthenticated, ValidationFailed
-from utool_chat.events import get_bus
+from utool_chat.events import Event, get_bus
 
 
 def _rows(sql: str, **params):
@@ -128,14 +130,16 @@ def test_logout_publishes_session_revoked_after_commit_naming_the_session_never_
     created = accounts.register("alice", "correct horse")
     token = created["token"]
     (session_id,) = _session_row(token)
-    published = []
+    published: list[tuple[Event, Any]] = []
+    deliver = get_bus().publish_encoded
 
-    def publish(evt):  # noqa: ANN001, ANN202
+    def publish_encoded(raw: str) -> None:
         # Read from another connection: the revocation must already be committed.
         (revoked_at,) = _rows("SELECT revoked_at FROM auth_sessions WHERE id = :id", id=session_id)[0]
-        published.append((evt, revoked_at))
+        published.append((Event.from_json(raw), revoked_at))
+        deliver(raw)
 
-    monkeypatch.setattr(get_bus(), "publish", publish)
+    monkeypatch.setattr(get_bus(), "publish_encoded", publish_encoded)
     accounts.logout(token)
 
     assert len(published) == 1
@@ -147,12 +151,11 @@ def test_logout_publishes_session_revoked_after_commit_naming_the_session_never_
     assert token not in evt.to_json()
 
 
-def test_a_refused_logout_publishes_nothing(db, monkeypatch):
+def test_a_refused_logout_publishes_nothing(db, events):
     token = accounts.register("alice", "correct horse")["token"]
     accounts.logout(token)
-    published = []
-    monkeypatch.setattr(get_bus(), "publish", published.append)
+    assert [e.name for e in events] == [accounts.SESSION_REVOKED]
     for bad in (token, "not-a-real-token"):
         with pytest.raises(Unauthenticated):
             accounts.logout(bad)
-    assert published == []
+    assert len(events) == 1

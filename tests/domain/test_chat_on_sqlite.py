@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import migrate
-from tests.domain.chat_helpers import befriend, make_user
+from tests.support.factories import befriend, make_user
 from utool_chat.db import engine as db_engine
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import messages, reactions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import count_queries
-from tests.domain.chat_helpers import bulk_messages, make_user
+from tests.support.factories import bulk_messages, make_user
 from utool_chat.db.models import new_id
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import messages, reactions

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from tests.domain.chat_helpers import auth_headers, befriend, bulk_messages, direct_between, make_user
+from tests.support.factories import befriend, bulk_messages, direct_conversation, issue_token, make_user
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Conversation, ConversationMember, Message, Reaction, ReadReceipt
 from utool_chat.domain import conversations as convs
@@ -46,7 +46,7 @@ def test_racing_creators_of_one_direct_conversation_get_the_same_one(pair):
 
 def test_twenty_concurrent_sends_get_seq_1_to_20_exactly(pair):
     ann, bob = pair
-    conv = direct_between(ann, bob)["_id"]
+    conv = direct_conversation(ann, bob)["_id"]
     results = race(20, lambda i: messages.send_message(ann if i % 2 else bob, conv, f"m{i}"))
     assert sorted(msg["seq"] for msg, _ in results) == list(range(1, 21))
     with session_scope() as s:
@@ -58,7 +58,7 @@ def test_twenty_concurrent_sends_get_seq_1_to_20_exactly(pair):
 
 def test_concurrent_retries_of_one_temp_id_store_one_message(pair):
     ann, bob = pair
-    conv = direct_between(ann, bob)["_id"]
+    conv = direct_conversation(ann, bob)["_id"]
     results = race(10, lambda i: messages.send_message(ann, conv, "only once", temp_id="retry-me"))
     assert len({msg["_id"] for msg, _ in results}) == 1
     assert sum(created for _, created in results) == 1
@@ -70,8 +70,8 @@ def test_concurrent_retries_of_one_temp_id_store_one_message(pair):
 
 def test_concurrent_http_retries_answer_201_once_and_200_otherwise(api_client, pair):
     ann, bob = pair
-    conv = direct_between(ann, bob)["_id"]
-    headers = auth_headers(ann)
+    conv = direct_conversation(ann, bob)["_id"]
+    headers = {"Authorization": f"Bearer {issue_token(ann)}"}
     responses = race(8, lambda i: api_client.post(f"/api/v1/chat/conversations/{conv}/messages",
                                                   json={"content": "hi", "tempId": "t"}, headers=headers))
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
@@ -80,7 +80,7 @@ def test_concurrent_http_retries_answer_201_once_and_200_otherwise(api_client, p
 
 def test_concurrent_mark_reads_end_at_the_furthest_position_with_increasing_receipts(pair):
     ann, bob = pair
-    conv = direct_between(ann, bob)["_id"]
+    conv = direct_conversation(ann, bob)["_id"]
     ids = bulk_messages(conv, ann, 12)
     race(12, lambda i: messages.mark_read(bob, conv, ids[i]))
     with session_scope() as s:
@@ -94,7 +94,7 @@ def test_concurrent_mark_reads_end_at_the_furthest_position_with_increasing_rece
 
 def test_concurrent_identical_reactions_store_one_row(pair):
     ann, bob = pair
-    conv = direct_between(ann, bob)["_id"]
+    conv = direct_conversation(ann, bob)["_id"]
     msg, _ = messages.send_message(ann, conv, "react")
     results = race(8, lambda i: reactions.add_reaction(bob, msg["_id"], "🎉"))
     assert all(r["reactions"] == [{"user": bob, "emoji": "🎉"}] for r in results)

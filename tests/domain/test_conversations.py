@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import count_queries
-from tests.domain.chat_helpers import befriend, bulk_messages, direct_between, events, make_user, named  # noqa: F401
+from tests.support.events import named
+from tests.support.factories import befriend, bulk_messages, direct_conversation, make_user
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Conversation, ConversationMember
 from utool_chat.domain import conversations as convs
@@ -46,7 +47,7 @@ def test_direct_conversation_needs_a_friendship(people):
 
 def test_same_pair_gets_the_same_direct_conversation_from_either_side(people):
     ann, bob = people["ann"], people["bob"]
-    first = direct_between(ann["_id"], bob["_id"])
+    first = direct_conversation(ann["_id"], bob["_id"])
     again, created = convs.create_conversation(bob["_id"], [bob["_id"], ann["_id"]])
     assert not created
     assert again["_id"] == first["_id"]
@@ -68,7 +69,7 @@ def test_direct_conversation_with_unknown_user_is_a_clear_400(people):
 
 def test_creating_a_conversation_tells_every_member(people, events):
     ann, bob = people["ann"], people["bob"]
-    conv = direct_between(ann["_id"], bob["_id"])
+    conv = direct_conversation(ann["_id"], bob["_id"])
     updates = named(events, "chat:conversation_updated")
     assert sorted(e.user_ids[0] for e in updates) == sorted(ids(ann, bob))
     assert all(e.payload["conversation"]["_id"] == conv["_id"] for e in updates)
@@ -176,7 +177,7 @@ def test_admin_ids_must_be_current_members(people, team):
 
 
 def test_direct_conversations_cannot_be_renamed(people):
-    conv = direct_between(people["ann"]["_id"], people["bob"]["_id"])
+    conv = direct_conversation(people["ann"]["_id"], people["bob"]["_id"])
     with pytest.raises(ValidationFailed) as err:
         convs.update_conversation(people["ann"]["_id"], conv["_id"], name="us")
     assert err.value.code == "not_a_group"
@@ -219,7 +220,7 @@ def test_readded_member_sees_history_but_starts_with_nothing_unread(people, team
 
 def test_archived_direct_conversation_leaves_the_list_until_a_new_message(people):
     ann, bob = people["ann"], people["bob"]
-    conv = direct_between(ann["_id"], bob["_id"])
+    conv = direct_conversation(ann["_id"], bob["_id"])
     convs.archive_or_leave(ann["_id"], conv["_id"])
     assert convs.list_conversations(ann["_id"])[0] == []
     assert [c["_id"] for c in convs.list_conversations(ann["_id"], archived=True)[0]] == [conv["_id"]]
@@ -232,7 +233,7 @@ def test_archived_direct_conversation_leaves_the_list_until_a_new_message(people
 
 def test_opening_an_archived_direct_conversation_again_brings_it_back(people):
     ann, bob = people["ann"], people["bob"]
-    conv = direct_between(ann["_id"], bob["_id"])
+    conv = direct_conversation(ann["_id"], bob["_id"])
     convs.archive_or_leave(ann["_id"], conv["_id"])
     again, created = convs.create_conversation(ann["_id"], [bob["_id"]])
     assert not created and again["_id"] == conv["_id"] and again["isArchived"] is False
@@ -262,8 +263,8 @@ def test_non_participant_gets_the_same_not_found_as_a_missing_id(people, team):
 
 def test_list_is_newest_activity_first_with_last_message_and_unread_count(people):
     ann, bob, cid = people["ann"], people["bob"], people["cid"]
-    with_bob = direct_between(ann["_id"], bob["_id"])
-    with_cid = direct_between(ann["_id"], cid["_id"])
+    with_bob = direct_conversation(ann["_id"], bob["_id"])
+    with_cid = direct_conversation(ann["_id"], cid["_id"])
     messages.send_message(bob["_id"], with_bob["_id"], "one")
     messages.send_message(bob["_id"], with_bob["_id"], "two")
     messages.send_message(cid["_id"], with_cid["_id"], "hi")
@@ -278,7 +279,7 @@ def test_list_is_newest_activity_first_with_last_message_and_unread_count(people
 
 def test_list_pages_and_filters_by_type(people, team):
     ann, bob = people["ann"], people["bob"]
-    direct = direct_between(ann["_id"], bob["_id"])
+    direct = direct_conversation(ann["_id"], bob["_id"])
     first, meta = convs.list_conversations(ann["_id"], page=1, limit=1)
     assert len(first) == 1 and meta["hasMore"] is True and meta["total"] == 2
     second, meta = convs.list_conversations(ann["_id"], page=2, limit=1)
@@ -354,7 +355,7 @@ def test_conversation_updated_carries_each_members_own_unread_count(people, team
 
 def test_archiving_tells_only_the_archiver_and_a_new_message_brings_it_back_for_them(people, events):
     ann, bob = people["ann"], people["bob"]
-    conv = direct_between(ann["_id"], bob["_id"])
+    conv = direct_conversation(ann["_id"], bob["_id"])
     events.clear()
     convs.archive_or_leave(ann["_id"], conv["_id"])
     (archived,) = named(events, "chat:conversation_updated")

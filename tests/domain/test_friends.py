@@ -9,24 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import count_queries
-from tests.bus_recording import recorded_events
+from tests.support.events import recorded_events
+from tests.support.factories import befriend, make_user
 from utool_chat.db.engine import get_engine, session_scope
 from utool_chat.db.models import User
 from utool_chat.domain import friends
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from utool_chat.domain.serializers import user_out
-
-UNUSABLE_HASH = "!"  # not an argon2 hash: nobody can log in as these users
-
-
-def make_user(username: str, display_name: str | None = None) -> dict:
-    """A stored user. Inserted directly: passwords play no part here and argon2 is slow on purpose."""
-    with session_scope() as session:
-        user = User(username=username, display_name=display_name or username, password_hash=UNUSABLE_HASH)
-        session.add(user)
-        session.flush()
-        return user_out(user)
-
 
 @pytest.fixture()
 def alice(db):
@@ -51,11 +40,6 @@ def friendship_rows() -> set[tuple[str, str]]:
 def request_rows() -> list[tuple[str, str, str]]:
     with get_engine().connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text("SELECT from_user_id, to_user_id, status FROM friend_requests"))]
-
-
-def befriend(a: dict, b: dict) -> None:
-    request, _ = friends.send_request(a["_id"], username=b["username"])
-    friends.accept_request(b["_id"], request["_id"])
 
 
 # ---------------------------------------------------------------- sending
@@ -171,11 +155,19 @@ def test_sender_cannot_answer_their_own_request(alice, bob):
     assert friendship_rows() == set()
 
 
-@pytest.mark.parametrize("bad_id", ["0" * 32, "", None, 5, ["x"], "x" * 1000])
+@pytest.mark.parametrize("bad_id", ["0" * 32, "", "x" * 1000, "a\x00b"])
 def test_unknown_or_malformed_request_id_is_404(alice, bad_id):
     for answer in (friends.accept_request, friends.decline_request):
         with pytest.raises(NotFound):
             answer(alice["_id"], bad_id)
+
+
+@pytest.mark.parametrize("bad_id", [None, 5, ["x"]])
+def test_a_request_id_that_is_not_a_string_is_a_validation_error(alice, bad_id):
+    for answer in (friends.accept_request, friends.decline_request):
+        with pytest.raises(ValidationFailed) as refused:
+            answer(alice["_id"], bad_id)
+        assert refused.value.code == "validation_error"
 
 
 def test_accepting_twice_is_409_and_changes_nothing(alice, bob):
@@ -228,10 +220,17 @@ def test_remove_non_friend_is_404(alice, bob):
         friends.remove_friend(alice["_id"], bob["_id"])
 
 
-@pytest.mark.parametrize("bad_id", ["0" * 32, "", None, 7, "x" * 1000])
+@pytest.mark.parametrize("bad_id", ["0" * 32, "", "x" * 1000])
 def test_remove_unknown_or_malformed_id_is_404(alice, bad_id):
     with pytest.raises(NotFound):
         friends.remove_friend(alice["_id"], bad_id)
+
+
+@pytest.mark.parametrize("bad_id", [None, 7])
+def test_remove_with_an_id_that_is_not_a_string_is_a_validation_error(alice, bad_id):
+    with pytest.raises(ValidationFailed) as refused:
+        friends.remove_friend(alice["_id"], bad_id)
+    assert refused.value.code == "validation_error"
 
 
 def test_removed_friends_can_become_friends_again(alice, bob):

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.domain.chat_helpers import bulk_messages, direct_between, events, make_user, named  # noqa: F401
+from tests.support.events import named
+from tests.support.factories import bulk_messages, direct_conversation, make_user
 from utool_chat import config
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Attachment, Message, ReadReceipt, utcnow
@@ -20,7 +21,7 @@ from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFa
 def chat(db):
     """ann and bob in a direct conversation; eve is a stranger."""
     ann, bob, eve = make_user("ann"), make_user("bob"), make_user("eve")
-    conv = direct_between(ann["_id"], bob["_id"])
+    conv = direct_conversation(ann["_id"], bob["_id"])
     return {"ann": ann["_id"], "bob": bob["_id"], "eve": eve["_id"], "conv": conv["_id"]}
 
 
@@ -88,7 +89,8 @@ def test_the_same_temp_id_from_another_sender_is_a_different_message(chat):
         ({"content": "hi", "temp_id": "t" * 129}, "invalid_temp_id"),
         ({"content": "hi", "temp_id": 7}, "invalid_temp_id"),
         ({"content": "hi", "reply_to": "0" * 32}, "invalid_reply_to"),
-        ({"content": "hi", "reply_to": ["x"]}, "invalid_reply_to"),
+        ({"content": "hi", "reply_to": "not an id"}, "invalid_reply_to"),  # malformed: like a missing one
+        ({"content": "hi", "reply_to": ["x"]}, "validation_error"),  # not a string at all
     ],
 )
 def test_send_rejects_bad_input_with_a_specific_code(chat, kwargs, code):
@@ -116,7 +118,7 @@ def test_attachments_alone_make_a_message_and_come_back_in_order(chat):
 
 def test_reply_must_point_into_the_same_conversation(chat):
     dee = make_user("dee")["_id"]
-    other = direct_between(chat["ann"], dee)
+    other = direct_conversation(chat["ann"], dee)
     elsewhere, _ = messages.send_message(chat["ann"], other["_id"], "elsewhere")
     with pytest.raises(ValidationFailed) as err:
         messages.send_message(chat["ann"], chat["conv"], "re", reply_to=elsewhere["_id"])
@@ -185,7 +187,7 @@ def test_default_history_page_is_30(chat):
 
 def test_cursor_from_another_conversation_is_rejected(chat):
     dee = make_user("dee")["_id"]
-    other = direct_between(chat["ann"], dee)
+    other = direct_conversation(chat["ann"], dee)
     (foreign,) = bulk_messages(other["_id"], chat["ann"], 1)
     for kwargs in ({"before_message_id": foreign}, {"after_message_id": foreign},
                    {"before_message_id": "0" * 32}, {"before_message_id": "bad id!"},
@@ -389,12 +391,16 @@ def test_mark_delivered_never_moves_back_and_announces_only_advances(chat, event
 
 def test_mark_read_needs_a_message_of_that_conversation(chat):
     dee = make_user("dee")["_id"]
-    other = direct_between(chat["ann"], dee)
+    other = direct_conversation(chat["ann"], dee)
     (foreign,) = bulk_messages(other["_id"], chat["ann"], 1)
-    for bad in (foreign, "0" * 32, None, 12):
+    for bad in (foreign, "0" * 32, "no such id!"):
         with pytest.raises(ValidationFailed) as err:
             messages.mark_read(chat["bob"], chat["conv"], bad)
         assert err.value.code == "invalid_message_id"
+    for bad in (None, 12):  # not a string: the one id rule's validation_error
+        with pytest.raises(ValidationFailed) as err:
+            messages.mark_read(chat["bob"], chat["conv"], bad)
+        assert err.value.code == "validation_error"
     with pytest.raises(NotFound):
         messages.mark_read(chat["eve"], chat["conv"], foreign)
 

@@ -11,6 +11,7 @@ from utool_chat.domain import ratelimit
 from utool_chat.domain.errors import RateLimited
 
 REDIS = "redis://127.0.0.1:6379/5"
+PREFIX = f"utool_test_limits_{uuid.uuid4().hex[:8]}"  # this run's keys only: reset() deletes under it
 
 
 @pytest.fixture(autouse=True)
@@ -66,12 +67,35 @@ def test_the_budget_comes_back_when_the_window_has_passed() -> None:
     ratelimit.check_send(alice)
 
 
-def test_reset_forgets_all_counters() -> None:
-    ratelimit.configure(send="1/10second", redis_url=None)
+def test_reset_forgets_the_counters_in_memory(monkeypatch) -> None:
+    from utool_chat import config
+
+    monkeypatch.setenv("RATE_LIMIT_SEND", "1/10second")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    config.reload_settings()
+    try:
+        alice = user()
+        ratelimit.check_send(alice)
+        with pytest.raises(RateLimited):
+            ratelimit.check_send(alice)
+        ratelimit.reset()  # nothing re-configured by hand: only reset() can forget the hit
+        ratelimit.check_send(alice)
+    finally:
+        monkeypatch.undo()
+        config.reload_settings()
+
+
+def test_reset_forgets_the_counters_in_redis() -> None:
+    # A fresh limiter on the same Redis sees the old counters (as another process would):
+    # only deleting the keys makes the budget come back.
     alice = user()
+    ratelimit.configure(send="1/10second", redis_url=REDIS, key_prefix=PREFIX)
     ratelimit.check_send(alice)
+    ratelimit.configure(send="1/10second", redis_url=REDIS, key_prefix=PREFIX)
+    with pytest.raises(RateLimited):
+        ratelimit.check_send(alice)
     ratelimit.reset()
-    ratelimit.configure(send="1/10second", redis_url=None)
+    ratelimit.configure(send="1/10second", redis_url=REDIS, key_prefix=PREFIX)
     ratelimit.check_send(alice)
 
 
@@ -96,10 +120,10 @@ def test_limits_default_to_the_settings(monkeypatch) -> None:
 
 def test_redis_counters_are_shared_by_every_process() -> None:
     alice = user()
-    ratelimit.configure(send="2/10second", redis_url=REDIS)
+    ratelimit.configure(send="2/10second", redis_url=REDIS, key_prefix=PREFIX)
     ratelimit.check_send(alice)
     # A second limiter with its own connection stands for another backend process.
-    ratelimit.configure(send="2/10second", redis_url=REDIS)
+    ratelimit.configure(send="2/10second", redis_url=REDIS, key_prefix=PREFIX)
     ratelimit.check_send(alice)
     with pytest.raises(RateLimited):
         ratelimit.check_send(alice)

@@ -1,6 +1,6 @@
-"""Fixtures for the Socket.IO door: the REAL backend in a child process, stock python-socketio
-clients, and users / friends / conversations made through the domain in this process
-(same Postgres database as the server).
+"""Fixtures for the Socket.IO door: the REAL backend in a child process and stock
+python-socketio clients. Users, friends and conversations are made with tests.support.factories
+in this process (same Postgres database as the server).
 
 The backend starts once per session (a few seconds) with short timings so the suite stays
 fast: typing expires after TYPING_TTL seconds, a user may send SEND_LIMIT messages per 10 s.
@@ -10,7 +10,6 @@ Tests never truncate: each one makes its own users, so they cannot see each othe
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -19,9 +18,8 @@ import httpx
 import pytest
 import socketio
 
-from utool_chat.domain import accounts, conversations, friends
-from utool_chat.realtime.backend_process import BackendProcess, running_backend
-from tests.people import Person
+from tests.support.backend_process import BackendProcess, running_backend
+from tests.support.factories import Person
 
 TYPING_TTL = 1.0
 SEND_LIMIT = 12
@@ -40,32 +38,6 @@ QUIET_PERIOD = 0.4  # how long "nothing arrives" is watched for
 def backend(pg_url: str) -> Iterator[BackendProcess]:
     with running_backend(pg_url, env=BACKEND_ENV) as process:
         yield process
-
-
-def new_person(display_name: str | None = None) -> Person:
-    username = f"rt_{uuid.uuid4().hex[:12]}"
-    result = accounts.register(username, "correct horse", display_name)
-    return Person(result["user"], result["token"])
-
-
-def befriend(a: Person, b: Person) -> None:
-    request, _created = friends.send_request(a.id, user_id=b.id)
-    friends.accept_request(b.id, request["_id"])
-
-
-def direct_conversation(a: Person, b: Person) -> str:
-    befriend(a, b)
-    conversation, _created = conversations.create_conversation(a.id, [b.id])
-    return conversation["_id"]
-
-
-def group_conversation(owner: Person, *others: Person, name: str = "Team") -> str:
-    for other in others:
-        befriend(owner, other)
-    conversation, _created = conversations.create_conversation(
-        owner.id, [o.id for o in others], type="group", name=name
-    )
-    return conversation["_id"]
 
 
 class ChatClient:

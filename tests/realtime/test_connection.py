@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import socketio
 
-from tests.realtime.conftest import direct_conversation, new_person
+from tests.support.factories import direct_conversation, new_person
 from utool_chat.domain import accounts
 
 
@@ -25,7 +25,7 @@ async def test_a_logged_out_token_is_refused_at_connect(connect) -> None:
 async def test_every_socket_of_a_user_receives_that_users_events(connect) -> None:
     # Two tabs of Alice, neither of which joined the conversation's room.
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     tab1, tab2, bob_socket = await connect(alice), await connect(alice), await connect(bob)
 
     ack = await bob_socket.call("chat:send_message", {"conversationId": conversation_id, "content": "hi"})

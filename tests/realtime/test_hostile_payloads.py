@@ -16,14 +16,8 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.realtime.conftest import (
-    NAMESPACE,
-    SEND_LIMIT,
-    SOCKETIO_PATH,
-    Person,
-    direct_conversation,
-    new_person,
-)
+from tests.realtime.conftest import NAMESPACE, SEND_LIMIT, SOCKETIO_PATH
+from tests.support.factories import Person, direct_conversation, new_person
 from utool_chat.domain import conversations, messages
 from utool_chat.domain.text import is_id
 
@@ -51,7 +45,7 @@ def cast(backend) -> Cast:  # noqa: ANN001
     extras = [new_person("Extra").id for _ in range(2)]  # a group needs two others besides its owner
     room, _ = conversations.create_conversation(owner.id, extras, type="group", name="Room")
     room_message, _ = messages.send_message(owner.id, room["_id"], "welcome")
-    private = direct_conversation(bob, carol)
+    private = direct_conversation(bob, carol)["_id"]
     private_message, _ = messages.send_message(bob.id, private, "just between us")
     return Cast(owner, room["_id"], room_message["_id"], bob, carol, private, private_message["_id"])
 

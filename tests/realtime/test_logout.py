@@ -8,14 +8,15 @@ import asyncio
 import pytest
 import socketio
 
-from tests.realtime.conftest import EVENT_TIMEOUT, Person, direct_conversation, new_person
+from tests.realtime.conftest import EVENT_TIMEOUT
+from tests.support.factories import PASSWORD, Person, direct_conversation, new_person
 from utool_chat.domain import accounts
 
 
 async def test_http_logout_disconnects_every_socket_of_that_token_and_no_other(connect, http) -> None:
-    alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
-    other_login = Person(alice.user, accounts.login(alice.user["username"], "correct horse")["token"])
+    alice, bob = new_person(password=PASSWORD), new_person()
+    conversation_id = direct_conversation(alice, bob)["_id"]
+    other_login = Person(alice.user, accounts.login(alice.user["username"], PASSWORD)["token"])
     tab1, tab2 = await connect(alice), await connect(alice)  # two tabs sharing one login
     phone = await connect(other_login)
     bob_socket = await connect(bob)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from tests.realtime.conftest import direct_conversation, new_person
-
-
+from tests.support.factories import direct_conversation, new_person
 async def send(client, conversation_id: str, content: str) -> dict:
     ack = await client.call("chat:send_message", {"conversationId": conversation_id, "content": content})
     assert ack["success"], ack
@@ -16,7 +14,7 @@ async def send(client, conversation_id: str, content: str) -> dict:
 
 async def test_mark_read_updates_the_readers_other_tabs_and_tells_the_sender(connect) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket, bob_tab1, bob_tab2 = await connect(alice), await connect(bob), await connect(bob)
     await send(alice_socket, conversation_id, "one")
     last = await send(alice_socket, conversation_id, "two")
@@ -38,7 +36,7 @@ async def test_mark_read_updates_the_readers_other_tabs_and_tells_the_sender(con
 
 async def test_a_non_participant_cannot_mark_read(connect) -> None:
     alice, bob, mallory = new_person(), new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket, mallory_socket = await connect(alice), await connect(mallory)
     message = await send(alice_socket, conversation_id, "private")
 
@@ -52,7 +50,7 @@ async def test_a_non_participant_cannot_mark_read(connect) -> None:
 
 async def test_mark_read_without_a_message_id_is_a_validation_error(connect) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     client = await connect(bob)
     ack = await client.call("chat:mark_messages_read", {"conversationId": conversation_id})
     assert ack["success"] is False and ack["code"] == "validation_error"
@@ -60,7 +58,7 @@ async def test_mark_read_without_a_message_id_is_a_validation_error(connect) -> 
 
 async def test_delivered_makes_the_senders_message_status_delivered(connect) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket, bob_socket = await connect(alice), await connect(bob)
     message = await send(alice_socket, conversation_id, "did you get this?")
     assert message["status"] == "sent"
@@ -76,7 +74,7 @@ async def test_delivered_makes_the_senders_message_status_delivered(connect) -> 
 
 async def test_a_non_participant_cannot_mark_delivered(connect) -> None:
     alice, bob, mallory = new_person(), new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket, mallory_socket = await connect(alice), await connect(mallory)
     message = await send(alice_socket, conversation_id, "hi")
 
@@ -89,7 +87,7 @@ async def test_a_non_participant_cannot_mark_delivered(connect) -> None:
 
 async def test_http_edit_delete_and_reactions_reach_both_participants(connect, http) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket, bob_socket = await connect(alice), await connect(bob)
     mid = (await send(alice_socket, conversation_id, "frist"))["_id"]
 

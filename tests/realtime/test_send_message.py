@@ -7,12 +7,11 @@ import uuid
 
 import pytest
 
-from tests.realtime.conftest import SEND_LIMIT, direct_conversation, group_conversation, new_person
-
-
+from tests.realtime.conftest import SEND_LIMIT
+from tests.support.factories import direct_conversation, group_conversation, new_person
 async def test_a_socket_send_is_acked_and_reaches_the_other_participant_without_joining(connect) -> None:
     alice, bob = new_person(), new_person("Bob")
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket, bob_socket = await connect(alice), await connect(bob)
 
     ack = await bob_socket.call("chat:send_message", {
@@ -33,7 +32,7 @@ async def test_a_socket_send_is_acked_and_reaches_the_other_participant_without_
 
 async def test_the_same_temp_id_twice_gives_the_same_message_once(connect) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket, bob_socket = await connect(alice), await connect(bob)
     payload = {"conversationId": conversation_id, "content": "only once", "tempId": uuid.uuid4().hex}
 
@@ -50,7 +49,7 @@ async def test_the_same_temp_id_twice_gives_the_same_message_once(connect) -> No
 
 async def test_a_non_participant_cannot_send_and_nobody_hears_of_it(connect) -> None:
     alice, bob, mallory = new_person(), new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket, mallory_socket = await connect(alice), await connect(mallory)
 
     ack = await mallory_socket.call("chat:send_message", {"conversationId": conversation_id, "content": "let me in"})
@@ -64,7 +63,7 @@ async def test_a_non_participant_cannot_send_and_nobody_hears_of_it(connect) -> 
 @pytest.mark.parametrize("content", ["", "   ", 42, None, ["hi"], "x" * 4001])
 async def test_invalid_content_is_refused_with_an_error_envelope(connect, content) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     client = await connect(alice)
 
     ack = await client.call("chat:send_message", {"conversationId": conversation_id, "content": content})
@@ -75,7 +74,7 @@ async def test_invalid_content_is_refused_with_an_error_envelope(connect, conten
 
 async def test_group_messages_reach_every_member(connect) -> None:
     owner, bob, carol = new_person(), new_person(), new_person()
-    conversation_id = group_conversation(owner, bob, carol)
+    conversation_id = group_conversation(owner, [bob, carol])["_id"]
     sockets = [await connect(p) for p in (owner, bob, carol)]
 
     ack = await sockets[0].call("chat:send_message", {"conversationId": conversation_id, "content": "all hands"})
@@ -86,7 +85,7 @@ async def test_group_messages_reach_every_member(connect) -> None:
 
 async def test_an_http_send_reaches_the_socket_after_commit(connect, http) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket = await connect(alice)
 
     response = await http.post(f"/api/v1/chat/conversations/{conversation_id}/messages",
@@ -103,7 +102,7 @@ async def test_an_http_send_reaches_the_socket_after_commit(connect, http) -> No
 
 async def test_sending_too_fast_is_rate_limited(connect) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     client = await connect(alice)
 
     acks = await asyncio.gather(*(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from tests.realtime.conftest import direct_conversation, new_person
-
-
+from tests.support.factories import direct_conversation, new_person
 async def test_a_reconnecting_client_gets_every_message_it_missed_in_order(connect) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_socket, bob_socket = await connect(alice), await connect(bob)
     first = await alice_socket.call("chat:send_message", {"conversationId": conversation_id, "content": "before"})
     seen = (await bob_socket.next("chat:new_message"))["message"]["seq"]
@@ -31,7 +29,7 @@ async def test_a_reconnecting_client_gets_every_message_it_missed_in_order(conne
 
 async def test_sync_pages_with_has_more(connect) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     client = await connect(alice)
     for i in range(3):
         await client.call("chat:send_message", {"conversationId": conversation_id, "content": f"m{i}"})
@@ -45,7 +43,7 @@ async def test_sync_pages_with_has_more(connect) -> None:
 
 async def test_a_non_participant_cannot_sync(connect) -> None:
     alice, bob, mallory = new_person(), new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     await (await connect(alice)).call("chat:send_message", {"conversationId": conversation_id, "content": "secret"})
     client = await connect(mallory)
 
@@ -58,7 +56,7 @@ async def test_a_non_participant_cannot_sync(connect) -> None:
 
 async def test_sync_with_a_bad_after_seq_is_a_validation_error(connect) -> None:
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     client = await connect(alice)
     for after_seq in (-1, "3", True, 1.5):
         ack = await client.call("chat:sync", {"conversationId": conversation_id, "afterSeq": after_seq})

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.realtime.conftest import BACKEND_ENV, EVENT_TIMEOUT, direct_conversation, new_person
-from utool_chat.realtime.backend_process import BackendProcess, running_backend
+from tests.realtime.conftest import BACKEND_ENV, EVENT_TIMEOUT
+from tests.support.backend_process import BackendProcess, running_backend
+from tests.support.factories import direct_conversation, new_person
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def two_backends(pg_url: str) -> Iterator[tuple[BackendProcess, BackendProcess]]
 async def test_a_client_on_one_process_receives_live_what_a_client_on_the_other_sends(connect, two_backends) -> None:
     process_a, process_b = two_backends
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     alice_on_a = await connect(alice, base_url=process_a.url)
     bob_on_b = await connect(bob, base_url=process_b.url)
 
@@ -42,7 +43,7 @@ async def test_a_client_on_one_process_receives_live_what_a_client_on_the_other_
 async def test_the_send_rate_limit_is_shared_by_both_processes(connect, two_backends) -> None:
     process_a, process_b = two_backends
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     on_a = await connect(alice, base_url=process_a.url)
     on_b = await connect(alice, base_url=process_b.url)
     limit = int(BACKEND_ENV["RATE_LIMIT_SEND"].split("/")[0])

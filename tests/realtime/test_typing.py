@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.realtime.conftest import TYPING_TTL, direct_conversation, new_person
-
-
+from tests.realtime.conftest import TYPING_TTL
+from tests.support.factories import direct_conversation, new_person
 async def typing_pair(connect):
     alice, bob = new_person("Alice A."), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     return conversation_id, alice, await connect(alice), await connect(bob)
 
 

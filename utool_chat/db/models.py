@@ -20,7 +20,8 @@ Design notes (why, not what):
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -31,14 +32,23 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def _ts(**kw) -> Field:  # timezone-aware timestamp column
+def table(model: type[SQLModel]) -> sa.Table:
+    """A model's Core table, for UPDATE/INSERT statements and their columns (`.c`). SQLModel
+    sets `__table__` on every table model but does not declare it to type checkers."""
+    found = getattr(model, "__table__", None)
+    if not isinstance(found, sa.Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return found
+
+
+def _ts(**kw: Any) -> Any:  # timezone-aware timestamp column
     return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), **kw)
 
 
-def _opt_ts(**kw) -> Field:
+def _opt_ts(**kw: Any) -> Any:
     return Field(default=None, sa_type=sa.DateTime(timezone=True), **kw)
 
 

@@ -29,7 +29,7 @@ from utool_chat.db.models import AuthSession, User, utcnow
 from utool_chat.domain import ratelimit
 from utool_chat.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from utool_chat.domain.serializers import user_out
-from utool_chat.domain.text import is_id, is_storable_text, storable_text_problem
+from utool_chat.domain.text import check_id, is_storable_text, storable_text_problem
 from utool_chat.events import Event, publish_on_commit
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,32}$")
@@ -205,8 +205,7 @@ def authenticate(token: Any) -> dict[str, Any]:
 
 
 def get_user(user_id: Any) -> dict[str, Any]:
-    if not is_id(user_id):
-        raise NotFound("User not found.", code="user_not_found")
+    check_id(user_id, "userId", lambda: NotFound("User not found.", code="user_not_found"))
     with session_scope() as session:
         user = session.get(User, user_id)
         if user is None:

@@ -14,22 +14,27 @@ Product decisions (Slack/WhatsApp-like):
   longest-standing member.
 - New and re-added group members start with everything already sent marked read: history
   is visible, but joining a busy group does not greet you with 1,000 unread messages.
-- Ids that arrive in a URL path and do not exist are 404; ids inside a body or query
-  (participants, replyTo, cursors) that do not fit are 400 with a specific code.
+- Ids follow text.check_id: a non-string is a 400 `validation_error`; an id of the right
+  type that names nothing (missing, invisible, or malformed) is the thing's 404 when it is
+  the one acted on (a URL path) and a 400 with the field's own code when it is a reference
+  inside a body or query (participants, replyTo, cursors).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Conversation, ConversationMember, Message, User, utcnow
 from utool_chat.domain import friends, uploads
+from utool_chat.domain import typing as typing_domain
 from utool_chat.domain import serializers as ser
 from utool_chat.domain import text as text_checks
 from utool_chat.domain.errors import Forbidden, NotFound, ValidationFailed
@@ -42,9 +47,6 @@ MAX_GROUP_MEMBERS = 500  # including the creator
 MAX_PAGE_LIMIT = 100
 MAX_PAGE = 10_000
 DEFAULT_PAGE_LIMIT = 20
-# Ids outside our id shape never reach SQL (see domain/text.py).
-is_id = text_checks.is_id
-
 members_t = ConversationMember.__table__
 conversations_t = Conversation.__table__
 
@@ -81,11 +83,9 @@ def conversation_not_found() -> NotFound:
 
 
 def check_conversation_id(raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise ValidationFailed("conversationId must be a string.", code="validation_error")
-    if not is_id(raw):
-        raise conversation_not_found()
-    return raw
+    """The conversation a request acts on (text.check_id: a malformed id is the same 404
+    as a missing one)."""
+    return text_checks.check_id(raw, "conversationId", conversation_not_found)
 
 
 def check_url(raw: str, field: str) -> str:
@@ -94,6 +94,10 @@ def check_url(raw: str, field: str) -> str:
     if lowered.startswith(("http://", "https://")) or (raw.startswith("/") and not raw.startswith("//")):
         return raw
     raise ValidationFailed(f"{field} must be an http(s) URL or a path starting with '/'.", code="invalid_url")
+
+
+def _unknown_user_id(field: str, item: str) -> ValidationFailed:
+    return ValidationFailed(f"Unknown user id in {field}: {item[:64]!r}.", code="unknown_participants")
 
 
 def _check_user_ids(raw: Any, field: str, *, required: bool = False) -> list[str]:
@@ -106,10 +110,7 @@ def _check_user_ids(raw: Any, field: str, *, required: bool = False) -> list[str
         raise ValidationFailed(f"{field} may hold at most {MAX_GROUP_MEMBERS} ids.", code="invalid_participants")
     ids: list[str] = []
     for item in raw:
-        if not isinstance(item, str):
-            raise ValidationFailed(f"{field} must contain only string ids.", code="invalid_participants")
-        if not is_id(item):
-            raise ValidationFailed(f"Unknown user id in {field}: {item[:64]!r}.", code="unknown_participants")
+        text_checks.check_id(item, field, partial(_unknown_user_id, field, item))
         if item not in ids:
             ids.append(item)
     return ids
@@ -171,9 +172,16 @@ def require_member(session: Any, actor_id: str, conversation_id: Any) -> Convers
     return member
 
 
+def confirm_member(actor_id: str, conversation_id: Any) -> str:
+    """The conversation id, if the actor is an active member; NotFound otherwise (the
+    Socket.IO door's chat:join_conversation). One query."""
+    with session_scope() as session:
+        return require_member(session, actor_id, conversation_id).conversation_id
+
+
 def member_ids(conversation_id: str) -> list[str]:
     """Ids of the active members (whom a conversation's events go to)."""
-    if not is_id(conversation_id):
+    if not text_checks.is_id(conversation_id):
         return []
     with session_scope() as session:
         return list(
@@ -211,6 +219,14 @@ def unread_counts(session: Any, conversation_id: str, user_ids: Sequence[str] | 
             return {}
         query = query.where(ConversationMember.user_id.in_(list(user_ids)))
     return {user_id: count for user_id, count in session.exec(query)}
+
+
+def publish_unread_counts(session: Session, conversation_id: str, counts: Mapping[str, int]) -> None:
+    """Queue chat:unread_count_update {conversationId, unreadCount} for each user in
+    `counts` (their own count; the one place this event is built)."""
+    for user_id, count in counts.items():
+        publish_on_commit(session, Event("chat:unread_count_update",
+                                         {"conversationId": conversation_id, "unreadCount": count}, [user_id]))
 
 
 def _ensure_an_admin(members: Sequence[ConversationMember]) -> None:
@@ -513,6 +529,7 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
         conv.updated_at = now
         session.flush()
         views = publish_conversation_updated(session, cid, removed_user_ids=removes)
+        typing_domain.ended_by_leaving(session, cid, removes, views)
         if actor_id in views:
             return views[actor_id]
         # The actor removed themselves: show them the result once (they can no longer GET it).
@@ -542,4 +559,5 @@ def archive_or_leave(actor_id: str, conversation_id: Any) -> None:
         conv.updated_at = me.left_at
         _ensure_an_admin(members)
         session.flush()
-        publish_conversation_updated(session, cid, removed_user_ids=[actor_id])
+        views = publish_conversation_updated(session, cid, removed_user_ids=[actor_id])
+        typing_domain.ended_by_leaving(session, cid, [actor_id], views)

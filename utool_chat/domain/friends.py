@@ -28,7 +28,7 @@ from utool_chat.db.models import FriendRequest, Friendship, User, utcnow
 from utool_chat.domain.accounts import USERNAME_RE, normalise_username
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from utool_chat.domain.serializers import iso, user_out
-from utool_chat.domain.text import is_id, storable_text_problem
+from utool_chat.domain.text import check_id, storable_text_problem
 from utool_chat.events import Event, publish_on_commit
 
 MAX_QUERY_CHARS = 64  # the longest display name; nothing longer can match
@@ -201,10 +201,7 @@ def send_request(actor_id: str, username: Any = None, user_id: Any = None) -> tu
         raise ValidationFailed("Give exactly one of username or userId.", code="validation_error")
     unknown_user = NotFound("User not found.", code="user_not_found")
     if user_id is not None:
-        if not isinstance(user_id, str):
-            raise ValidationFailed("userId must be a string.", code="validation_error")
-        if not is_id(user_id):  # no such user; and a NUL byte must not reach SQL
-            raise unknown_user
+        check_id(user_id, "userId", lambda: unknown_user)
         target_match = User.id == user_id
     else:
         wanted = normalise_username(username)
@@ -252,8 +249,7 @@ def send_request(actor_id: str, username: Any = None, user_id: Any = None) -> tu
 def _answer(actor_id: str, request_id: Any, accept: bool) -> dict[str, Any]:
     """Accept or decline a request addressed to the caller (see the module docstring)."""
     missing = NotFound("Friend request not found.", code="request_not_found")
-    if not is_id(request_id):
-        raise missing
+    check_id(request_id, "requestId", lambda: missing)
     with session_scope() as session:
         request = session.get(FriendRequest, request_id)
         if request is None or actor_id not in (request.from_user_id, request.to_user_id):
@@ -287,7 +283,7 @@ def decline_request(actor_id: str, request_id: Any) -> dict[str, Any]:
 def remove_friend(actor_id: str, friend_id: Any) -> None:
     """End a friendship (both rows). 404 if the two are not friends."""
     not_friends = NotFound("That user is not your friend.", code="not_friends")
-    if not is_id(friend_id) or friend_id == actor_id:
+    if check_id(friend_id, "userId", lambda: not_friends) == actor_id:
         raise not_friends
     with session_scope() as session:
         _lock_pair(session, actor_id, User.id == friend_id)

@@ -13,7 +13,6 @@ Read state is a position per member (last_read_seq); `unreadCount` is derived fr
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,9 +22,11 @@ from utool_chat import config
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Attachment, Conversation, Message, Reaction, ReadReceipt, User, new_id, utcnow
 from utool_chat.domain import conversations as convs
-from utool_chat.domain import ratelimit, uploads
+from utool_chat.domain import permissions, ratelimit, uploads
+from utool_chat.domain import typing as typing_domain
 from utool_chat.domain import serializers as ser
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from utool_chat.domain.text import check_id
 from utool_chat.events import Event, publish_on_commit
 
 # 'system' messages are written by the server only (the plan's list minus 'system').
@@ -51,19 +52,19 @@ def message_not_found() -> NotFound:
 
 
 def check_message_id(raw: Any) -> str:
-    """A message id from a URL path: 404 when it cannot exist."""
-    if not isinstance(raw, str):
-        raise ValidationFailed("messageId must be a string.", code="validation_error")
-    if not convs.is_id(raw):
-        raise message_not_found()
-    return raw
+    """The message a request acts on (text.check_id: a malformed id is the same 404 as a
+    missing one)."""
+    return check_id(raw, "messageId", message_not_found)
+
+
+def _not_a_message_here(field: str, code: str) -> ValidationFailed:
+    return ValidationFailed(f"{field} must be the id of a message in this conversation.", code=code)
 
 
 def _check_body_id(raw: Any, field: str, code: str) -> str:
-    """A message id inside a body or query: 400 `code` when it cannot be one."""
-    if not convs.is_id(raw):
-        raise ValidationFailed(f"{field} must be the id of a message in this conversation.", code=code)
-    return raw
+    """A message id referenced inside a body or query: a malformed one is the same 400
+    `code` as the id of a message that is not in the conversation."""
+    return check_id(raw, field, lambda: _not_a_message_here(field, code))
 
 
 def _check_content(raw: Any, *, allow_empty: bool) -> str:
@@ -190,16 +191,18 @@ def send_message(actor_id: str, conversation_id: Any, content: Any, content_type
                  attachments: Any = None, reply_to: Any = None, temp_id: Any = None) -> tuple[dict[str, Any], bool]:
     """(message, created). A repeated tempId from the same sender returns the first message
     (created False) and stores nothing."""
-    ratelimit.check_send(actor_id)
     cid = convs.check_conversation_id(conversation_id)
     kind = _check_content_type(content_type)
     files = _check_attachments(attachments)
     text = _check_content(content, allow_empty=bool(files))
     reply_id = None if reply_to is None else _check_body_id(reply_to, "replyTo", "invalid_reply_to")
     temp = _check_temp_id(temp_id)
+    # Counted once the request is well-formed (a refused one costs no query): what is
+    # limited is the work a send does.
+    ratelimit.check_send(actor_id)
     try:
         with session_scope() as session:
-            return _store_message(session, actor_id, cid, text, kind, files, reply_id, temp)
+            message, member_ids = _store_message(session, actor_id, cid, text, kind, files, reply_id, temp)
     except IntegrityError:
         # Safety net behind the row lock: the (conversation, sender, temp_id) constraint.
         if temp is None:
@@ -210,6 +213,10 @@ def send_message(actor_id: str, conversation_id: Any, content: Any, content_type
             if existing is None:
                 raise
             return serialize_with(session, *existing, ser.positions_of(roster)), False
+    if member_ids is None:  # a retry of a stored message: nothing new happened
+        return message, False
+    typing_domain.ended_by_message(actor_id, cid, member_ids)  # sending ends my typing, whatever the door
+    return message, True
 
 
 def _find_by_temp_id(session: Any, conversation_id: str, sender_id: str, temp_id: str):  # noqa: ANN202
@@ -221,14 +228,15 @@ def _find_by_temp_id(session: Any, conversation_id: str, sender_id: str, temp_id
 
 
 def _store_message(session: Any, actor_id: str, cid: str, text: str, kind: str, files: list[dict[str, Any]],
-                   reply_id: str | None, temp_id: str | None) -> tuple[dict[str, Any], bool]:
+                   reply_id: str | None, temp_id: str | None) -> tuple[dict[str, Any], list[str] | None]:
+    """(message, the active members' ids), or (the stored message, None) for a retry."""
     roster = convs.roster_or_404(session, actor_id, cid)
     me, my_user = next((m, u) for m, u in roster if m.user_id == actor_id)
     reply = None
     if reply_id is not None:
         target = session.exec(_with_sender().where(Message.id == reply_id, Message.conversation_id == cid)).first()
         if target is None:
-            raise ValidationFailed("replyTo must be a message of this conversation.", code="invalid_reply_to")
+            raise _not_a_message_here("replyTo", "invalid_reply_to")
         reply = ser.reply_out(*target)
 
     now = utcnow()
@@ -247,7 +255,7 @@ def _store_message(session: Any, actor_id: str, cid: str, text: str, kind: str, 
             # A retry: serve the stored message and undo our bump of the conversation row.
             out = serialize_with(session, *existing, ser.positions_of(roster))
             session.rollback()
-            return out, False
+            return out, None
 
     msg = Message(id=message_id, conversation_id=cid, seq=seq, sender_id=actor_id, content=text, content_type=kind,
                   reply_to_id=reply_id, temp_id=temp_id, created_at=now, updated_at=now)
@@ -290,15 +298,13 @@ def _store_message(session: Any, actor_id: str, cid: str, text: str, kind: str, 
     counts = convs.unread_counts(session, cid, [uid for uid in everyone if uid != actor_id])
     if read_others:
         counts[actor_id] = 0
-    for user_id, count in counts.items():
-        publish_on_commit(session, Event("chat:unread_count_update", {"conversationId": cid, "unreadCount": count},
-                                         [user_id]))
+    convs.publish_unread_counts(session, cid, counts)
     # Members who had archived it get the conversation back in their list.
     for member, _ in roster:
         if member.is_archived and member.user_id != actor_id:
             convs.publish_conversation_updated(session, cid)
             break
-    return message, True
+    return message, everyone
 
 
 # --- history ---------------------------------------------------------------------------------
@@ -326,8 +332,7 @@ def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HIST
                 sa.select(Message.seq).where(Message.id == cursor_id, Message.conversation_id == cid)
             ).scalar()
             if cursor_seq is None:
-                raise ValidationFailed(f"{cursor_field} must be the id of a message in this conversation.",
-                                       code="invalid_cursor")
+                raise _not_a_message_here(cursor_field, "invalid_cursor")
         newer = after_message_id is not None
         if newer:
             query = query.where(Message.seq > cursor_seq).order_by(Message.seq.asc())
@@ -377,12 +382,13 @@ def edit_message(actor_id: str, message_id: Any, content: Any) -> dict[str, Any]
     mid = check_message_id(message_id)
     with session_scope() as session:
         msg, sender, roster = visible_message(session, actor_id, mid, lock=True)
-        if msg.sender_id != actor_id:
-            raise Forbidden("You can only edit your own messages.", code="not_sender")
-        if msg.is_deleted:
-            raise Conflict("This message was deleted.", code="message_deleted")
-        if utcnow() - ser.as_utc(msg.created_at) > timedelta(seconds=config.settings.edit_window_seconds):
-            raise Forbidden("This message can no longer be edited.", code="edit_window_passed")
+        refusal = permissions.edit_refusal(ser.message_rights(msg), actor_id, utcnow())
+        if refusal == "not_sender":
+            raise Forbidden("You can only edit your own messages.", code=refusal)
+        if refusal == "message_deleted":
+            raise Conflict("This message was deleted.", code=refusal)
+        if refusal is not None:
+            raise Forbidden("This message can no longer be edited.", code=refusal)
         has_files = session.exec(sa.select(Attachment.id).where(Attachment.message_id == mid).limit(1)).first()
         text = _check_content(content, allow_empty=has_files is not None)
         positions = ser.positions_of(roster)
@@ -403,8 +409,9 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
     with session_scope() as session:
         msg, sender, roster = visible_message(session, actor_id, mid, lock=True)
         me = next(m for m, _ in roster if m.user_id == actor_id)
-        if msg.sender_id != actor_id and not me.is_admin:
-            raise Forbidden("Only the sender or a group admin can delete this message.", code="not_allowed")
+        refusal = permissions.delete_refusal(ser.message_rights(msg), actor_id, me.is_admin)
+        if refusal is not None:
+            raise Forbidden("Only the sender or a group admin can delete this message.", code=refusal)
         positions = ser.positions_of(roster)
         if msg.is_deleted:
             return serialize_with(session, msg, sender, positions)
@@ -417,9 +424,8 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
         publish_message_updated(session, out, roster)
         # It no longer counts as unread for whoever had not read it yet.
         had_it_unread = [m.user_id for m, _ in roster if m.user_id != msg.sender_id and m.last_read_seq < msg.seq]
-        for user_id, count in convs.unread_counts(session, msg.conversation_id, had_it_unread).items():
-            publish_on_commit(session, Event("chat:unread_count_update",
-                                             {"conversationId": msg.conversation_id, "unreadCount": count}, [user_id]))
+        convs.publish_unread_counts(session, msg.conversation_id,
+                                    convs.unread_counts(session, msg.conversation_id, had_it_unread))
         return out
 
 
@@ -438,8 +444,7 @@ def _target_message(session: Any, cid: str, raw_id: Any, field: str) -> tuple[Me
     mid = _check_body_id(raw_id, field, "invalid_message_id")
     row = session.exec(_with_sender().where(Message.id == mid, Message.conversation_id == cid)).first()
     if row is None:
-        raise ValidationFailed(f"{field} must be the id of a message in this conversation.",
-                               code="invalid_message_id")
+        raise _not_a_message_here(field, "invalid_message_id")
     return row
 
 
@@ -474,8 +479,7 @@ def mark_read(actor_id: str, conversation_id: Any, last_read_message_id: Any) ->
         ).one()
         result = {"conversationId": cid, "unreadCount": unread, "lastReadSeq": position}
         if advanced:
-            publish_on_commit(session, Event("chat:unread_count_update",
-                                             {"conversationId": cid, "unreadCount": unread}, [actor_id]))
+            convs.publish_unread_counts(session, cid, {actor_id: unread})
             positions = _moved(ser.positions_of(roster), actor_id, read_seq=msg.seq)
             publish_message_updated(session, serialize_with(session, msg, sender, positions), roster, exclude=actor_id)
         return result

@@ -56,21 +56,23 @@ _lock = threading.Lock()
 _FROM_SETTINGS: str = "<from settings>"  # sentinel: None is a meaningful redis_url (memory)
 
 
-def _make_storage(redis_url: str | None) -> Storage:
+def _make_storage(redis_url: str | None, key_prefix: str) -> Storage:
     if redis_url:
         # Short timeouts: a slow Redis must not stall a send (see _check: we fail open).
-        return RedisStorage(redis_url, key_prefix=KEY_PREFIX, socket_timeout=2, socket_connect_timeout=2)
+        return RedisStorage(redis_url, key_prefix=key_prefix, socket_timeout=2, socket_connect_timeout=2)
     return MemoryStorage()
 
 
 def configure(send: str | None = None, typing: str | None = None, redis_url: str | None = _FROM_SETTINGS,
-              login: str | None = None, upload: str | None = None, upload_bytes_per_day: int | None = None) -> None:
+              login: str | None = None, upload: str | None = None, upload_bytes_per_day: int | None = None,
+              key_prefix: str = KEY_PREFIX) -> None:
     """(Re)build the limiter. Omitted limits come from config.settings; `redis_url` defaults
-    to config.settings.redis_url (pass None to force in-memory counters)."""
+    to config.settings.redis_url (pass None to force in-memory counters). `key_prefix`
+    names the Redis keys (tests give theirs a private one)."""
     global _limiter
     settings = config.settings
     url = settings.redis_url if redis_url is _FROM_SETTINGS else redis_url
-    storage = _make_storage(url)
+    storage = _make_storage(url, key_prefix)
     with _lock:
         _limiter = _Limiter(
             send=parse(send or settings.rate_limit_send),
@@ -91,7 +93,7 @@ def reset() -> None:
         old, _limiter = _limiter, None
     if old is not None and isinstance(old.storage, RedisStorage):
         try:
-            old.storage.reset()  # deletes only keys under KEY_PREFIX
+            old.storage.reset()  # deletes only the keys under its own key prefix
         except Exception:
             log.warning("could not clear rate-limit counters in Redis", exc_info=True)
 

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from utool_chat import config
 from utool_chat.db.models import (
     Attachment,
     Conversation,
@@ -22,7 +23,7 @@ from utool_chat.db.models import (
     ReadReceipt,
     User,
 )
-from utool_chat.domain import file_urls
+from utool_chat.domain import file_urls, permissions
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -104,6 +105,24 @@ def reply_out(target: Message, sender: User | None) -> dict[str, Any]:
     }
 
 
+def message_editable_until(msg: Message) -> datetime | None:
+    return permissions.editable_until(
+        as_utc(msg.created_at), sender_id=msg.sender_id, content_type=msg.content_type, is_deleted=msg.is_deleted,
+        edit_window_seconds=config.settings.edit_window_seconds,
+    )
+
+
+def message_rights(msg: Message) -> dict[str, Any]:
+    """The fields of the message object that permissions.py reads, from the row alone (no
+    query): what the domain's edit and delete checks judge."""
+    return {
+        "_id": msg.id,
+        "sender": {"_id": msg.sender_id} if msg.sender_id else None,
+        "isDeleted": msg.is_deleted,
+        "editableUntil": iso(message_editable_until(msg)),
+    }
+
+
 def message_out(
     msg: Message,
     sender: User | None,
@@ -130,6 +149,8 @@ def message_out(
         "status": status,
         "isEdited": msg.is_edited,
         "isDeleted": deleted,
+        # Until when the sender may edit it (permissions.py), null once nobody may.
+        "editableUntil": iso(message_editable_until(msg)),
         "tempId": msg.temp_id,
         "createdAt": iso(msg.created_at),
         "updatedAt": iso(msg.updated_at),

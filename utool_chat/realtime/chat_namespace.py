@@ -3,6 +3,9 @@
 Connect with auth={"token": <bearer token>}; a missing or bad token is refused at
 connect. Every socket joins `user:<id>`, the room all of that user's events go to, and
 `session:<id>` of its login, which a logout of that token disconnects (see fanout.py).
+There are no conversation rooms: every event is addressed to users (fanout.py says why),
+so chat:join_conversation is an acknowledged membership check and
+chat:leave_conversation an acknowledgement, kept for the plan's clients.
 Client → server events and their ack data:
 
     chat:join_conversation    {conversationId}                 -> {conversationId} (+ chat:joined_conversation_ack)
@@ -34,46 +37,17 @@ from typing import Any
 from socketio import AsyncNamespace
 from socketio.exceptions import ConnectionRefusedError
 
-from utool_chat.db.engine import session_scope
-from utool_chat.domain import accounts, conversations, messages, ratelimit
+from utool_chat.domain import accounts, conversations, messages
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, ValidationFailed
 from utool_chat.domain.text import is_id
 from utool_chat.realtime.fanout import EventFanout, session_room, user_room
-from utool_chat.realtime.typing_expiry import TypingExpiry
 
 log = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
 User = dict[str, Any]
 Handler = Callable[[str, User, Payload], Awaitable[Any]]
-
-
-def conversation_room(conversation_id: str) -> str:
-    return f"conversation:{conversation_id}"
-
-
-def _required_id(payload: Payload, field: str) -> str:
-    value = payload.get(field)
-    if not is_id(value):  # also keeps NUL bytes and lone surrogates out of SQL, rooms and acks
-        raise ValidationFailed(f"{field} must be a non-empty id string.", code="validation_error")
-    return value
-
-
-def _require_member(actor_id: str, conversation_id: str) -> None:
-    with session_scope() as session:
-        conversations.require_member(session, actor_id, conversation_id)
-
-
-def _typing_started(actor_id: str, conversation_id: str, announce: bool) -> None:
-    ratelimit.check_typing(actor_id)
-    if announce:
-        typing_domain.typing_started(actor_id, conversation_id)
-
-
-def _typing_ended(actor_id: str, conversation_id: str) -> None:
-    ratelimit.check_typing(actor_id)
-    typing_domain.typing_stopped(actor_id, conversation_id)
 
 
 def _error_body(exc: DomainError) -> dict[str, Any]:
@@ -87,8 +61,6 @@ class ChatNamespace(AsyncNamespace):
     def __init__(self, namespace: str = "/chat") -> None:
         super().__init__(namespace)
         self._fanout: EventFanout | None = None
-        self.typing = TypingExpiry(typing_domain.TYPING_TTL, self._typing_stopped_in_background)
-        self._background: set[asyncio.Task] = set()
         self._handlers: dict[str, Handler] = {
             "chat:join_conversation": self.join_conversation,
             "chat:leave_conversation": self.leave_conversation,
@@ -102,7 +74,7 @@ class ChatNamespace(AsyncNamespace):
 
     # -- connection -------------------------------------------------------------------
 
-    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             raise ConnectionRefusedError("Authentication required: connect with auth={'token': '<token>'}.")
@@ -125,8 +97,10 @@ class ChatNamespace(AsyncNamespace):
             raise ConnectionRefusedError("Invalid or expired token.")
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        for user_id, conversation_id in self.typing.end_all_of(sid):
-            self._typing_stopped_in_background(user_id, conversation_id)
+        try:
+            await asyncio.to_thread(typing_domain.end_typing_of, sid)  # the socket kept them alive
+        except Exception:
+            log.exception("could not end the typing of %s", sid)
 
     # -- dispatch ---------------------------------------------------------------------
 
@@ -178,80 +152,55 @@ class ChatNamespace(AsyncNamespace):
     # -- client events ----------------------------------------------------------------
 
     async def join_conversation(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
-        conversation_id = _required_id(payload, "conversationId")
-        await asyncio.to_thread(_require_member, user["_id"], conversation_id)
-        await self.enter_room(sid, conversation_room(conversation_id))
+        conversation_id = await asyncio.to_thread(
+            conversations.confirm_member, user["_id"], payload.get("conversationId")
+        )
         await self.emit("chat:joined_conversation_ack", {"conversationId": conversation_id}, to=sid)
         return {"conversationId": conversation_id}
 
     async def leave_conversation(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
-        conversation_id = _required_id(payload, "conversationId")
-        await self.leave_room(sid, conversation_room(conversation_id))
-        return {"conversationId": conversation_id}
+        return {"conversationId": conversations.check_conversation_id(payload.get("conversationId"))}
 
     async def send_message(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
-        conversation_id = _required_id(payload, "conversationId")
         content_type = payload.get("contentType")
         message, _created = await asyncio.to_thread(
             messages.send_message,
             user["_id"],
-            conversation_id,
+            payload.get("conversationId"),
             payload.get("content"),
             content_type="text" if content_type is None else content_type,
             attachments=payload.get("attachments"),
             reply_to=payload.get("replyTo"),
             temp_id=payload.get("tempId"),
         )
-        # Sending ends the sender's typing; tell the others without delaying the ack.
-        if self.typing.end(user["_id"], conversation_id):
-            self._typing_stopped_in_background(user["_id"], conversation_id)
         return {"message": message, "tempId": payload.get("tempId")}
 
     async def typing_start(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
-        conversation_id = _required_id(payload, "conversationId")
-        # A refresh of a state this process already announced costs no query and no event.
-        announce = not self.typing.is_typing(user["_id"], conversation_id)
-        await asyncio.to_thread(_typing_started, user["_id"], conversation_id, announce)
-        self.typing.refresh(sid, user["_id"], conversation_id)
+        conversation_id = payload.get("conversationId")
+        # This socket keeps the state alive: its disconnect ends it (on_disconnect).
+        await asyncio.to_thread(typing_domain.typing_started, user["_id"], conversation_id, owner=sid)
         return {"conversationId": conversation_id}
 
     async def typing_end(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
-        conversation_id = _required_id(payload, "conversationId")
-        await asyncio.to_thread(_typing_ended, user["_id"], conversation_id)
-        self.typing.end(user["_id"], conversation_id)
+        conversation_id = payload.get("conversationId")
+        await asyncio.to_thread(typing_domain.typing_stopped, user["_id"], conversation_id)
         return {"conversationId": conversation_id}
 
     async def mark_messages_read(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
-        conversation_id = _required_id(payload, "conversationId")
-        last_read_id = _required_id(payload, "lastReadMessageId")
-        return await asyncio.to_thread(messages.mark_read, user["_id"], conversation_id, last_read_id)
+        return await asyncio.to_thread(
+            messages.mark_read, user["_id"], payload.get("conversationId"), payload.get("lastReadMessageId")
+        )
 
     async def message_delivered(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
-        conversation_id = _required_id(payload, "conversationId")
-        message_id = _required_id(payload, "messageId")
-        message = await asyncio.to_thread(messages.mark_delivered, user["_id"], conversation_id, message_id)
+        message = await asyncio.to_thread(
+            messages.mark_delivered, user["_id"], payload.get("conversationId"), payload.get("messageId")
+        )
         return {"message": message}
 
     async def sync(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
-        conversation_id = _required_id(payload, "conversationId")
         # afterSeq and limit are validated by the domain (non-negative integers).
         found, meta = await asyncio.to_thread(
-            messages.messages_since, user["_id"], conversation_id, payload.get("afterSeq", 0),
+            messages.messages_since, user["_id"], payload.get("conversationId"), payload.get("afterSeq", 0),
             payload.get("limit", messages.MAX_SYNC_LIMIT),
         )
         return {"messages": found, "hasMore": meta["hasMore"], "lastSeq": meta["lastSeq"]}
-
-    # -- helpers ----------------------------------------------------------------------
-
-    def _typing_stopped_in_background(self, user_id: str, conversation_id: str) -> None:
-        """Publish chat:user_stopped_typing without making anyone wait for it."""
-
-        async def announce() -> None:
-            try:
-                await asyncio.to_thread(typing_domain.typing_stopped, user_id, conversation_id)
-            except Exception:  # e.g. the user left the conversation meanwhile: nobody to tell
-                log.debug("typing stop for %s in %s not announced", user_id, conversation_id, exc_info=True)
-
-        task = asyncio.get_running_loop().create_task(announce())
-        self._background.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(self._background.discard)
