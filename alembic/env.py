@@ -1,9 +1,9 @@
 """Alembic environment: migrates the database named by DATABASE_URL (or `-x url=...`)."""
 
-from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
+from alembic import context
 from utool_chat import config as app_config
 from utool_chat.db import models  # noqa: F401  (registers the tables)
 

@@ -16,7 +16,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -31,7 +31,7 @@ def seed(url: str, n_messages: int) -> tuple[str, str, list[str]]:
     from utool_chat.db.models import new_id
 
     ann, bob, conv = new_id(), new_id(), new_id()
-    start = datetime.now(timezone.utc) - timedelta(days=30)
+    start = datetime.now(UTC) - timedelta(days=30)
     ids = [new_id() for _ in range(n_messages)]
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.executemany(
@@ -104,7 +104,7 @@ def main() -> None:
 
         timings.sort()
         p50 = statistics.median(timings)
-        p99 = timings[min(len(timings) - 1, int(round(0.99 * (len(timings) - 1))))]
+        p99 = timings[min(len(timings) - 1, round(0.99 * (len(timings) - 1)))]
         print(f"list_messages(limit={args.limit}) at {args.calls} random cursors over {args.messages:,} messages:"
               f" p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {timings[-1]:.2f} ms; newest page {newest_ms:.2f} ms")
         engine.get_engine().dispose()

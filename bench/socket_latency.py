@@ -44,7 +44,7 @@ def point_this_process_at(url: str) -> None:
     engine.init_engine(url)
 
 
-async def connect(base_url: str, token: str, on_message=None) -> socketio.AsyncClient:  # noqa: ANN001
+async def connect(base_url: str, token: str, on_message=None) -> socketio.AsyncClient:
     client = socketio.AsyncClient(reconnection=False)
     if on_message is not None:
         client.on("chat:new_message", on_message, namespace=NAMESPACE)
@@ -55,7 +55,7 @@ async def connect(base_url: str, token: str, on_message=None) -> socketio.AsyncC
 
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def describe(label: str, samples_s: list[float]) -> str:
@@ -64,11 +64,11 @@ def describe(label: str, samples_s: list[float]) -> str:
             f"max={max(ms):.2f} ms  mean={statistics.fmean(ms):.2f} ms")
 
 
-async def measure_latency(base_url: str, sender, receiver, conversation_id: str, count: int) -> tuple[list, list]:  # noqa: ANN001
+async def measure_latency(base_url: str, sender, receiver, conversation_id: str, count: int) -> tuple[list, list]:
     """One message at a time: emit → the receiver's chat:new_message, and emit → the ack."""
     waiting: dict[str, asyncio.Future] = {}
 
-    async def on_message(data) -> None:  # noqa: ANN001
+    async def on_message(data) -> None:
         future = waiting.pop(data.get("tempId"), None)
         if future is not None and not future.done():
             future.set_result(time.perf_counter())
@@ -106,13 +106,13 @@ async def connect_idle(base_url: str, tokens: list[str], count: int) -> list[soc
     return clients
 
 
-async def measure_throughput(base_url: str, pairs: list, per_sender: int) -> dict[str, float]:  # noqa: ANN001
+async def measure_throughput(base_url: str, pairs: list, per_sender: int) -> dict[str, float]:
     """Each (sender, receiver, conversation) pair sends `per_sender` messages back to back."""
     total = len(pairs) * per_sender
     delivered = 0
     all_delivered = asyncio.Event()
 
-    async def on_message(_data) -> None:  # noqa: ANN001
+    async def on_message(_data) -> None:
         nonlocal delivered
         delivered += 1
         if delivered == total:
@@ -122,7 +122,7 @@ async def measure_throughput(base_url: str, pairs: list, per_sender: int) -> dic
     receivers = [await connect(base_url, r.token, on_message) for _, r, _ in pairs]
     stored_at: list[float] = []
 
-    async def send_all(client, conversation_id: str) -> None:  # noqa: ANN001
+    async def send_all(client, conversation_id: str) -> None:
         for i in range(per_sender):
             result = await client.call("chat:send_message", {"conversationId": conversation_id, "content": f"t{i}"},
                                        namespace=NAMESPACE, timeout=30)
@@ -130,7 +130,7 @@ async def measure_throughput(base_url: str, pairs: list, per_sender: int) -> dic
             stored_at.append(time.perf_counter())
 
     start = time.perf_counter()
-    await asyncio.gather(*(send_all(c, conv) for c, (_, _, conv) in zip(senders, pairs)))
+    await asyncio.gather(*(send_all(c, conv) for c, (_, _, conv) in zip(senders, pairs, strict=True)))
     stored_done = time.perf_counter()
     await asyncio.wait_for(all_delivered.wait(), 60)
     delivered_done = time.perf_counter()
@@ -145,10 +145,10 @@ async def measure_throughput(base_url: str, pairs: list, per_sender: int) -> dic
 
 
 async def run(base_url: str, args: argparse.Namespace) -> None:
-    from tests.realtime.conftest import direct_conversation, new_person
+    from tests.support.factories import direct_conversation, new_person
 
     alice, bob = new_person(), new_person()
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
 
     print(f"-- latency, {args.messages} messages one at a time, 2 sockets")
     delivery, ack = await measure_latency(base_url, alice, bob, conversation_id, args.messages)
@@ -167,7 +167,7 @@ async def run(base_url: str, args: argparse.Namespace) -> None:
     pairs = []
     for _ in range(args.senders):
         sender, receiver = new_person(), new_person()
-        pairs.append((sender, receiver, direct_conversation(sender, receiver)))
+        pairs.append((sender, receiver, direct_conversation(sender, receiver)["_id"]))
     print(f"-- throughput, {args.senders} concurrent senders x {args.per_sender} messages (one backend process)")
     figures = await measure_throughput(base_url, pairs, args.per_sender)
     print(f"  {figures['messages']} messages in {figures['seconds']:.2f} s: "
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--per-sender", type=int, default=250)
     args = parser.parse_args()
 
-    from utool_chat.realtime.backend_process import running_backend
+    from tests.support.backend_process import running_backend
 
     with temporary_pg_database("utool_bench") as url:
         migrate(url)

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from tests.support.events import tap_bus
 from utool_chat.events import Event
 
@@ -88,12 +88,15 @@ TABLES = [
 
 @pytest.fixture()
 def db(pg_url: str) -> Iterator[str]:
-    """An empty database and fresh rate-limit counters for each test (TRUNCATE is much
-    faster than re-migrating)."""
+    """An empty database, fresh rate-limit counters and no typing states for each test
+    (TRUNCATE is much faster than re-migrating; a typing state left by an earlier test
+    would otherwise expire, and query, in the middle of this one)."""
     from utool_chat.db.engine import get_engine
     from utool_chat.domain import ratelimit
+    from utool_chat.domain.typing import registry
 
     ratelimit.reset()
+    registry.clear()
 
     with get_engine().begin() as conn:
         conn.execute(sa.text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))
@@ -117,7 +120,7 @@ def count_queries() -> Iterator[QueryCounter]:
     counter = QueryCounter()
     engine = get_engine()
 
-    def _before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def _before(conn, cursor, statement, parameters, context, executemany):
         counter.statements.append(statement)
 
     sa.event.listen(engine, "before_cursor_execute", _before)
@@ -161,11 +164,11 @@ def register(api_client):
     return _register
 
 
-def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+def pytest_collection_modifyitems(config, items):
     """Run the browser tests last. Playwright's sync API keeps an event loop running in the
     main thread for the rest of the session, and pytest-asyncio cannot start its own loop
     next to it; with the browser tests at the end, every async test has run before."""
-    def is_browser(item) -> bool:  # noqa: ANN001
+    def is_browser(item) -> bool:
         return item.get_closest_marker("browser") is not None or "browser" in item.path.parts
 
     items.sort(key=is_browser)

@@ -93,10 +93,6 @@ class Settings:
     file_url_ttl_seconds: int = field(default_factory=lambda: int(os.environ.get("FILE_URL_TTL_SECONDS", "3600")))
     upload_tmp_dir: str | None = field(default_factory=lambda: os.environ.get("UPLOAD_TMP_DIR") or None)
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 settings = Settings()
 

@@ -150,7 +150,8 @@ def test_logged_out_token_is_401_everywhere(api_client, register):
 
 def test_logout_only_ends_that_session(api_client, register):
     _, _, first = register("alice")
-    second_token = api_client.post(LOGIN, json={"username": "alice", "password": "correct horse"}).json()["data"]["token"]
+    second_login = api_client.post(LOGIN, json={"username": "alice", "password": "correct horse"})
+    second_token = second_login.json()["data"]["token"]
     api_client.post(LOGOUT, headers=first)
     assert api_client.get(ME, headers={"Authorization": f"Bearer {second_token}"}).status_code == 200
 

@@ -144,13 +144,15 @@ def test_decline_returns_the_request_and_no_friendship(api_client, trio):
 @pytest.mark.parametrize("action", ["accept", "decline"])
 def test_someone_elses_request_is_404(api_client, trio, action):
     request = send(api_client, trio["alice"][1], username="bob").json()["data"]
-    assert_error(api_client.post(f"{REQUESTS}/{request['_id']}/{action}", headers=trio["carol"][1]), 404, "request_not_found")
+    answered = api_client.post(f"{REQUESTS}/{request['_id']}/{action}", headers=trio["carol"][1])
+    assert_error(answered, 404, "request_not_found")
 
 
 @pytest.mark.parametrize("action", ["accept", "decline"])
 def test_sender_answering_own_request_is_403(api_client, trio, action):
     request = send(api_client, trio["alice"][1], username="bob").json()["data"]
-    assert_error(api_client.post(f"{REQUESTS}/{request['_id']}/{action}", headers=trio["alice"][1]), 403, "not_recipient")
+    answered = api_client.post(f"{REQUESTS}/{request['_id']}/{action}", headers=trio["alice"][1])
+    assert_error(answered, 403, "not_recipient")
 
 
 @pytest.mark.parametrize("action", ["accept", "decline"])

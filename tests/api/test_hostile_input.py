@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.factories import PASSWORD, Person, new_person, unique_username
 from utool_chat.domain import conversations, friends, messages, ratelimit
+
 HUGE = "a" * 100_000
 TEN_MB = 10 * 1024 * 1024
 LONGEST_URL_PART = 60_000  # httpx (like most servers) refuses URLs over 64 KiB
@@ -55,7 +56,9 @@ class World:
 def world(pg_url: str) -> Iterator[World]:
     # Hundreds of refused sends by the same user must not hit the send rate limit.
     ratelimit.configure(send="1000000/second", typing="1000000/second", redis_url=None)
-    alice, bob, dave, carol, erin = (new_person(name, password=PASSWORD) for name in ("Alice", "Bob", "Dave", "Carol", "Erin"))
+    alice, bob, dave, carol, erin = (
+        new_person(name, password=PASSWORD) for name in ("Alice", "Bob", "Dave", "Carol", "Erin")
+    )
     request, _ = friends.send_request(alice.id, user_id=bob.id)
     friends.accept_request(bob.id, request["_id"])
     direct, _ = conversations.create_conversation(alice.id, [bob.id])
@@ -185,7 +188,7 @@ def encode(body: Any) -> bytes:
 
 
 def call(client: TestClient, w: World, route: Route, body: Any = None, *, raw: bytes | None = None,
-         headers: dict[str, Any] | None = None, **path: str):  # noqa: ANN201
+         headers: dict[str, Any] | None = None, **path: Any) -> Any:
     if headers is None:
         headers = w.alice.headers if route.auth else {}
     content = raw if raw is not None else (None if body is None else encode(body))
@@ -194,7 +197,7 @@ def call(client: TestClient, w: World, route: Route, body: Any = None, *, raw: b
     return client.request(route.method, route.url(w, **path), content=content, headers=headers)
 
 
-def assert_refused(response, *statuses: int) -> dict[str, Any]:  # noqa: ANN001
+def assert_refused(response, *statuses: int) -> dict[str, Any]:
     """A 4xx (one of `statuses` if given) with exactly the contract's error envelope."""
     context = f"{response.status_code}: {response.text[:300]}"
     if statuses:
@@ -207,13 +210,13 @@ def assert_refused(response, *statuses: int) -> dict[str, Any]:  # noqa: ANN001
     return body
 
 
-def assert_no_leak(response) -> None:  # noqa: ANN001
+def assert_no_leak(response) -> None:
     assert response.status_code < 500, f"{response.status_code}: {response.text[:300]}"
     for marker in LEAK_MARKERS:
         assert marker not in response.text, response.text[:300]
 
 
-def assert_refused_or_ok(response) -> None:  # noqa: ANN001
+def assert_refused_or_ok(response) -> None:
     """For inputs a route may legitimately accept: a success, or a clean refusal."""
     if response.status_code < 400:
         assert response.json()["success"] is True
@@ -366,7 +369,8 @@ PATH_ROUTES = [(route, slot) for route in ROUTES for slot in ("conversation", "m
 @pytest.mark.parametrize(("route", "slot"), PATH_ROUTES, ids=[f"{r.name}-{s}" for r, s in PATH_ROUTES])
 def test_a_hostile_id_in_the_path_is_a_4xx(client, world, route, slot, hostile):
     body = route.base_body(world) if route.reads_body else None
-    response = call(client, world, route, body, **{slot: HOSTILE_IDS[hostile]})
+    ids: dict[str, Any] = {slot: HOSTILE_IDS[hostile]}
+    response = call(client, world, route, body, **ids)
     assert_refused(response, 400, 404, 405)
 
 
@@ -485,8 +489,8 @@ def test_a_private_conversation_answers_exactly_like_a_missing_one(client, world
     payload = body(world) if body else None
     if name == "mark_read":
         payload = {"lastReadMessageId": message_id}
-    target = {"conversation": conversation_id} if slot == "conversation" else {"message": message_id}
-    missing = {slot: uuid.uuid4().hex}
+    target: dict[str, Any] = {"conversation": conversation_id} if slot == "conversation" else {"message": message_id}
+    missing: dict[str, Any] = {slot: uuid.uuid4().hex}
     private = call(client, world, route, payload, headers=snooper.headers, **target)
     absent = call(client, world, route, payload, headers=snooper.headers, **missing)
     assert_refused(private, 404)
@@ -498,8 +502,9 @@ def test_someone_elses_friend_request_and_friend_answer_like_missing_ones(client
     for route_name, slot, value in (("accept", "request", world.request), ("decline", "request", world.request),
                                     ("unfriend", "user", world.bob.id)):
         route = ROUTES_BY_NAME[route_name]
-        theirs = call(client, world, route, headers=carol, **{slot: value})
-        missing = call(client, world, route, headers=carol, **{slot: uuid.uuid4().hex})
+        ids: dict[str, Any] = {slot: value}
+        theirs = call(client, world, route, headers=carol, **ids)
+        missing = call(client, world, route, headers=carol, **{**ids, slot: uuid.uuid4().hex})
         assert_refused(theirs, 404)
         assert (theirs.status_code, theirs.content) == (missing.status_code, missing.content)
 
@@ -527,7 +532,7 @@ def test_a_rejected_edit_keeps_the_old_content(client, world):
         assert (kept["content"], kept["isEdited"]) == ("the original words", False), name
 
 
-REJECTED_SENDS = {
+REJECTED_SENDS: dict[str, dict[str, Any]] = {
     "too_long": {"content": "x" * 4001}, "empty": {"content": ""}, "nul": {"content": "a\u0000"},
     "lone_surrogate": {"content": "\ud83d"}, "wrong_type": {"content": 7},
     "bad_content_type": {"content": "x", "contentType": "system"},

@@ -21,7 +21,9 @@ def _login(api_client, username: str, password: str):
     return api_client.post(LOGIN, json={"username": username, "password": password})
 
 
-def test_failed_logins_beyond_the_limit_are_429_even_with_the_right_password(api_client, register, three_failures_allowed):
+def test_failed_logins_beyond_the_limit_are_429_even_with_the_right_password(
+    api_client, register, three_failures_allowed
+):
     register("alice", password="correct horse")
     for _ in range(3):
         assert _login(api_client, "alice", "wrong horse").status_code == 401

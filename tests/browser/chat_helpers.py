@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from tests.browser.conftest import PASSWORD, login_in_browser, unique_username, wait_for_app
-from utool_chat.domain import accounts, conversations, friends, messages
+from tests.support import factories
+from tests.support.factories import befriend as make_friends
+from tests.support.factories import direct_conversation, group_conversation
+from utool_chat.domain import accounts, messages
+
+__all__ = ["direct_conversation", "group_conversation", "make_friends"]  # the shared factories, re-exported
 
 
 # The tests' cast: a first name gives a fresh user with this display name.
@@ -14,7 +19,8 @@ CAST = {"alice": "Alice Archer", "bob": "Bob Baker", "carol": "Carol Chen", "dav
 
 
 def make_user(prefix: str, display_name: str) -> dict[str, Any]:
-    return accounts.register(unique_username(prefix), PASSWORD, display_name)["user"]
+    """A user who can log in with PASSWORD."""
+    return factories.make_user(unique_username(prefix), display_name, password=PASSWORD)
 
 
 def people(*first_names: str) -> list[dict[str, Any]]:
@@ -27,16 +33,6 @@ def friends_in_direct_chat() -> tuple[dict[str, Any], dict[str, Any], dict[str, 
     alice, bob = people("alice", "bob")
     make_friends(alice, bob)
     return alice, bob, direct_conversation(alice, bob)
-
-
-def make_friends(a: dict[str, Any], b: dict[str, Any]) -> None:
-    request, _created = friends.send_request(a["_id"], user_id=b["_id"])
-    friends.accept_request(b["_id"], request["_id"])
-
-
-def direct_conversation(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    conversation, _created = conversations.create_conversation(a["_id"], [b["_id"]], type="direct")
-    return conversation
 
 
 def seed_messages(conversation_id: str, senders: list[dict[str, Any]], count: int, text: str = "Seeded message") -> None:
@@ -95,14 +91,6 @@ def api_send(app_server, user: dict[str, Any], conversation_id: str, content: st
     )
     assert response.status_code == 201, response.text
     return response.json()["data"]
-
-
-def group_conversation(admin: dict[str, Any], members: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    """A group created by `admin` (its first admin) through the domain."""
-    conversation, _created = conversations.create_conversation(
-        admin["_id"], [m["_id"] for m in members], type="group", name=name
-    )
-    return conversation
 
 
 def open_chat_list(page, base_url: str) -> None:  # noqa: ANN001

@@ -25,7 +25,7 @@ def _rich_history(conv: str, members: list[str], count: int) -> list[str]:
                                     attachments=[{"url": "/a.png", "type": "image/png"}])
     reactions.add_reaction(members[0], last["_id"], "👍")
     messages.mark_read(members[0], conv, last["_id"])
-    return ids + [last["_id"]]
+    return [*ids, last["_id"]]
 
 
 @pytest.fixture()
@@ -70,7 +70,7 @@ def test_sending_with_temp_id_reply_and_attachments_adds_one_query_each(owner):
                               attachments=[{"url": "/a.png", "type": "image/png"}])
     assert q.count == 5 + 3, q.statements
     with count_queries() as q_retry:
-        again, created = messages.send_message(owner, conv, "second", temp_id="t2")
+        _again, created = messages.send_message(owner, conv, "second", temp_id="t2")
     assert not created
     # roster, bump, temp-id lookup, then serialising the stored message
     # (reply target, reactions, attachments, receipts)

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from tests.support.factories import befriend, bulk_messages, direct_conversation, issue_token, make_user
 from utool_chat.db.engine import session_scope
@@ -15,11 +16,11 @@ from utool_chat.domain import conversations as convs
 from utool_chat.domain import messages, reactions
 
 
-def race(count: int, call):  # noqa: ANN001, ANN201
+def race(count: int, call):
     """Run call(i) for i in range(count) on `count` threads released at the same instant."""
     start = threading.Barrier(count)
 
-    def run(i):  # noqa: ANN001, ANN202
+    def run(i):
         start.wait()
         return call(i)
 
@@ -40,8 +41,8 @@ def test_racing_creators_of_one_direct_conversation_get_the_same_one(pair):
     assert len({conv["_id"] for conv, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     with session_scope() as s:
-        assert s.exec(sa.select(sa.func.count()).select_from(Conversation)).scalar_one() == 1
-        assert s.exec(sa.select(sa.func.count()).select_from(ConversationMember)).scalar_one() == 2
+        assert s.execute(sa.select(sa.func.count()).select_from(Conversation)).scalar_one() == 1
+        assert s.execute(sa.select(sa.func.count()).select_from(ConversationMember)).scalar_one() == 2
 
 
 def test_twenty_concurrent_sends_get_seq_1_to_20_exactly(pair):
@@ -50,9 +51,11 @@ def test_twenty_concurrent_sends_get_seq_1_to_20_exactly(pair):
     results = race(20, lambda i: messages.send_message(ann if i % 2 else bob, conv, f"m{i}"))
     assert sorted(msg["seq"] for msg, _ in results) == list(range(1, 21))
     with session_scope() as s:
-        row = s.exec(sa.select(Conversation.last_seq, Conversation.last_message_id)
-                     .where(Conversation.id == conv)).one()
-        newest = s.exec(sa.select(Message.id).where(Message.conversation_id == conv, Message.seq == 20)).scalar_one()
+        row = s.execute(sa.select(col(Conversation.last_seq), col(Conversation.last_message_id))
+                     .where(col(Conversation.id) == conv)).one()
+        newest = s.execute(
+            sa.select(col(Message.id)).where(col(Message.conversation_id) == conv, col(Message.seq) == 20)
+        ).scalar_one()
     assert row == (20, newest)  # lastMessage points at the message that got the last seq
 
 
@@ -63,8 +66,8 @@ def test_concurrent_retries_of_one_temp_id_store_one_message(pair):
     assert len({msg["_id"] for msg, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     with session_scope() as s:
-        assert s.exec(sa.select(sa.func.count()).select_from(Message)).scalar_one() == 1
-        assert s.exec(sa.select(Conversation.last_seq).where(Conversation.id == conv)).scalar_one() == 1
+        assert s.execute(sa.select(sa.func.count()).select_from(Message)).scalar_one() == 1
+        assert s.execute(sa.select(col(Conversation.last_seq)).where(col(Conversation.id) == conv)).scalar_one() == 1
     assert messages.send_message(ann, conv, "next")[0]["seq"] == 2  # no gap left behind
 
 
@@ -84,10 +87,10 @@ def test_concurrent_mark_reads_end_at_the_furthest_position_with_increasing_rece
     ids = bulk_messages(conv, ann, 12)
     race(12, lambda i: messages.mark_read(bob, conv, ids[i]))
     with session_scope() as s:
-        position = s.exec(sa.select(ConversationMember.last_read_seq).where(
-            ConversationMember.conversation_id == conv, ConversationMember.user_id == bob)).scalar_one()
-        receipts = s.exec(sa.select(ReadReceipt.up_to_seq).where(ReadReceipt.user_id == bob)
-                          .order_by(ReadReceipt.id)).scalars().all()
+        position = s.execute(sa.select(col(ConversationMember.last_read_seq)).where(
+            col(ConversationMember.conversation_id) == conv, col(ConversationMember.user_id) == bob)).scalar_one()
+        receipts = s.execute(sa.select(col(ReadReceipt.up_to_seq)).where(col(ReadReceipt.user_id) == bob)
+                          .order_by(col(ReadReceipt.id))).scalars().all()
     assert position == 12
     assert receipts == sorted(set(receipts)) and receipts[-1] == 12
 
@@ -99,4 +102,4 @@ def test_concurrent_identical_reactions_store_one_row(pair):
     results = race(8, lambda i: reactions.add_reaction(bob, msg["_id"], "🎉"))
     assert all(r["reactions"] == [{"user": bob, "emoji": "🎉"}] for r in results)
     with session_scope() as s:
-        assert s.exec(sa.select(sa.func.count()).select_from(Reaction)).scalar_one() == 1
+        assert s.execute(sa.select(sa.func.count()).select_from(Reaction)).scalar_one() == 1

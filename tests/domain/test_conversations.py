@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from tests.conftest import count_queries
 from tests.support.events import named
@@ -52,7 +53,7 @@ def test_same_pair_gets_the_same_direct_conversation_from_either_side(people):
     assert not created
     assert again["_id"] == first["_id"]
     with session_scope() as s:
-        assert s.exec(sa.select(sa.func.count()).select_from(Conversation)).scalar_one() == 1
+        assert s.execute(sa.select(sa.func.count()).select_from(Conversation)).scalar_one() == 1
 
 
 @pytest.mark.parametrize("participants", [[], "bob", [1], ["x" * 65], ["a", "b"]])
@@ -192,7 +193,7 @@ def test_empty_update_is_rejected(people, team):
 def test_last_admin_leaving_hands_admin_to_the_longest_standing_member(people, team):
     ann, bob, cid = people["ann"], people["bob"], people["cid"]
     with session_scope() as s:  # make cid clearly the oldest remaining member
-        s.exec(sa.update(ConversationMember).where(ConversationMember.user_id == cid["_id"])
+        s.exec(sa.update(ConversationMember).where(col(ConversationMember.user_id) == cid["_id"])
                .values(joined_at=sa.func.now() - sa.text("interval '1 day'")))
     convs.archive_or_leave(ann["_id"], team["_id"])
     seen_by_bob = convs.get_conversation(bob["_id"], team["_id"])

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from functools import partial
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from tests.conftest import count_queries
-from tests.support.events import recorded_events
+from tests.support.events import RecordedEvents, recorded_events
 from tests.support.factories import befriend, make_user
 from utool_chat.db.engine import get_engine, session_scope
-from utool_chat.db.models import User
 from utool_chat.domain import friends
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from utool_chat.domain.serializers import user_out
+
 
 @pytest.fixture()
 def alice(db):
@@ -375,7 +376,7 @@ def run_together(*calls):
         barrier.wait()
         try:
             results[i] = fn()
-        except Exception as exc:  # noqa: BLE001 - reported to the test
+        except Exception as exc:
             results[i] = exc
 
     threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(calls)]
@@ -390,8 +391,8 @@ def test_concurrent_mutual_requests_end_as_one_friendship(db):
     for round_no in range(5):
         a, b = make_user(f"left{round_no}"), make_user(f"right{round_no}")
         results = run_together(
-            lambda: friends.send_request(a["_id"], user_id=b["_id"]),
-            lambda: friends.send_request(b["_id"], user_id=a["_id"]),
+            partial(friends.send_request, a["_id"], user_id=b["_id"]),
+            partial(friends.send_request, b["_id"], user_id=a["_id"]),
         )
         assert not any(isinstance(r, Exception) for r in results), results
         assert sorted(created for _, created in results) == [False, True]
@@ -423,18 +424,16 @@ def test_concurrent_accepts_of_one_request_befriend_once(alice, bob):
 # ---------------------------------------------------------------- events
 
 
-async def wait_for(received: list, count: int, timeout: float = 2.0) -> list:
-    async with asyncio.timeout(timeout):
-        while len(received) < count:
-            await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)  # and nothing more arrives
+async def settled(received: RecordedEvents) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """Everything published so far, once it has all arrived."""
+    await received.settle()
     return [(e.name, e.payload, sorted(e.user_ids)) for e in received]
 
 
 async def test_new_request_is_announced_to_the_recipient_only(alice, bob):
     async with recorded_events() as received:
         request, _ = await asyncio.to_thread(friends.send_request, alice["_id"], username="bob")
-        events = await wait_for(received, 1)
+        events = await settled(received)
     assert events == [("friends:request_received", {"request": request}, [bob["_id"]])]
 
 
@@ -442,7 +441,7 @@ async def test_accept_is_announced_to_both(alice, bob):
     request, _ = friends.send_request(alice["_id"], username="bob")
     async with recorded_events() as received:
         accepted = await asyncio.to_thread(friends.accept_request, bob["_id"], request["_id"])
-        events = await wait_for(received, 1)
+        events = await settled(received)
     assert events == [("friends:request_accepted", {"request": accepted}, sorted([alice["_id"], bob["_id"]]))]
 
 
@@ -450,7 +449,7 @@ async def test_reverse_request_announces_the_acceptance(alice, bob):
     friends.send_request(bob["_id"], username="alice")
     async with recorded_events() as received:
         accepted, _ = await asyncio.to_thread(friends.send_request, alice["_id"], username="bob")
-        events = await wait_for(received, 1)
+        events = await settled(received)
     assert events == [("friends:request_accepted", {"request": accepted}, sorted([alice["_id"], bob["_id"]]))]
 
 
@@ -458,7 +457,7 @@ async def test_remove_tells_each_side_who_left(alice, bob):
     befriend(alice, bob)
     async with recorded_events() as received:
         await asyncio.to_thread(friends.remove_friend, alice["_id"], bob["_id"])
-        events = await wait_for(received, 2)
+        events = await settled(received)
     assert sorted(events, key=repr) == sorted([
         ("friends:removed", {"userId": bob["_id"]}, [alice["_id"]]),
         ("friends:removed", {"userId": alice["_id"]}, [bob["_id"]]),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from tests.support.events import named
 from tests.support.factories import bulk_messages, direct_conversation, make_user
@@ -98,7 +100,7 @@ def test_send_rejects_bad_input_with_a_specific_code(chat, kwargs, code):
         messages.send_message(chat["ann"], chat["conv"], **kwargs)
     assert err.value.code == code
     with session_scope() as s:
-        assert s.exec(sa.select(sa.func.count()).select_from(Message)).scalar_one() == 0
+        assert s.execute(sa.select(sa.func.count()).select_from(Message)).scalar_one() == 0
 
 
 def test_content_of_exactly_4000_characters_is_accepted(chat):
@@ -107,8 +109,10 @@ def test_content_of_exactly_4000_characters_is_accepted(chat):
 
 
 def test_attachments_alone_make_a_message_and_come_back_in_order(chat):
-    files = [{"url": "https://cdn.example/a.png", "type": "image/png", "name": "a.png", "size": 10},
-             {"url": "/uploads/b.pdf", "type": "application/pdf"}]
+    files: list[dict[str, Any]] = [
+        {"url": "https://cdn.example/a.png", "type": "image/png", "name": "a.png", "size": 10},
+        {"url": "/uploads/b.pdf", "type": "application/pdf"},
+    ]
     msg, _ = messages.send_message(chat["ann"], chat["conv"], "", content_type="image", attachments=files)
     expected = [files[0], {**files[1], "name": None, "size": None}]
     assert msg["attachments"] == expected
@@ -246,7 +250,7 @@ def test_only_the_sender_may_edit(chat):
 def test_edit_after_the_window_is_refused(chat):
     msg, _ = messages.send_message(chat["ann"], chat["conv"], "old")
     with session_scope() as s:
-        s.exec(sa.update(Message).where(Message.id == msg["_id"]).values(
+        s.exec(sa.update(Message).where(col(Message.id) == msg["_id"]).values(
             created_at=utcnow() - timedelta(seconds=config.settings.edit_window_seconds + 5)))
     with pytest.raises(Forbidden) as err:
         messages.edit_message(chat["ann"], msg["_id"], "new")
@@ -261,9 +265,9 @@ def test_edit_rejects_empty_or_too_long_content_and_deleted_messages(chat):
         messages.edit_message(chat["ann"], msg["_id"], "x" * 4001)
     assert err.value.code == "content_too_long"
     messages.delete_message(chat["ann"], msg["_id"])
-    with pytest.raises(Conflict) as err:
+    with pytest.raises(Conflict) as conflict:
         messages.edit_message(chat["ann"], msg["_id"], "resurrect")
-    assert err.value.code == "message_deleted"
+    assert conflict.value.code == "message_deleted"
 
 
 def test_unchanged_edit_is_not_marked_edited(chat, events):
@@ -288,8 +292,8 @@ def test_deleted_message_is_never_served_again_and_is_erased_from_storage(chat):
     listed, _ = convs.list_conversations(chat["bob"])
     assert listed[0]["lastMessage"]["content"] == ""
     with session_scope() as s:
-        assert s.exec(sa.select(Message.content).where(Message.id == msg["_id"])).scalar_one() == ""
-        assert s.exec(sa.select(sa.func.count()).select_from(Attachment)).scalar_one() == 0
+        assert s.execute(sa.select(col(Message.content)).where(col(Message.id) == msg["_id"])).scalar_one() == ""
+        assert s.execute(sa.select(sa.func.count()).select_from(Attachment)).scalar_one() == 0
     # deleting twice is harmless
     assert messages.delete_message(chat["ann"], msg["_id"])["isDeleted"] is True
 
@@ -341,12 +345,16 @@ def test_mark_read_moves_forward_only_and_writes_one_receipt_per_advance(chat, e
         "conversationId": chat["conv"], "unreadCount": 2, "lastReadSeq": 3}  # never backwards
     assert messages.mark_read(chat["bob"], chat["conv"], ids[4])["unreadCount"] == 0
     with session_scope() as s:
-        seqs = s.exec(sa.select(ReadReceipt.up_to_seq).where(ReadReceipt.user_id == chat["bob"])
-                      .order_by(ReadReceipt.id)).scalars().all()
+        seqs = s.execute(sa.select(col(ReadReceipt.up_to_seq)).where(col(ReadReceipt.user_id) == chat["bob"])
+                      .order_by(col(ReadReceipt.id))).scalars().all()
     assert seqs == [3, 5]
     assert [e.payload["unreadCount"] for e in named(events, "chat:unread_count_update")] == [2, 0]
     updates = named(events, "chat:message_updated")
-    assert [e.user_ids for e in updates] == [[chat["ann"]], [chat["ann"]]]
+    # Every member hears it, the reader's other tabs too, with what the receipt covers.
+    assert [sorted(e.user_ids) for e in updates] == [sorted([chat["ann"], chat["bob"]])] * 2
+    assert [(e.payload["receipt"]["kind"], e.payload["receipt"]["userId"], e.payload["receipt"]["upToSeq"])
+            for e in updates] == [("read", chat["bob"], 3), ("read", chat["bob"], 5)]
+    assert updates[-1].payload["receipt"]["at"] == updates[-1].payload["message"]["readBy"][0]["readAt"]
     assert updates[-1].payload["message"]["_id"] == ids[4]
     assert updates[-1].payload["message"]["status"] == "read"
     assert [r["user"] for r in updates[-1].payload["message"]["readBy"]] == [chat["bob"]]
@@ -357,7 +365,7 @@ def test_read_by_holds_the_time_of_the_first_receipt_covering_each_message(chat)
     messages.mark_read(chat["bob"], chat["conv"], ids[1])
     messages.mark_read(chat["bob"], chat["conv"], ids[3])
     with session_scope() as s:
-        times = s.exec(sa.select(ReadReceipt.read_at).order_by(ReadReceipt.id)).scalars().all()
+        times = s.execute(sa.select(col(ReadReceipt.read_at)).order_by(col(ReadReceipt.id))).scalars().all()
     history, _ = messages.list_messages(chat["ann"], chat["conv"])
     by_seq = {m["seq"]: m["readBy"] for m in history}
     from utool_chat.domain.serializers import iso
@@ -397,9 +405,9 @@ def test_mark_read_needs_a_message_of_that_conversation(chat):
         with pytest.raises(ValidationFailed) as err:
             messages.mark_read(chat["bob"], chat["conv"], bad)
         assert err.value.code == "invalid_message_id"
-    for bad in (None, 12):  # not a string: the one id rule's validation_error
+    for not_a_string in (None, 12):  # the one id rule's validation_error
         with pytest.raises(ValidationFailed) as err:
-            messages.mark_read(chat["bob"], chat["conv"], bad)
+            messages.mark_read(chat["bob"], chat["conv"], not_a_string)
         assert err.value.code == "validation_error"
     with pytest.raises(NotFound):
         messages.mark_read(chat["eve"], chat["conv"], foreign)
@@ -459,3 +467,35 @@ def test_one_user_has_at_most_20_reactions_on_a_message(chat):
         reactions.add_reaction(chat["bob"], msg["_id"], "one-too-many")
     assert err.value.code == "too_many_reactions"
     reactions.add_reaction(chat["bob"], msg["_id"], "e0")  # an existing one is still fine
+
+
+def test_ticks_never_go_back_when_members_come_and_go(db):
+    ann, bob, cid, dee = (make_user(n)["_id"] for n in ("ann", "bob", "cid", "dee"))
+    team, _ = convs.create_conversation(ann, [bob, cid], type="group", name="Team")
+    read_one, _ = messages.send_message(ann, team["_id"], "read by bob")
+    got_one, _ = messages.send_message(ann, team["_id"], "delivered to cid")
+    unseen, _ = messages.send_message(ann, team["_id"], "nobody has it yet")
+    messages.mark_read(bob, team["_id"], read_one["_id"])
+    messages.mark_delivered(cid, team["_id"], got_one["_id"])
+
+    def statuses() -> list[str]:
+        page, _ = messages.list_messages(ann, team["_id"])
+        return [m["status"] for m in reversed(page)]
+
+    assert statuses() == ["read", "delivered", "sent"]
+    # Joining marks nothing read or delivered: a newcomer has seen none of it yet.
+    convs.update_conversation(ann, team["_id"], add_participant_ids=[dee])
+    assert statuses() == ["read", "delivered", "sent"]
+    assert convs.get_conversation(dee, team["_id"])["unreadCount"] == 0  # but nothing is unread for them
+    # Leaving does not take back what the leavers read or received.
+    convs.update_conversation(ann, team["_id"], remove_participant_ids=[bob, cid])
+    assert statuses() == ["read", "delivered", "sent"]
+    page, _ = messages.list_messages(ann, team["_id"])
+    assert [r["user"] for r in page[-1]["readBy"]] == [bob]
+    # The newcomer's read position starts at the end: the old messages are not new to read...
+    messages.mark_read(dee, team["_id"], unseen["_id"])
+    assert statuses() == ["read", "delivered", "sent"]
+    # ...and reading a new one covers everything before it, as any read position does.
+    welcome, _ = messages.send_message(ann, team["_id"], "welcome dee")
+    messages.mark_read(dee, team["_id"], welcome["_id"])
+    assert statuses() == ["read", "read", "read", "read"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -51,11 +51,10 @@ async def test_events_reach_the_bus_only_when_the_transaction_commits(db, monkey
             assert not received, "published before the commit"
         assert (await received.next(2)).name == "chat:committed"
 
-        with pytest.raises(RuntimeError):
-            with session_scope() as session:
-                session.execute(sa.text("SELECT 1"))
-                publish_on_commit(session, event("chat:rolled_back"))
-                raise RuntimeError("boom")
+        with pytest.raises(RuntimeError), session_scope() as session:
+            session.execute(sa.text("SELECT 1"))
+            publish_on_commit(session, event("chat:rolled_back"))
+            raise RuntimeError("boom")
         await asyncio.sleep(0.1)
         assert [e.name for e in received] == ["chat:committed"], "an event of a rolled-back transaction was published"
 
@@ -102,14 +101,14 @@ async def test_in_process_subscribers_get_the_event_as_json_carried_it() -> None
     assert got.payload["message"] is not sent.payload["message"]
 
 
-@pytest.mark.parametrize("value", [datetime.now(timezone.utc), {1, 2}, float("nan"), object()])
+@pytest.mark.parametrize("value", [datetime.now(UTC), {1, 2}, float("nan"), object()])
 def test_a_payload_that_is_not_json_fails_where_it_is_published(value, monkeypatch) -> None:
     monkeypatch.setattr("utool_chat.events.bus._bus", InProcessBus())
     with pytest.raises((TypeError, ValueError)):
         publish_now(Event("chat:test", {"value": value}, ["u1"]))
 
 
-@pytest.mark.parametrize("value", [datetime.now(timezone.utc), float("inf")])
+@pytest.mark.parametrize("value", [datetime.now(UTC), float("inf")])
 async def test_a_non_json_payload_queued_for_commit_fails_the_change_itself(db, value, monkeypatch) -> None:
     bus = InProcessBus()
     monkeypatch.setattr("utool_chat.events.bus._bus", bus)
@@ -125,4 +124,4 @@ async def test_the_redis_bus_refuses_the_same_payloads(monkeypatch) -> None:
     monkeypatch.setenv("REDIS_EVENTS_CHANNEL", f"utool_test:{uuid.uuid4().hex}")
     monkeypatch.setattr("utool_chat.events.bus._bus", RedisBus(f"{REDIS}/7"))
     with pytest.raises(TypeError):
-        publish_now(Event("chat:test", {"value": datetime.now(timezone.utc)}, ["u1"]))
+        publish_now(Event("chat:test", {"value": datetime.now(UTC)}, ["u1"]))

@@ -107,7 +107,9 @@ async def test_ensure_running_starts_one_consumer(bus) -> None:
 
 async def test_a_revoked_session_disconnects_its_sockets_and_is_not_emitted(bus) -> None:
     server = ServerWithSessions({
-        session_room("s-ended"): {"sid-1", "sid-2"}, session_room("s-other"): {"sid-3"}, "user:u1": {"sid-1", "sid-2", "sid-3"},
+        session_room("s-ended"): {"sid-1", "sid-2"},
+        session_room("s-other"): {"sid-3"},
+        "user:u1": {"sid-1", "sid-2", "sid-3"},
     })
     fanout = await started(server)
     assert not fanout.was_revoked("s-ended")

@@ -40,7 +40,7 @@ class Cast:
 
 
 @pytest.fixture(scope="module")
-def cast(backend) -> Cast:  # noqa: ANN001
+def cast(backend) -> Cast:
     owner, bob, carol = new_person("Owner"), new_person("Bob"), new_person("Carol")
     extras = [new_person("Extra").id for _ in range(2)]  # a group needs two others besides its owner
     room, _ = conversations.create_conversation(owner.id, extras, type="group", name="Room")
@@ -71,28 +71,34 @@ def hostile_ids(cast: Cast) -> list[Any]:
 def field_cases(cast: Cast) -> dict[str, list[dict[str, Any]]]:
     """Per event: payloads in the attacker's own conversation with one field wrong."""
     room = {"conversationId": cast.room}
-    bad_message_ids = [None, 42, [], {}, "", HUGE, "a\x00", "\udc00", uuid.uuid4().hex, cast.private_message]
+    bad_message_ids: list[Any] = [None, 42, [], {}, "", HUGE, "a\x00", "\udc00", uuid.uuid4().hex, cast.private_message]
     attachment = {"url": "https://example.com/f.png", "type": "image/png"}
+    contents: tuple[Any, ...] = (None, "", "   ", 42, True, [], ["hi"], {}, {"text": "hi"}, "x" * 4001, HUGE,
+                                 "a\x00b", "\ud800")
+    content_types: tuple[Any, ...] = ("system", "bogus", 42, [], HUGE, "te\x00xt")
+    attachment_lists: tuple[Any, ...] = (
+        "x", 42, {}, [1], ["x"], [None], [{"url": 1, "type": "image/png"}],
+        [{**attachment, "url": "javascript:alert(1)"}], [{**attachment, "url": "//evil.example/x"}],
+        [{**attachment, "type": "not a mime"}], [{**attachment, "size": 2**40}],
+        [{**attachment, "size": -1}], [{**attachment, "size": "10"}], [{**attachment, "name": "a\x00"}],
+        [{**attachment, "url": "https://e.com/" + HUGE}], [attachment] * 11)
+    replies: tuple[Any, ...] = (42, [], {}, "a\x00", HUGE, uuid.uuid4().hex, cast.private_message)
+    temp_ids: tuple[Any, ...] = (42, [], {}, True, "t" * 129, "a\x00", "\ud800")
+    after_seqs: tuple[Any, ...] = (-1, "0", 1.5, True, [], {}, 2**70, "a\x00")
+    limits: tuple[Any, ...] = (0, -5, 501, "10", 1.5, True, [], 2**70)
     return {
         "chat:send_message": [
-            *({**room, "content": c} for c in (None, "", "   ", 42, True, [], ["hi"], {}, {"text": "hi"},
-                                               "x" * 4001, HUGE, "a\x00b", "\ud800")),
-            *({**room, "content": "hi", "contentType": t} for t in ("system", "bogus", 42, [], HUGE, "te\x00xt")),
-            *({**room, "content": "hi", "attachments": a} for a in (
-                "x", 42, {}, [1], ["x"], [None], [{"url": 1, "type": "image/png"}],
-                [{**attachment, "url": "javascript:alert(1)"}], [{**attachment, "url": "//evil.example/x"}],
-                [{**attachment, "type": "not a mime"}], [{**attachment, "size": 2**40}],
-                [{**attachment, "size": -1}], [{**attachment, "size": "10"}], [{**attachment, "name": "a\x00"}],
-                [{**attachment, "url": "https://e.com/" + HUGE}], [attachment] * 11)),
-            *({**room, "content": "hi", "replyTo": r} for r in (42, [], {}, "a\x00", HUGE, uuid.uuid4().hex,
-                                                                cast.private_message)),
-            *({**room, "content": "hi", "tempId": t} for t in (42, [], {}, True, "t" * 129, "a\x00", "\ud800")),
+            *({**room, "content": c} for c in contents),
+            *({**room, "content": "hi", "contentType": t} for t in content_types),
+            *({**room, "content": "hi", "attachments": a} for a in attachment_lists),
+            *({**room, "content": "hi", "replyTo": r} for r in replies),
+            *({**room, "content": "hi", "tempId": t} for t in temp_ids),
         ],
         "chat:mark_messages_read": [{**room, "lastReadMessageId": m} for m in bad_message_ids],
         "chat:message_delivered": [{**room, "messageId": m} for m in bad_message_ids],
         "chat:sync": [
-            *({**room, "afterSeq": s} for s in (-1, "0", 1.5, True, [], {}, 2**70, "a\x00")),
-            *({**room, "afterSeq": 0, "limit": n} for n in (0, -5, 501, "10", 1.5, True, [], 2**70)),
+            *({**room, "afterSeq": s} for s in after_seqs),
+            *({**room, "afterSeq": 0, "limit": n} for n in limits),
         ],
     }
 
@@ -101,7 +107,7 @@ CLIENT_EVENTS = ["chat:join_conversation", "chat:leave_conversation", "chat:send
                  "chat:typing_end", "chat:mark_messages_read", "chat:message_delivered", "chat:sync"]
 
 
-async def assert_refused(client, event: str, payload: Any) -> dict[str, Any]:  # noqa: ANN001
+async def assert_refused(client, event: str, payload: Any) -> dict[str, Any]:
     ack = await client.call(event, payload)
     context = f"{event} {str(payload)[:120]!r} -> {str(ack)[:300]}"
     assert isinstance(ack, dict) and ack.get("success") is False, context
@@ -116,7 +122,7 @@ async def assert_refused(client, event: str, payload: Any) -> dict[str, Any]:  #
     return ack
 
 
-async def assert_still_works(client, cast: Cast, person: Person, owner_socket) -> None:  # noqa: ANN001
+async def assert_still_works(client, cast: Cast, person: Person, owner_socket) -> None:
     assert client.sio.connected and not client.disconnected.is_set()
     ack = await client.call("chat:send_message", {"conversationId": cast.room, "content": "still here"})
     assert ack["success"] is True, ack
@@ -124,7 +130,7 @@ async def assert_still_works(client, cast: Cast, person: Person, owner_socket) -
     assert heard["message"]["content"] == "still here"
 
 
-async def assert_nothing_leaked(*sockets) -> None:  # noqa: ANN002
+async def assert_nothing_leaked(*sockets) -> None:
     for socket in sockets:
         for event in LEAK_EVENTS:
             assert socket.drain(event) == [], event
@@ -214,7 +220,7 @@ async def test_a_hostile_auth_payload_is_refused_at_connect(backend, cast, auth)
     assert "try again" not in str(refused.value)
 
 
-async def emit_reserved(client, event: str, *args: Any) -> None:  # noqa: ANN001
+async def emit_reserved(client, event: str, *args: Any) -> None:
     """Emit an event the client library refuses to send (Socket.IO reserves these names)
     as a raw packet, as a hand-written client could."""
     from socketio import packet
@@ -226,7 +232,9 @@ async def emit_reserved(client, event: str, *args: Any) -> None:  # noqa: ANN001
 async def test_a_client_emitted_reserved_event_neither_re_authenticates_nor_breaks_the_socket(connect, cast, event):
     mallory, other = attacker(cast), new_person("Other")
     client, owner_socket = await connect(mallory), await connect(cast.owner)
-    attempts = ((), ({},), ({"asgi.scope": {}}, {"token": other.token}), ({}, {"token": "bogus"}), ("x", 1, None))
+    attempts: tuple[tuple[Any, ...], ...] = (
+        (), ({},), ({"asgi.scope": {}}, {"token": other.token}), ({}, {"token": "bogus"}), ("x", 1, None),
+    )
     for args in attempts:
         await emit_reserved(client, event, *args)
     for _ in attempts:  # each is just an unknown event to the server

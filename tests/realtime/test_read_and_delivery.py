@@ -6,6 +6,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from tests.support.factories import direct_conversation, new_person
+
+
 async def send(client, conversation_id: str, content: str) -> dict:
     ack = await client.call("chat:send_message", {"conversationId": conversation_id, "content": content})
     assert ack["success"], ack

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.support.factories import direct_conversation, new_person
+
+
 async def test_a_participant_joins_and_gets_the_ack(connect) -> None:
     alice, bob = new_person(), new_person()
     conversation_id = direct_conversation(alice, bob)["_id"]

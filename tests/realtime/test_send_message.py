@@ -9,6 +9,8 @@ import pytest
 
 from tests.realtime.conftest import SEND_LIMIT
 from tests.support.factories import direct_conversation, group_conversation, new_person
+
+
 async def test_a_socket_send_is_acked_and_reaches_the_other_participant_without_joining(connect) -> None:
     alice, bob = new_person(), new_person("Bob")
     conversation_id = direct_conversation(alice, bob)["_id"]

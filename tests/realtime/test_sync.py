@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from tests.support.factories import direct_conversation, new_person
+
+
 async def test_a_reconnecting_client_gets_every_message_it_missed_in_order(connect) -> None:
     alice, bob = new_person(), new_person()
     conversation_id = direct_conversation(alice, bob)["_id"]
@@ -13,7 +15,8 @@ async def test_a_reconnecting_client_gets_every_message_it_missed_in_order(conne
 
     sent = []
     for i in range(5):
-        ack = await alice_socket.call("chat:send_message", {"conversationId": conversation_id, "content": f"missed {i}"})
+        payload = {"conversationId": conversation_id, "content": f"missed {i}"}
+        ack = await alice_socket.call("chat:send_message", payload)
         sent.append(ack["data"]["message"]["_id"])
 
     bob_again = await connect(bob)

@@ -32,7 +32,8 @@ async def test_a_client_on_one_process_receives_live_what_a_client_on_the_other_
     alice_on_a = await connect(alice, base_url=process_a.url)
     bob_on_b = await connect(bob, base_url=process_b.url)
 
-    ack = await bob_on_b.call("chat:send_message", {"conversationId": conversation_id, "content": "across", "tempId": "x"})
+    payload = {"conversationId": conversation_id, "content": "across", "tempId": "x"}
+    ack = await bob_on_b.call("chat:send_message", payload)
     event = await alice_on_a.next("chat:new_message")
     assert event["message"]["_id"] == ack["data"]["message"]["_id"] and event["tempId"] == "x"
 

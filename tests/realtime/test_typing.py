@@ -6,6 +6,8 @@ import asyncio
 
 from tests.realtime.conftest import TYPING_TTL
 from tests.support.factories import direct_conversation, new_person
+
+
 async def typing_pair(connect):
     alice, bob = new_person("Alice A."), new_person()
     conversation_id = direct_conversation(alice, bob)["_id"]

@@ -95,10 +95,13 @@ def new_person(display_name: str | None = None, *, username: str | None = None,
 
 
 def befriend(a: UserLike, b: UserLike) -> None:
-    """Store the friendship both ways, as accepting a request does (no events)."""
+    """Store the friendship both ways, as accepting a request does (no events). Friends
+    already stay friends."""
     first, second = user_id(a), user_id(b)
     with session_scope() as session:
-        session.add_all([Friendship(user_id=first, friend_id=second), Friendship(user_id=second, friend_id=first)])
+        for one, other in ((first, second), (second, first)):
+            if session.get(Friendship, (one, other)) is None:
+                session.add(Friendship(user_id=one, friend_id=other))
 
 
 def direct_conversation(a: UserLike, b: UserLike) -> dict[str, Any]:

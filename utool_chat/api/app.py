@@ -166,14 +166,14 @@ api.add_middleware(BodySizeLimit)
 
 
 @api.exception_handler(DomainError)
-async def _domain_error(_request: Request, exc: DomainError):  # noqa: ANN201
+async def _domain_error(_request: Request, exc: DomainError):
     retry_after = getattr(exc, "retry_after", None)  # RateLimited, Unavailable
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return error(exc.status, exc.message, exc.code, headers)
 
 
 @api.exception_handler(RequestValidationError)
-async def _validation_error(_request: Request, exc: RequestValidationError):  # noqa: ANN201
+async def _validation_error(_request: Request, exc: RequestValidationError):
     parts = []
     for e in exc.errors():
         loc = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path"))
@@ -182,13 +182,13 @@ async def _validation_error(_request: Request, exc: RequestValidationError):  # 
 
 
 @api.exception_handler(StarletteHTTPException)
-async def _http_error(_request: Request, exc: StarletteHTTPException):  # noqa: ANN201
+async def _http_error(_request: Request, exc: StarletteHTTPException):
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
     return error(exc.status_code, str(exc.detail), codes.get(exc.status_code, "http_error"))
 
 
 @api.exception_handler(Exception)
-async def _unexpected(_request: Request, exc: Exception):  # noqa: ANN201
+async def _unexpected(_request: Request, exc: Exception):
     log.exception("unhandled error", exc_info=exc)
     return error(500, "Internal server error.", "internal_error")
 
@@ -202,7 +202,7 @@ def _include_routers() -> None:
     api.include_router(uploads.router)
 
     @api.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    async def _unknown_api_route(request: Request, rest: str):  # noqa: ANN202
+    async def _unknown_api_route(request: Request, rest: str):
         # Without this, unknown /api paths would fall through to Reflex's HTML 404. A known
         # path asked with the wrong method is a 405, not a 404.
         for route in api.routes:

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 @router.post("/register", status_code=201, summary="Create an account; returns {user, token}")
-async def register(body: dict[str, Any] = Depends(json_body)):  # noqa: ANN201
+async def register(body: dict[str, Any] = Depends(json_body)):
     result = await run_in_threadpool(
         accounts.register, body.get("username"), body.get("password"), body.get("displayName")
     )
@@ -23,16 +23,16 @@ async def register(body: dict[str, Any] = Depends(json_body)):  # noqa: ANN201
 
 
 @router.post("/login", summary="Log in; returns {user, token}")
-async def login(body: dict[str, Any] = Depends(json_body)):  # noqa: ANN201
+async def login(body: dict[str, Any] = Depends(json_body)):
     return ok(await run_in_threadpool(accounts.login, body.get("username"), body.get("password")))
 
 
 @router.post("/logout", summary="Revoke the caller's token")
-async def logout(request: Request):  # noqa: ANN201
+async def logout(request: Request):
     await run_in_threadpool(accounts.logout, bearer_token(request))
     return ok(None)
 
 
 @router.get("/me", summary="The caller's user object")
-async def me(user: dict[str, Any] = Depends(current_user)):  # noqa: ANN201
+async def me(user: dict[str, Any] = Depends(current_user)):
     return ok({"user": user})

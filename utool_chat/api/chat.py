@@ -53,7 +53,7 @@ async def list_conversations(
     limit: str | None = Query(None, description="page size, 1–100 (default 20)"),
     type: str | None = Query(None, description="direct | group | project"),
     archived: str | None = Query(None, description="true: list only the caller's archived conversations"),
-):  # noqa: ANN201
+):
     items, meta = await run_in_threadpool(
         conversations.list_conversations, user["_id"], _int_param("page", page), _int_param("limit", limit),
         type, _bool_param("archived", archived),
@@ -62,7 +62,7 @@ async def list_conversations(
 
 
 @router.post("/conversations", summary="Start a conversation (201), or get the existing direct one (200)")
-async def create_conversation(user: User = Depends(current_user), body: Body = Depends(json_body)):  # noqa: ANN201
+async def create_conversation(user: User = Depends(current_user), body: Body = Depends(json_body)):
     conversation, created = await run_in_threadpool(
         conversations.create_conversation, user["_id"], body.get("participantIds"), body.get("type"),
         body.get("name"), body.get("projectId"),
@@ -71,7 +71,7 @@ async def create_conversation(user: User = Depends(current_user), body: Body = D
 
 
 @router.get("/conversations/{conversationId}", summary="One conversation the caller takes part in")
-async def get_conversation(conversationId: str, user: User = Depends(current_user)):  # noqa: ANN201
+async def get_conversation(conversationId: str, user: User = Depends(current_user)):
     return ok(await run_in_threadpool(conversations.get_conversation, user["_id"], conversationId))
 
 
@@ -80,7 +80,7 @@ async def get_conversation(conversationId: str, user: User = Depends(current_use
     summary="Rename / avatar / add or remove members / add or remove admins (groups)",
 )
 async def update_conversation(conversationId: str, user: User = Depends(current_user),
-                              body: Body = Depends(json_body)):  # noqa: ANN201
+                              body: Body = Depends(json_body)):
     conversation = await run_in_threadpool(
         conversations.update_conversation, user["_id"], conversationId,
         name=body.get("name"), avatar=body.get("avatar"),
@@ -91,7 +91,7 @@ async def update_conversation(conversationId: str, user: User = Depends(current_
 
 
 @router.delete("/conversations/{conversationId}", summary="Archive (direct) or leave (group) for the caller")
-async def archive_or_leave(conversationId: str, user: User = Depends(current_user)):  # noqa: ANN201
+async def archive_or_leave(conversationId: str, user: User = Depends(current_user)):
     await run_in_threadpool(conversations.archive_or_leave, user["_id"], conversationId)
     return ok({"conversationId": conversationId})
 
@@ -104,9 +104,9 @@ async def list_messages(
     conversationId: str,
     user: User = Depends(current_user),
     limit: str | None = Query(None, description="1–100 (default 30)"),
-    beforeMessageId: str | None = Query(None, description="messages older than this one"),  # noqa: N803
-    afterMessageId: str | None = Query(None, description="messages newer than this one"),  # noqa: N803
-):  # noqa: ANN201
+    beforeMessageId: str | None = Query(None, description="messages older than this one"),
+    afterMessageId: str | None = Query(None, description="messages newer than this one"),
+):
     items, meta = await run_in_threadpool(
         messages.list_messages, user["_id"], conversationId, _int_param("limit", limit), beforeMessageId,
         afterMessageId,
@@ -119,7 +119,7 @@ async def list_messages(
     summary="Send a message: 201 {message, tempId}; the same tempId again: 200 and the same message",
 )
 async def send_message(conversationId: str, user: User = Depends(current_user),
-                       body: Body = Depends(json_body)):  # noqa: ANN201
+                       body: Body = Depends(json_body)):
     message, created = await run_in_threadpool(
         messages.send_message, user["_id"], conversationId, body.get("content"), body.get("contentType"),
         body.get("attachments"), body.get("replyTo"), body.get("tempId"),
@@ -130,19 +130,19 @@ async def send_message(conversationId: str, user: User = Depends(current_user),
 
 @router.post("/conversations/{conversationId}/messages/read", summary="Mark read up to lastReadMessageId")
 async def mark_read(conversationId: str, user: User = Depends(current_user),
-                    body: Body = Depends(json_body)):  # noqa: ANN201
+                    body: Body = Depends(json_body)):
     result = await run_in_threadpool(messages.mark_read, user["_id"], conversationId, body.get("lastReadMessageId"))
     return ok(result)
 
 
 @router.put("/messages/{messageId}", summary="Edit your own message (within the edit window)")
 async def edit_message(messageId: str, user: User = Depends(current_user),
-                       body: Body = Depends(json_body)):  # noqa: ANN201
+                       body: Body = Depends(json_body)):
     return ok(await run_in_threadpool(messages.edit_message, user["_id"], messageId, body.get("content")))
 
 
 @router.delete("/messages/{messageId}", summary="Soft-delete (sender or group admin)")
-async def delete_message(messageId: str, user: User = Depends(current_user)):  # noqa: ANN201
+async def delete_message(messageId: str, user: User = Depends(current_user)):
     return ok(await run_in_threadpool(messages.delete_message, user["_id"], messageId))
 
 
@@ -151,11 +151,11 @@ async def delete_message(messageId: str, user: User = Depends(current_user)):  #
 
 @router.post("/messages/{messageId}/reactions", summary="Add a reaction (adding it twice changes nothing)")
 async def add_reaction(messageId: str, user: User = Depends(current_user),
-                       body: Body = Depends(json_body)):  # noqa: ANN201
+                       body: Body = Depends(json_body)):
     return ok(await run_in_threadpool(reactions.add_reaction, user["_id"], messageId, body.get("emoji")))
 
 
 @router.delete("/messages/{messageId}/reactions/{emoji}",
                summary="Remove your reaction (emoji URL-encoded; removing a missing one changes nothing)")
-async def remove_reaction(messageId: str, emoji: str, user: User = Depends(current_user)):  # noqa: ANN201
+async def remove_reaction(messageId: str, emoji: str, user: User = Depends(current_user)):
     return ok(await run_in_threadpool(reactions.remove_reaction, user["_id"], messageId, emoji))

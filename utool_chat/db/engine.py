@@ -24,7 +24,7 @@ def _make_engine(url: str) -> Engine:
         eng = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(eng, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
             # WAL lets readers run beside the single writer; foreign keys are off by default.
             cur.execute("PRAGMA journal_mode=WAL")

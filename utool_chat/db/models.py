@@ -204,7 +204,9 @@ class Attachment(SQLModel, table=True):
     __tablename__ = "attachments"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=ID)
-    message_id: str | None = Field(default=None, foreign_key="messages.id", max_length=ID, index=True, ondelete="CASCADE")
+    message_id: str | None = Field(
+        default=None, foreign_key="messages.id", max_length=ID, index=True, ondelete="CASCADE"
+    )
     uploader_id: str | None = Field(default=None, foreign_key="users.id", max_length=ID, ondelete="SET NULL")
     url: str = Field(max_length=2048)
     mime_type: str = Field(max_length=128)

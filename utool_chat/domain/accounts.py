@@ -4,7 +4,7 @@ Tokens are 32 random bytes (urlsafe); only HMAC-SHA256(secret, token) is stored,
 database leak yields no usable tokens. Passwords are hashed with argon2id.
 
 Logging out ends the session everywhere: after the revocation commits, `logout` publishes
-SESSION_REVOKED {"sessionId": <AuthSession.id>} to the user. The id names the login, never
+SESSION_REVOKED {"sessionId": <col(AuthSession.id)>} to the user. The id names the login, never
 its token; the realtime doors use it to close that session's open connections (the /chat
 sockets, see realtime/fanout.py; the browser tabs, see state/auth.py).
 """
@@ -22,14 +22,15 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
 
 from utool_chat import config
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import AuthSession, User, utcnow
 from utool_chat.domain import ratelimit
-from utool_chat.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from utool_chat.domain.errors import Conflict, Unauthenticated, ValidationFailed
 from utool_chat.domain.serializers import user_out
-from utool_chat.domain.text import check_id, is_storable_text, storable_text_problem
+from utool_chat.domain.text import is_storable_text, storable_text_problem
 from utool_chat.events import Event, publish_on_commit
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,32}$")
@@ -89,11 +90,12 @@ def check_display_name(raw: Any, fallback: str) -> str:
     if not name:
         return fallback
     if len(name) > MAX_DISPLAY_NAME:
-        raise ValidationFailed(f"displayName must be at most {MAX_DISPLAY_NAME} characters.", code="invalid_display_name")
+        raise ValidationFailed(f"displayName must be at most {MAX_DISPLAY_NAME} characters.",
+                               code="invalid_display_name")
     return name
 
 
-def _new_session(session, user_id: str) -> str:  # noqa: ANN001
+def _new_session(session: Session, user_id: str) -> str:
     token = secrets.token_urlsafe(32)
     session.add(
         AuthSession(
@@ -113,7 +115,7 @@ def register(username: Any, password: Any, display_name: Any = None) -> dict[str
     pw_hash = _hasher.hash(pw)
     try:
         with session_scope() as session:
-            if session.exec(sa.select(User.id).where(User.username == name)).first():
+            if session.execute(sa.select(col(User.id)).where(col(User.username) == name)).first():
                 raise Conflict("That username is already taken.", code="username_taken")
             user = User(username=name, display_name=shown, password_hash=pw_hash)
             session.add(user)
@@ -137,8 +139,8 @@ def login(username: Any, password: Any) -> dict[str, Any]:
     # more, not even from a right guess. Unknown usernames count too (no enumeration).
     ratelimit.check_login_allowed(name)
     with session_scope() as session:
-        user = session.exec(sa.select(User).where(User.username == name)).scalars().first()
-        if not _password_matches(user, password):
+        user = session.execute(sa.select(User).where(col(User.username) == name)).scalars().first()
+        if user is None or not _password_matches(user, password):  # (hashes anyway when None)
             ratelimit.record_failed_login(name)
             raise Unauthenticated("Wrong username or password.", code="invalid_credentials")
         token = _new_session(session, user.id)
@@ -167,9 +169,9 @@ def logout(token: str) -> None:
     with session_scope() as session:
         revoked = session.exec(
             sa.update(AuthSession)
-            .where(AuthSession.token_hash == _hash_token(token), AuthSession.revoked_at.is_(None))
+            .where(col(AuthSession.token_hash) == _hash_token(token), col(AuthSession.revoked_at).is_(None))
             .values(revoked_at=utcnow())
-            .returning(AuthSession.id, AuthSession.user_id)
+            .returning(col(AuthSession.id), col(AuthSession.user_id))
         ).first()
         if revoked is None:
             raise Unauthenticated("Invalid or expired token.", code="invalid_token")
@@ -184,13 +186,13 @@ def authenticate_session(token: Any) -> tuple[dict[str, Any], str]:
     if not is_storable_text(token) or not token or len(token) > 256:
         raise Unauthenticated("Missing or invalid token.", code="invalid_token")
     with session_scope() as session:
-        row = session.exec(
-            sa.select(User, AuthSession.id)
-            .join(AuthSession, AuthSession.user_id == User.id)
+        row = session.execute(
+            sa.select(User, col(AuthSession.id))
+            .join(AuthSession, col(AuthSession.user_id) == col(User.id))
             .where(
-                AuthSession.token_hash == _hash_token(token),
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > utcnow(),
+                col(AuthSession.token_hash) == _hash_token(token),
+                col(AuthSession.revoked_at).is_(None),
+                col(AuthSession.expires_at) > utcnow(),
             )
         ).first()
         if row is None:
@@ -202,12 +204,3 @@ def authenticate_session(token: Any) -> tuple[dict[str, Any], str]:
 def authenticate(token: Any) -> dict[str, Any]:
     """The user object behind a live token, in one query; 401 otherwise."""
     return authenticate_session(token)[0]
-
-
-def get_user(user_id: Any) -> dict[str, Any]:
-    check_id(user_id, "userId", lambda: NotFound("User not found.", code="user_not_found"))
-    with session_scope() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise NotFound("User not found.", code="user_not_found")
-        return user_out(user)

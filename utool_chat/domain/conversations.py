@@ -12,8 +12,9 @@ Product decisions (Slack/WhatsApp-like):
 - DELETE on a direct conversation archives it for the caller only (it comes back with the
   next message); on a group it leaves. A group left without an admin hands admin to its
   longest-standing member.
-- New and re-added group members start with everything already sent marked read: history
-  is visible, but joining a busy group does not greet you with 1,000 unread messages.
+- New and re-added group members start with nothing unread: history is visible, but
+  joining a busy group does not greet you with 1,000 unread messages. That only moves
+  their unread position: no read receipt, no delivery, so nobody's ticks change.
 - Ids follow text.check_id: a non-string is a 400 `validation_error`; an id of the right
   type that names nothing (missing, invisible, or malformed) is the thing's 404 when it is
   the one acted on (a URL path) and a 400 with the field's own code when it is a reference
@@ -29,14 +30,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlmodel import Session, col
 
 from utool_chat.db.engine import session_scope
-from utool_chat.db.models import Conversation, ConversationMember, Message, User, utcnow
+from utool_chat.db.models import Conversation, ConversationMember, Message, User, table, utcnow
 from utool_chat.domain import friends, uploads
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain import serializers as ser
 from utool_chat.domain import text as text_checks
+from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import Forbidden, NotFound, ValidationFailed
 from utool_chat.events import Event, publish_on_commit
 
@@ -47,8 +49,8 @@ MAX_GROUP_MEMBERS = 500  # including the creator
 MAX_PAGE_LIMIT = 100
 MAX_PAGE = 10_000
 DEFAULT_PAGE_LIMIT = 20
-members_t = ConversationMember.__table__
-conversations_t = Conversation.__table__
+members_t = table(ConversationMember)
+conversations_t = table(Conversation)
 
 
 # --- input checks (shared with messages and reactions) --------------------------------
@@ -138,32 +140,37 @@ def _check_avatar(raw: Any) -> str | None:
 # --- membership ------------------------------------------------------------------------
 
 
-def active_members(session: Any, conversation_ids: Iterable[str]) -> dict[str, list[ser.RosterEntry]]:
-    """{conversationId: [(member, user)]} for active members, longest-standing first. One query."""
+def active_members(session: Session, conversation_ids: Iterable[str]) -> dict[str, ser.Roster]:
+    """{conversationId: Roster} — the active members with their users, longest-standing
+    first, and the positions of those who left (ser.Roster). One query."""
     ids = list(conversation_ids)
-    roster: dict[str, list[ser.RosterEntry]] = defaultdict(list)
+    rosters: dict[str, ser.Roster] = defaultdict(ser.Roster)
     if not ids:
-        return roster
-    rows = session.exec(
+        return rosters
+    rows = session.execute(
         sa.select(ConversationMember, User)
-        .join(User, User.id == ConversationMember.user_id)
-        .where(ConversationMember.conversation_id.in_(ids), ConversationMember.left_at.is_(None))
-        .order_by(ConversationMember.joined_at, ConversationMember.user_id)
+        .join(User, col(User.id) == col(ConversationMember.user_id))
+        .where(col(ConversationMember.conversation_id).in_(ids))
+        .order_by(col(ConversationMember.joined_at), col(ConversationMember.user_id))
     )
     for member, user in rows:
-        roster[member.conversation_id].append((member, user))
-    return roster
+        roster = rosters[member.conversation_id]
+        if member.left_at is None:
+            roster.append((member, user))
+        else:
+            roster.departed.append(ser.Position(member.user_id, member.last_read_seq, member.last_delivered_seq))
+    return rosters
 
 
-def roster_or_404(session: Any, actor_id: str, conversation_id: str) -> list[ser.RosterEntry]:
+def roster_or_404(session: Session, actor_id: str, conversation_id: str) -> ser.Roster:
     """The active members, if the actor is one of them; NotFound otherwise (one query)."""
-    roster = active_members(session, [conversation_id]).get(conversation_id, [])
+    roster = active_members(session, [conversation_id]).get(conversation_id, ser.Roster())
     if not any(member.user_id == actor_id for member, _ in roster):
         raise conversation_not_found()
     return roster
 
 
-def require_member(session: Any, actor_id: str, conversation_id: Any) -> ConversationMember:
+def require_member(session: Session, actor_id: str, conversation_id: Any) -> ConversationMember:
     """The actor's active membership row; NotFound (never "forbidden") otherwise."""
     cid = check_conversation_id(conversation_id)
     member = session.get(ConversationMember, (cid, actor_id)) if isinstance(actor_id, str) else None
@@ -185,9 +192,10 @@ def member_ids(conversation_id: str) -> list[str]:
         return []
     with session_scope() as session:
         return list(
-            session.exec(
-                sa.select(ConversationMember.user_id).where(
-                    ConversationMember.conversation_id == conversation_id, ConversationMember.left_at.is_(None)
+            session.execute(
+                sa.select(col(ConversationMember.user_id)).where(
+                    col(ConversationMember.conversation_id) == conversation_id,
+                    col(ConversationMember.left_at).is_(None),
                 )
             ).scalars()
         )
@@ -200,25 +208,25 @@ def unread_count_expr(member: Any = ConversationMember) -> Any:
         sa.select(sa.func.count())
         .select_from(Message)
         .where(
-            Message.conversation_id == member.conversation_id,
-            Message.seq > member.last_read_seq,
-            Message.is_deleted.is_(False),
-            sa.or_(Message.sender_id.is_(None), Message.sender_id != member.user_id),
+            col(Message.conversation_id) == member.conversation_id,
+            col(Message.seq) > member.last_read_seq,
+            col(Message.is_deleted).is_(False),
+            sa.or_(col(Message.sender_id).is_(None), col(Message.sender_id) != member.user_id),
         )
         .scalar_subquery()
     )
 
 
-def unread_counts(session: Any, conversation_id: str, user_ids: Sequence[str] | None = None) -> dict[str, int]:
+def unread_counts(session: Session, conversation_id: str, user_ids: Sequence[str] | None = None) -> dict[str, int]:
     """{userId: unreadCount} for active members (or just `user_ids`), in one query."""
-    query = sa.select(ConversationMember.user_id, unread_count_expr()).where(
-        ConversationMember.conversation_id == conversation_id, ConversationMember.left_at.is_(None)
+    query = sa.select(col(ConversationMember.user_id), unread_count_expr()).where(
+        col(ConversationMember.conversation_id) == conversation_id, col(ConversationMember.left_at).is_(None)
     )
     if user_ids is not None:
         if not user_ids:
             return {}
-        query = query.where(ConversationMember.user_id.in_(list(user_ids)))
-    return {user_id: count for user_id, count in session.exec(query)}
+        query = query.where(col(ConversationMember.user_id).in_(list(user_ids)))
+    return {user_id: count for user_id, count in session.execute(query)}
 
 
 def publish_unread_counts(session: Session, conversation_id: str, counts: Mapping[str, int]) -> None:
@@ -237,10 +245,17 @@ def _ensure_an_admin(members: Sequence[ConversationMember]) -> None:
         oldest.is_admin = True
 
 
-def _require_users_exist(session: Any, user_ids: Sequence[str]) -> None:
+def _locked_conversation(session: Session, conversation_id: str) -> Conversation:
+    """The conversation row, locked: membership changes (and sends) of it wait for us."""
+    return session.execute(
+        sa.select(Conversation).where(col(Conversation.id) == conversation_id).with_for_update()
+    ).scalar_one()
+
+
+def _require_users_exist(session: Session, user_ids: Sequence[str]) -> None:
     if not user_ids:
         return
-    found = set(session.exec(sa.select(User.id).where(User.id.in_(list(user_ids)))).scalars())
+    found = set(session.execute(sa.select(col(User.id)).where(col(User.id).in_(list(user_ids)))).scalars())
     missing = [uid for uid in user_ids if uid not in found]
     if missing:
         raise ValidationFailed("Unknown user id(s): " + ", ".join(missing[:10]) + ".", code="unknown_participants")
@@ -249,30 +264,32 @@ def _require_users_exist(session: Any, user_ids: Sequence[str]) -> None:
 # --- serialising -----------------------------------------------------------------------
 
 
-def _conversation_rows(session: Any, actor_id: str, *filters: Any, offset: int = 0, limit: int | None = None) -> list:
+def _conversation_rows(session: Session, actor_id: str, *filters: Any, offset: int = 0,
+                       limit: int | None = None) -> list[Any]:
     """(conversation, viewer's isArchived, viewer's unreadCount, total) rows of the actor's
     active memberships, newest activity first — one query however many conversations."""
     query = (
         sa.select(
             Conversation,
-            ConversationMember.is_archived,
+            col(ConversationMember.is_archived),
             unread_count_expr().label("unread"),
             sa.func.count().over().label("total"),
         )
         .join(
             ConversationMember,
-            sa.and_(ConversationMember.conversation_id == Conversation.id, ConversationMember.user_id == actor_id),
+            sa.and_(col(ConversationMember.conversation_id) == col(Conversation.id),
+                    col(ConversationMember.user_id) == actor_id),
         )
-        .where(ConversationMember.left_at.is_(None), *filters)
-        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        .where(col(ConversationMember.left_at).is_(None), *filters)
+        .order_by(col(Conversation.last_activity_at).desc(), col(Conversation.id).desc())
         .offset(offset)
     )
     if limit is not None:
         query = query.limit(limit)
-    return list(session.exec(query))
+    return list(session.execute(query))
 
 
-def _build_conversations(session: Any, rows: Sequence) -> list[dict[str, Any]]:
+def _build_conversations(session: Session, rows: Sequence) -> list[dict[str, Any]]:
     """Conversation objects for rows of _conversation_rows: participants in one query, every
     lastMessage through one batch load (messages_out's fixed handful of queries)."""
     if not rows:
@@ -284,8 +301,9 @@ def _build_conversations(session: Any, rows: Sequence) -> list[dict[str, Any]]:
     last_messages: dict[str, dict[str, Any]] = {}
     if last_ids:
         pairs = list(
-            session.exec(
-                sa.select(Message, User).outerjoin(User, User.id == Message.sender_id).where(Message.id.in_(last_ids))
+            session.execute(
+                sa.select(Message, User).outerjoin(User, col(User.id) == col(Message.sender_id))
+                .where(col(Message.id).in_(last_ids))
             )
         )
         for out in ser.messages_out(session, pairs, positions):
@@ -302,29 +320,29 @@ def _build_conversations(session: Any, rows: Sequence) -> list[dict[str, Any]]:
     ]
 
 
-def conversation_view(session: Any, actor_id: str, conversation_id: str) -> dict[str, Any]:
+def conversation_view(session: Session, actor_id: str, conversation_id: str) -> dict[str, Any]:
     """The conversation as the actor sees it; NotFound unless an active member."""
-    rows = _conversation_rows(session, actor_id, Conversation.id == conversation_id)
+    rows = _conversation_rows(session, actor_id, col(Conversation.id) == conversation_id)
     if not rows:
         raise conversation_not_found()
     return _build_conversations(session, rows)[0]
 
 
-def conversation_views(session: Any, conversation_id: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def conversation_views(session: Session, conversation_id: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """(shared view with unreadCount 0, {memberId: the conversation as that member sees it})
     for chat:conversation_updated: each member gets their own unreadCount and isArchived."""
-    conv = session.exec(sa.select(Conversation).where(Conversation.id == conversation_id)).scalar_one()
+    conv = session.execute(sa.select(Conversation).where(col(Conversation.id) == conversation_id)).scalar_one()
     base = _build_conversations(session, [(conv, False, 0, 1)])[0]
-    flags = session.exec(
-        sa.select(ConversationMember.user_id, ConversationMember.is_archived, unread_count_expr()).where(
-            ConversationMember.conversation_id == conversation_id, ConversationMember.left_at.is_(None)
+    flags = session.execute(
+        sa.select(col(ConversationMember.user_id), col(ConversationMember.is_archived), unread_count_expr()).where(
+            col(ConversationMember.conversation_id) == conversation_id, col(ConversationMember.left_at).is_(None)
         )
     )
     views = {uid: {**base, "unreadCount": unread, "isArchived": archived} for uid, archived, unread in flags}
     return base, views
 
 
-def publish_conversation_updated(session: Any, conversation_id: str,
+def publish_conversation_updated(session: Session, conversation_id: str,
                                  removed_user_ids: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """Queue chat:conversation_updated for every active member (their own view) and, with
     `removed: true`, for users who just left or were removed (their clients drop it)."""
@@ -351,9 +369,9 @@ def list_conversations(actor_id: str, page: Any = 1, limit: Any = DEFAULT_PAGE_L
         raise ValidationFailed("type must be one of: " + ", ".join(TYPES) + ".", code="invalid_type")
     if not isinstance(archived, bool):
         raise ValidationFailed("archived must be a boolean.", code="validation_error")
-    filters = [ConversationMember.is_archived.is_(archived)]
+    filters = [col(ConversationMember.is_archived).is_(archived)]
     if type is not None:
-        filters.append(Conversation.type == type)
+        filters.append(col(Conversation.type) == type)
     offset = (page - 1) * limit
     with session_scope() as session:
         rows = _conversation_rows(session, actor_id, *filters, offset=offset, limit=limit)
@@ -362,11 +380,11 @@ def list_conversations(actor_id: str, page: Any = 1, limit: Any = DEFAULT_PAGE_L
         elif page == 1:
             total = 0
         else:  # past the end: the window count has no row to ride on
-            total = session.exec(
+            total = session.execute(
                 sa.select(sa.func.count())
                 .select_from(Conversation)
-                .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
-                .where(ConversationMember.user_id == actor_id, ConversationMember.left_at.is_(None), *filters)
+                .join(ConversationMember, col(ConversationMember.conversation_id) == col(Conversation.id))
+                .where(col(ConversationMember.user_id) == actor_id, col(ConversationMember.left_at).is_(None), *filters)
             ).scalar_one()
         items = _build_conversations(session, rows)
     meta = {"page": page, "limit": limit, "total": total, "hasMore": offset + len(items) < total}
@@ -389,7 +407,8 @@ def create_conversation(actor_id: str, participant_ids: Any, type: Any = "direct
     others = [uid for uid in _check_user_ids(participant_ids, "participantIds", required=True) if uid != actor_id]
     if kind == "direct":
         if len(others) != 1:
-            raise ValidationFailed("A direct conversation has exactly one other participant.", code="invalid_participants")
+            raise ValidationFailed("A direct conversation has exactly one other participant.",
+                                   code="invalid_participants")
         return _create_direct(actor_id, others[0])
     return _create_group(actor_id, others, kind, name, project_id)
 
@@ -420,21 +439,29 @@ def _create_direct(actor_id: str, other_id: str) -> tuple[dict[str, Any], bool]:
             return existing, False
 
 
-def _open_existing_direct(session: Any, actor_id: str, key: str) -> dict[str, Any] | None:
-    """The pair's conversation, un-archived for the actor (opening a chat brings it back)."""
-    conversation_id = session.exec(sa.select(Conversation.id).where(Conversation.direct_key == key)).scalar()
+def _open_existing_direct(session: Session, actor_id: str, key: str) -> dict[str, Any] | None:
+    """The pair's conversation, un-archived for the actor (opening a chat brings it back,
+    and the actor's other tabs hear so)."""
+    conversation_id = session.execute(
+        sa.select(col(Conversation.id)).where(col(Conversation.direct_key) == key)
+    ).scalar()
     if conversation_id is None:
         return None
-    session.exec(
+    unarchived = session.exec(
         sa.update(members_t)
         .where(members_t.c.conversation_id == conversation_id, members_t.c.user_id == actor_id,
                members_t.c.is_archived.is_(True))
         .values(is_archived=False)
-    )
-    return conversation_view(session, actor_id, conversation_id)
+        .returning(members_t.c.user_id)
+    ).first() is not None
+    view = conversation_view(session, actor_id, conversation_id)
+    if unarchived:
+        publish_on_commit(session, Event("chat:conversation_updated", {"conversation": view}, [actor_id]))
+    return view
 
 
-def _create_group(actor_id: str, others: list[str], kind: str, name: Any, project_id: Any) -> tuple[dict[str, Any], bool]:
+def _create_group(actor_id: str, others: list[str], kind: str, name: Any,
+                  project_id: Any) -> tuple[dict[str, Any], bool]:
     project = None
     if kind == "project":
         project = check_text(project_id, "projectId", max_chars=MAX_PROJECT_ID_CHARS, code="invalid_project_id")
@@ -478,9 +505,9 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
     with session_scope() as session:
         require_member(session, actor_id, cid)
         # The row lock serialises membership changes (and sends) of this conversation.
-        conv = session.exec(sa.select(Conversation).where(Conversation.id == cid).with_for_update()).scalar_one()
-        members = {m.user_id: m for m in session.exec(
-            sa.select(ConversationMember).where(ConversationMember.conversation_id == cid)
+        conv = _locked_conversation(session, cid)
+        members = {m.user_id: m for m in session.execute(
+            sa.select(ConversationMember).where(col(ConversationMember.conversation_id) == cid)
             .execution_options(populate_existing=True)).scalars()}  # fresh, now that we hold the lock
         me = members.get(actor_id)
         if me is None or me.left_at is not None:  # left while we waited for the lock
@@ -509,7 +536,9 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
                 member = members[uid] = ConversationMember(conversation_id=cid, user_id=uid)
                 session.add(member)
             member.left_at, member.is_admin, member.is_archived, member.joined_at = None, False, False, now
-            member.last_read_seq = member.last_delivered_seq = max(member.last_read_seq or 0, conv.last_seq)
+            # Nothing unread for them: their read position (unread count) starts at the end.
+            # No receipt and no delivery: joining does not make anyone's messages "read".
+            member.last_read_seq = max(member.last_read_seq or 0, conv.last_seq)
         active = {uid for uid, m in members.items() if m.left_at is None}
         not_active = [uid for uid in promote + demote if uid not in active]
         if not_active:
@@ -542,16 +571,16 @@ def archive_or_leave(actor_id: str, conversation_id: Any) -> None:
     cid = check_conversation_id(conversation_id)
     with session_scope() as session:
         me = require_member(session, actor_id, cid)
-        conv = session.exec(sa.select(Conversation).where(Conversation.id == cid).with_for_update()).scalar_one()
+        conv = _locked_conversation(session, cid)
         if conv.type == "direct":
             me.is_archived = True
             session.flush()
             view = conversation_view(session, actor_id, cid)
             publish_on_commit(session, Event("chat:conversation_updated", {"conversation": view}, [actor_id]))
             return
-        members = list(session.exec(
+        members = list(session.execute(
             sa.select(ConversationMember)
-            .where(ConversationMember.conversation_id == cid, ConversationMember.left_at.is_(None))
+            .where(col(ConversationMember.conversation_id) == cid, col(ConversationMember.left_at).is_(None))
             .execution_options(populate_existing=True)).scalars())  # fresh, now that we hold the lock
         if me not in members:  # two leave requests raced: the other one did it
             raise conversation_not_found()

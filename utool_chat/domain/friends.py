@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
 
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import FriendRequest, Friendship, User, utcnow
@@ -84,8 +85,8 @@ def are_friends(session: Session, user_a: str, user_b: str) -> bool:
     """True if the two users are friends (one indexed lookup in the caller's session)."""
     if user_a == user_b:
         return False
-    found = session.exec(
-        sa.select(sa.literal(1)).where(Friendship.user_id == user_a, Friendship.friend_id == user_b)
+    found = session.execute(
+        sa.select(sa.literal(1)).where(col(Friendship.user_id) == user_a, col(Friendship.friend_id) == user_b)
     ).first()
     return found is not None
 
@@ -96,45 +97,49 @@ def search_users(actor_id: str, q: Any, limit: Any = 20) -> list[dict[str, Any]]
     (friend | incoming | outgoing | none) so the UI can show the right button. One query."""
     needle = _escape_like(check_search_query(q))
     limit = check_limit(limit)
-    display = sa.func.lower(User.display_name)
-    is_friend = sa.exists().where(Friendship.user_id == actor_id, Friendship.friend_id == User.id)
-    pending = FriendRequest.status == "pending"
-    incoming = sa.exists().where(pending, FriendRequest.from_user_id == User.id, FriendRequest.to_user_id == actor_id)
-    outgoing = sa.exists().where(pending, FriendRequest.from_user_id == actor_id, FriendRequest.to_user_id == User.id)
+    display = sa.func.lower(col(User.display_name))
+    is_friend = sa.exists().where(col(Friendship.user_id) == actor_id, col(Friendship.friend_id) == col(User.id))
+    pending = col(FriendRequest.status) == "pending"
+    incoming = sa.exists().where(
+        pending, col(FriendRequest.from_user_id) == col(User.id), col(FriendRequest.to_user_id) == actor_id
+    )
+    outgoing = sa.exists().where(
+        pending, col(FriendRequest.from_user_id) == actor_id, col(FriendRequest.to_user_id) == col(User.id)
+    )
     relationship = sa.case(
         (is_friend, "friend"), (incoming, "incoming"), (outgoing, "outgoing"), else_="none"
     )
     stmt = (
         sa.select(User, relationship)
         .where(
-            User.id != actor_id,
+            col(User.id) != actor_id,
             sa.or_(
-                User.username.like(needle + "%", escape="\\"),
+                col(User.username).like(needle + "%", escape="\\"),
                 display.like(needle + "%", escape="\\"),
                 display.like("% " + needle + "%", escape="\\"),
             ),
         )
         # Best first: the exact username, then username prefixes, then display-name hits.
         .order_by(
-            (User.username == needle).desc(),
-            User.username.like(needle + "%", escape="\\").desc(),
-            User.username,
+            (col(User.username) == needle).desc(),
+            col(User.username).like(needle + "%", escape="\\").desc(),
+            col(User.username),
         )
         .limit(limit)
     )
     with session_scope() as session:
-        rows = session.exec(stmt).all()
+        rows = session.execute(stmt).all()
         return [{**user_out(user), "relationship": rel} for user, rel in rows]
 
 
 def list_friends(actor_id: str) -> list[dict[str, Any]]:
     """The caller's friends, alphabetically by username. One query."""
     with session_scope() as session:
-        users = session.exec(
+        users = session.execute(
             sa.select(User)
-            .join(Friendship, Friendship.friend_id == User.id)
-            .where(Friendship.user_id == actor_id)
-            .order_by(User.username)
+            .join(Friendship, col(Friendship.friend_id) == col(User.id))
+            .where(col(Friendship.user_id) == actor_id)
+            .order_by(col(User.username))
         ).scalars().all()
         return [user_out(u) for u in users]
 
@@ -143,15 +148,15 @@ def list_requests(actor_id: str) -> dict[str, list[dict[str, Any]]]:
     """Pending requests to and from the caller, newest first. One query."""
     sender, recipient = aliased(User), aliased(User)
     with session_scope() as session:
-        rows = session.exec(
+        rows = session.execute(
             sa.select(FriendRequest, sender, recipient)
-            .join(sender, sender.id == FriendRequest.from_user_id)
-            .join(recipient, recipient.id == FriendRequest.to_user_id)
+            .join(sender, col(sender.id) == col(FriendRequest.from_user_id))
+            .join(recipient, col(recipient.id) == col(FriendRequest.to_user_id))
             .where(
-                FriendRequest.status == "pending",
-                sa.or_(FriendRequest.from_user_id == actor_id, FriendRequest.to_user_id == actor_id),
+                col(FriendRequest.status) == "pending",
+                sa.or_(col(FriendRequest.from_user_id) == actor_id, col(FriendRequest.to_user_id) == actor_id),
             )
-            .order_by(FriendRequest.created_at.desc(), FriendRequest.id)
+            .order_by(col(FriendRequest.created_at).desc(), col(FriendRequest.id))
         ).all()
         out: dict[str, list[dict[str, Any]]] = {"incoming": [], "outgoing": []}
         for request, from_user, to_user in rows:
@@ -168,10 +173,10 @@ def _lock_pair(session: Session, actor_id: str, other: sa.ColumnElement[bool]) -
     """Lock the caller's row and the row matching `other`, in id order (no deadlocks), and
     return (actor, other user or None). FOR NO KEY UPDATE does not block inserts that only
     reference these users by foreign key (messages, memberships)."""
-    users = session.exec(
+    users = session.execute(
         sa.select(User)
-        .where(sa.or_(User.id == actor_id, other))
-        .order_by(User.id)
+        .where(sa.or_(col(User.id) == actor_id, other))
+        .order_by(col(User.id))
         .with_for_update(key_share=True)
     ).scalars().all()
     actor = next((u for u in users if u.id == actor_id), None)
@@ -202,12 +207,12 @@ def send_request(actor_id: str, username: Any = None, user_id: Any = None) -> tu
     unknown_user = NotFound("User not found.", code="user_not_found")
     if user_id is not None:
         check_id(user_id, "userId", lambda: unknown_user)
-        target_match = User.id == user_id
+        target_match = col(User.id) == user_id
     else:
         wanted = normalise_username(username)
         if not USERNAME_RE.fullmatch(wanted):  # nobody can have registered that name
             raise unknown_user
-        target_match = User.username == wanted
+        target_match = col(User.username) == wanted
     if user_id == actor_id:
         raise ValidationFailed("You cannot send a friend request to yourself.", code="cannot_friend_self")
 
@@ -223,12 +228,12 @@ def send_request(actor_id: str, username: Any = None, user_id: Any = None) -> tu
             raise Conflict("You are already friends.", code="already_friends")
 
         users = {actor.id: actor, target.id: target}
-        pending = session.exec(
+        pending = session.execute(
             sa.select(FriendRequest).where(
-                FriendRequest.status == "pending",
+                col(FriendRequest.status) == "pending",
                 sa.or_(
-                    sa.and_(FriendRequest.from_user_id == actor.id, FriendRequest.to_user_id == target.id),
-                    sa.and_(FriendRequest.from_user_id == target.id, FriendRequest.to_user_id == actor.id),
+                    sa.and_(col(FriendRequest.from_user_id) == actor.id, col(FriendRequest.to_user_id) == target.id),
+                    sa.and_(col(FriendRequest.from_user_id) == target.id, col(FriendRequest.to_user_id) == actor.id),
                 ),
             )
         ).scalars().all()
@@ -256,11 +261,13 @@ def _answer(actor_id: str, request_id: Any, accept: bool) -> dict[str, Any]:
             raise missing
         if request.to_user_id != actor_id:
             raise Forbidden("Only the recipient can answer a friend request.", code="not_recipient")
-        actor, sender = _lock_pair(session, actor_id, User.id == request.from_user_id)
+        actor, sender = _lock_pair(session, actor_id, col(User.id) == request.from_user_id)
+        if actor is None or sender is None:  # cannot happen: deleting a user deletes their requests
+            raise missing
         session.refresh(request)  # another answer may have landed before we got the lock
         if request.status != "pending":
             raise Conflict(f"This request was already {request.status}.", code="request_not_pending")
-        users = {actor.id: actor, sender.id: sender}  # both exist: deleting a user cascades
+        users = {actor.id: actor, sender.id: sender}
         if accept:
             return _befriend(session, request, users)
         request.status = "declined"
@@ -286,12 +293,12 @@ def remove_friend(actor_id: str, friend_id: Any) -> None:
     if check_id(friend_id, "userId", lambda: not_friends) == actor_id:
         raise not_friends
     with session_scope() as session:
-        _lock_pair(session, actor_id, User.id == friend_id)
+        _lock_pair(session, actor_id, col(User.id) == friend_id)
         deleted = session.exec(
             sa.delete(Friendship).where(
                 sa.or_(
-                    sa.and_(Friendship.user_id == actor_id, Friendship.friend_id == friend_id),
-                    sa.and_(Friendship.user_id == friend_id, Friendship.friend_id == actor_id),
+                    sa.and_(col(Friendship.user_id) == actor_id, col(Friendship.friend_id) == friend_id),
+                    sa.and_(col(Friendship.user_id) == friend_id, col(Friendship.friend_id) == actor_id),
                 )
             )
         )

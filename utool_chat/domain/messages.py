@@ -17,14 +17,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
 
 from utool_chat import config
 from utool_chat.db.engine import session_scope
-from utool_chat.db.models import Attachment, Conversation, Message, Reaction, ReadReceipt, User, new_id, utcnow
+from utool_chat.db.models import Attachment, Conversation, Message, Reaction, ReadReceipt, User, new_id, table, utcnow
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import permissions, ratelimit, uploads
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain import serializers as ser
+from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from utool_chat.domain.text import check_id
 from utool_chat.events import Event, publish_on_commit
@@ -40,8 +42,8 @@ MAX_SYNC_LIMIT = 500
 MIME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}$")
 
 members_t = convs.members_t
-conversations_t = Conversation.__table__
-receipts_t = ReadReceipt.__table__
+conversations_t = table(Conversation)
+receipts_t = table(ReadReceipt)
 
 
 # --- input checks ----------------------------------------------------------------------
@@ -141,27 +143,28 @@ def _check_temp_id(raw: Any) -> str | None:
 
 
 def _with_sender() -> Any:
-    return sa.select(Message, User).outerjoin(User, User.id == Message.sender_id)
+    return sa.select(Message, User).outerjoin(User, col(User.id) == col(Message.sender_id))
 
 
-def visible_message(session: Any, actor_id: str, message_id: str, *, lock: bool = False
+def visible_message(session: Session, actor_id: str, message_id: str, *, lock: bool = False
                      ) -> tuple[Message, User | None, list[ser.RosterEntry]]:
     """(message, sender, roster) if the actor is an active member of its conversation;
     NotFound otherwise — the same answer as for an id that does not exist. Two queries."""
-    query = _with_sender().where(Message.id == message_id)
+    query = _with_sender().where(col(Message.id) == message_id)
     if lock:
         query = query.with_for_update(of=Message)
-    row = session.exec(query).first()
+    row = session.execute(query).first()
     if row is None:
         raise message_not_found()
     msg, sender = row
-    roster = convs.active_members(session, [msg.conversation_id]).get(msg.conversation_id, [])
+    roster = convs.active_members(session, [msg.conversation_id]).get(msg.conversation_id, ser.Roster())
     if not any(member.user_id == actor_id for member, _ in roster):
         raise message_not_found()
     return msg, sender, roster
 
 
-def serialize_with(session: Any, msg: Message, sender: User | None, positions: list[ser.Position]) -> dict[str, Any]:
+def serialize_with(session: Session, msg: Message, sender: User | None,
+                   positions: list[ser.Position]) -> dict[str, Any]:
     return ser.messages_out(session, [(msg, sender)], {msg.conversation_id: positions})[0]
 
 
@@ -175,13 +178,6 @@ def _moved(positions: list[ser.Position], user_id: str, *, read_seq: int | None 
         ) if p.user_id == user_id else p
         for p in positions
     ]
-
-
-def serialize_message(session: Any, message_id: str) -> dict[str, Any]:
-    """One message as every member sees it (for doors that need to re-send it)."""
-    msg, sender = session.exec(_with_sender().where(Message.id == message_id)).one()
-    roster = convs.active_members(session, [msg.conversation_id]).get(msg.conversation_id, [])
-    return serialize_with(session, msg, sender, ser.positions_of(roster))
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -212,29 +208,34 @@ def send_message(actor_id: str, conversation_id: Any, content: Any, content_type
             existing = _find_by_temp_id(session, cid, actor_id, temp)
             if existing is None:
                 raise
-            return serialize_with(session, *existing, ser.positions_of(roster)), False
+            return serialize_with(session, existing[0], existing[1], ser.positions_of(roster)), False
     if member_ids is None:  # a retry of a stored message: nothing new happened
         return message, False
     typing_domain.ended_by_message(actor_id, cid, member_ids)  # sending ends my typing, whatever the door
     return message, True
 
 
-def _find_by_temp_id(session: Any, conversation_id: str, sender_id: str, temp_id: str):  # noqa: ANN202
-    return session.exec(
+def _find_by_temp_id(session: Session, conversation_id: str, sender_id: str,
+                     temp_id: str) -> tuple[Message, User | None] | None:
+    row = session.execute(
         _with_sender().where(
-            Message.conversation_id == conversation_id, Message.sender_id == sender_id, Message.temp_id == temp_id
+            col(Message.conversation_id) == conversation_id, col(Message.sender_id) == sender_id,
+            col(Message.temp_id) == temp_id,
         )
     ).first()
+    return None if row is None else (row[0], row[1])
 
 
-def _store_message(session: Any, actor_id: str, cid: str, text: str, kind: str, files: list[dict[str, Any]],
+def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: str, files: list[dict[str, Any]],
                    reply_id: str | None, temp_id: str | None) -> tuple[dict[str, Any], list[str] | None]:
     """(message, the active members' ids), or (the stored message, None) for a retry."""
     roster = convs.roster_or_404(session, actor_id, cid)
     me, my_user = next((m, u) for m, u in roster if m.user_id == actor_id)
     reply = None
     if reply_id is not None:
-        target = session.exec(_with_sender().where(Message.id == reply_id, Message.conversation_id == cid)).first()
+        target = session.execute(
+            _with_sender().where(col(Message.id) == reply_id, col(Message.conversation_id) == cid)
+        ).first()
         if target is None:
             raise _not_a_message_here("replyTo", "invalid_reply_to")
         reply = ser.reply_out(*target)
@@ -253,7 +254,7 @@ def _store_message(session: Any, actor_id: str, cid: str, text: str, kind: str, 
         existing = _find_by_temp_id(session, cid, actor_id, temp_id)
         if existing is not None:
             # A retry: serve the stored message and undo our bump of the conversation row.
-            out = serialize_with(session, *existing, ser.positions_of(roster))
+            out = serialize_with(session, existing[0], existing[1], ser.positions_of(roster))
             session.rollback()
             return out, None
 
@@ -293,8 +294,10 @@ def _store_message(session: Any, actor_id: str, cid: str, text: str, kind: str, 
     message = ser.message_out(msg, my_user, attachments=files, reactions=[], read_by=[], status="sent",
                               reply_to=reply)
     everyone = [m.user_id for m, _ in roster]
-    publish_on_commit(session, Event("chat:new_message", {"conversationId": cid, "message": message,
-                                                          "tempId": temp_id}, everyone))
+    new_message: dict[str, Any] = {"conversationId": cid, "message": message, "tempId": temp_id}
+    if read_others:  # what the sender thereby read (ser.receipt_out), for the messages before this one
+        new_message["receipt"] = ser.receipt_out("read", actor_id, seq, now)
+    publish_on_commit(session, Event("chat:new_message", new_message, everyone))
     counts = convs.unread_counts(session, cid, [uid for uid in everyone if uid != actor_id])
     if read_others:
         counts[actor_id] = 0
@@ -326,21 +329,21 @@ def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HIST
         _check_body_id(cursor_id, cursor_field, "invalid_cursor")
     with session_scope() as session:
         roster = convs.roster_or_404(session, actor_id, cid)
-        query = _with_sender().where(Message.conversation_id == cid)
+        query = _with_sender().where(col(Message.conversation_id) == cid)
         if cursor_id is not None:
-            cursor_seq = session.exec(
-                sa.select(Message.seq).where(Message.id == cursor_id, Message.conversation_id == cid)
+            cursor_seq = session.execute(
+                sa.select(col(Message.seq)).where(col(Message.id) == cursor_id, col(Message.conversation_id) == cid)
             ).scalar()
             if cursor_seq is None:
                 raise _not_a_message_here(cursor_field, "invalid_cursor")
         newer = after_message_id is not None
         if newer:
-            query = query.where(Message.seq > cursor_seq).order_by(Message.seq.asc())
+            query = query.where(col(Message.seq) > cursor_seq).order_by(col(Message.seq).asc())
         else:
             if cursor_id is not None:
-                query = query.where(Message.seq < cursor_seq)
-            query = query.order_by(Message.seq.desc())
-        rows = list(session.exec(query.limit(limit + 1)))
+                query = query.where(col(Message.seq) < cursor_seq)
+            query = query.order_by(col(Message.seq).desc())
+        rows = list(session.execute(query.limit(limit + 1)))
         has_more = len(rows) > limit
         rows = rows[:limit]
         if newer:
@@ -364,9 +367,9 @@ def messages_since(actor_id: str, conversation_id: Any, after_seq: Any, limit: A
     limit = convs.check_int(limit, "limit", default=MAX_SYNC_LIMIT, minimum=1, maximum=MAX_SYNC_LIMIT)
     with session_scope() as session:
         roster = convs.roster_or_404(session, actor_id, cid)
-        rows = list(session.exec(
-            _with_sender().where(Message.conversation_id == cid, Message.seq > after)
-            .order_by(Message.seq.asc()).limit(limit + 1)
+        rows = list(session.execute(
+            _with_sender().where(col(Message.conversation_id) == cid, col(Message.seq) > after)
+            .order_by(col(Message.seq).asc()).limit(limit + 1)
         ))
         has_more = len(rows) > limit
         rows = rows[:limit]
@@ -389,7 +392,9 @@ def edit_message(actor_id: str, message_id: Any, content: Any) -> dict[str, Any]
             raise Conflict("This message was deleted.", code=refusal)
         if refusal is not None:
             raise Forbidden("This message can no longer be edited.", code=refusal)
-        has_files = session.exec(sa.select(Attachment.id).where(Attachment.message_id == mid).limit(1)).first()
+        has_files = session.execute(
+            sa.select(col(Attachment.id)).where(col(Attachment.message_id) == mid).limit(1)
+        ).first()
         text = _check_content(content, allow_empty=has_files is not None)
         positions = ser.positions_of(roster)
         if text == msg.content:  # nothing changed: no edit mark, no event
@@ -418,7 +423,7 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
         now = utcnow()
         msg.content, msg.is_deleted, msg.deleted_at, msg.updated_at = "", True, now, now
         uploads.remove_message_files(session, mid)  # blobs and thumbnails go right after the commit
-        session.exec(sa.delete(Reaction.__table__).where(Reaction.__table__.c.message_id == mid))
+        session.exec(sa.delete(table(Reaction)).where(table(Reaction).c.message_id == mid))
         session.flush()
         out = serialize_with(session, msg, sender, positions)
         publish_message_updated(session, out, roster)
@@ -429,20 +434,23 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
         return out
 
 
-def publish_message_updated(session: Any, message: dict[str, Any], roster: list[ser.RosterEntry],
-                     exclude: str | None = None) -> None:
-    recipients = [m.user_id for m, _ in roster if m.user_id != exclude]
-    if recipients:
-        publish_on_commit(session, Event("chat:message_updated",
-                                         {"conversationId": message["conversationId"], "message": message}, recipients))
+def publish_message_updated(session: Session, message: dict[str, Any], roster: list[ser.RosterEntry],
+                            receipt: dict[str, Any] | None = None) -> None:
+    """chat:message_updated {conversationId, message, receipt?} to every active member (the
+    actor's other tabs too). `receipt` (ser.receipt_out) when a read or delivery position
+    moved: it applies to every message up to it, not only to `message`."""
+    payload: dict[str, Any] = {"conversationId": message["conversationId"], "message": message}
+    if receipt is not None:
+        payload["receipt"] = receipt
+    publish_on_commit(session, Event("chat:message_updated", payload, [m.user_id for m, _ in roster]))
 
 
 # --- read and delivery positions ---------------------------------------------------------------------
 
 
-def _target_message(session: Any, cid: str, raw_id: Any, field: str) -> tuple[Message, User | None]:
+def _target_message(session: Session, cid: str, raw_id: Any, field: str) -> tuple[Message, User | None]:
     mid = _check_body_id(raw_id, field, "invalid_message_id")
-    row = session.exec(_with_sender().where(Message.id == mid, Message.conversation_id == cid)).first()
+    row = session.execute(_with_sender().where(col(Message.id) == mid, col(Message.conversation_id) == cid)).first()
     if row is None:
         raise _not_a_message_here(field, "invalid_message_id")
     return row
@@ -473,7 +481,7 @@ def mark_read(actor_id: str, conversation_id: Any, last_read_message_id: Any) ->
         if advanced:
             session.exec(sa.insert(receipts_t).values(conversation_id=cid, user_id=actor_id, up_to_seq=msg.seq,
                                                       read_at=now))
-        position, unread = session.exec(
+        position, unread = session.execute(
             sa.select(members_t.c.last_read_seq, convs.unread_count_expr(members_t.c))
             .where(members_t.c.conversation_id == cid, members_t.c.user_id == actor_id)
         ).one()
@@ -481,7 +489,8 @@ def mark_read(actor_id: str, conversation_id: Any, last_read_message_id: Any) ->
         if advanced:
             convs.publish_unread_counts(session, cid, {actor_id: unread})
             positions = _moved(ser.positions_of(roster), actor_id, read_seq=msg.seq)
-            publish_message_updated(session, serialize_with(session, msg, sender, positions), roster, exclude=actor_id)
+            publish_message_updated(session, serialize_with(session, msg, sender, positions), roster,
+                                    receipt=ser.receipt_out("read", actor_id, msg.seq, now))
         return result
 
 
@@ -504,5 +513,5 @@ def mark_delivered(actor_id: str, conversation_id: Any, message_id: Any) -> dict
             positions = _moved(positions, actor_id, delivered_seq=msg.seq)
         out = serialize_with(session, msg, sender, positions)
         if advanced:
-            publish_message_updated(session, out, roster)
+            publish_message_updated(session, out, roster, receipt=ser.receipt_out("delivered", actor_id, msg.seq))
         return out

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
 
 from utool_chat.db.engine import session_scope
-from utool_chat.db.models import Reaction
+from utool_chat.db.models import Reaction, table
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import messages as msgs
 from utool_chat.domain import serializers as ser
@@ -22,7 +24,7 @@ from utool_chat.domain.errors import Conflict, ValidationFailed
 MAX_EMOJI_CHARS = 64
 MAX_REACTIONS_PER_USER = 20  # distinct emoji one user may put on one message
 
-reactions_t = Reaction.__table__
+reactions_t = table(Reaction)
 
 
 def _check_emoji(raw: Any) -> str:
@@ -32,14 +34,14 @@ def _check_emoji(raw: Any) -> str:
     return emoji
 
 
-def _insert_ignoring_duplicate(session: Any, values: dict[str, Any]) -> bool:
+def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either database; True if a row was added."""
+    statement: postgresql.Insert | sqlite.Insert
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        statement = postgresql.insert(reactions_t).values(**values).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(reactions_t).values(**values).on_conflict_do_nothing().returning(reactions_t.c.emoji)
-    return session.exec(statement).first() is not None
+        statement = sqlite.insert(reactions_t).values(**values).on_conflict_do_nothing()
+    return session.exec(statement.returning(reactions_t.c.emoji)).first() is not None
 
 
 def add_reaction(actor_id: str, message_id: Any, emoji: Any) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def add_reaction(actor_id: str, message_id: Any, emoji: Any) -> dict[str, Any]:
         msg, sender, roster = msgs.visible_message(session, actor_id, mid)
         if msg.is_deleted:
             raise Conflict("This message was deleted.", code="message_deleted")
-        mine = set(session.exec(
+        mine = set(session.execute(
             sa.select(reactions_t.c.emoji).where(reactions_t.c.message_id == mid, reactions_t.c.user_id == actor_id)
         ).scalars())
         added = False

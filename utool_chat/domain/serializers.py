@@ -8,10 +8,11 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from utool_chat import config
 from utool_chat.db.models import (
@@ -22,6 +23,7 @@ from utool_chat.db.models import (
     Reaction,
     ReadReceipt,
     User,
+    table,
 )
 from utool_chat.domain import file_urls, permissions
 
@@ -31,8 +33,8 @@ def iso(ts: datetime | None) -> str | None:
     if ts is None:
         return None
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def user_out(user: User) -> dict[str, Any]:
@@ -61,23 +63,47 @@ class Position(NamedTuple):
     delivered_seq: int
 
 
-# An active member with their user row, as loaded by conversations.active_members().
+# An active member with their user row.
 RosterEntry = tuple[ConversationMember, User]
 
 
+class Roster(list[RosterEntry]):
+    """A conversation's active members with their user rows, longest-standing first (as
+    conversations.active_members loads them: who takes part, who is told), plus `departed`:
+    the positions of members who left or were removed, which still count for the status of
+    the messages their device received before they went."""
+
+    def __init__(self, entries: Iterable[RosterEntry] = (), departed: Iterable[Position] = ()) -> None:
+        super().__init__(entries)
+        self.departed = list(departed)
+
+
 def positions_of(roster: Iterable[RosterEntry]) -> list[Position]:
-    return [Position(m.user_id, m.last_read_seq, m.last_delivered_seq) for m, _ in roster]
+    positions = [Position(m.user_id, m.last_read_seq, m.last_delivered_seq) for m, _ in roster]
+    return positions + (roster.departed if isinstance(roster, Roster) else [])
 
 
-def message_status(msg: Message, positions: Iterable[Position]) -> str:
-    """The sender's view: "read" once any other active member read it, "delivered" once any
-    other member's client received it, "sent" before that."""
-    others = [p for p in positions if p.user_id != msg.sender_id]
-    if any(p.read_seq >= msg.seq for p in others):
+def message_status(msg: Message, positions: Iterable[Position], read_by: Sequence[dict[str, Any]]) -> str:
+    """The sender's view, which never goes back: "read" once someone else has read it (its
+    readBy is not empty: read receipts outlive membership), "delivered" once another member's
+    client received it (members who left since count too), "sent" before that. A member who
+    joins later changes nothing until they read or receive something themselves."""
+    if read_by:
         return "read"
-    if any(p.delivered_seq >= msg.seq for p in others):
+    if any(p.delivered_seq >= msg.seq for p in positions if p.user_id != msg.sender_id):
         return "delivered"
     return "sent"
+
+
+def receipt_out(kind: str, user_id: str, up_to_seq: int, at: datetime | None = None) -> dict[str, Any]:
+    """What a read or delivery position move means for every message up to `upToSeq`, sent
+    in the event that announces it so a client can apply it to all of them: each message up
+    to it not sent by `userId` is now at least `kind` ("read" or "delivered"), and a "read"
+    adds {user: userId, readAt: at} to the readBy of those that did not list them yet."""
+    receipt: dict[str, Any] = {"kind": kind, "userId": user_id, "upToSeq": up_to_seq}
+    if at is not None:
+        receipt["at"] = iso(at)
+    return receipt
 
 
 def attachment_out(att: Attachment) -> dict[str, Any]:
@@ -158,7 +184,7 @@ def message_out(
 
 
 def messages_out(
-    session: Any,
+    session: Session,
     rows: Sequence[tuple[Message, User | None]],
     positions_by_conversation: Mapping[str, Sequence[Position]],
 ) -> list[dict[str, Any]]:
@@ -172,22 +198,23 @@ def messages_out(
     replies: dict[str, dict[str, Any]] = {}
     reply_ids = {m.reply_to_id for m in messages if m.reply_to_id}
     if reply_ids:
-        for target, target_sender in session.exec(
-            sa.select(Message, User).outerjoin(User, User.id == Message.sender_id).where(Message.id.in_(reply_ids))
+        for target, target_sender in session.execute(
+            sa.select(Message, User).outerjoin(User, col(User.id) == col(Message.sender_id))
+            .where(col(Message.id).in_(reply_ids))
         ):
             replies[target.id] = reply_out(target, target_sender)
 
     reactions: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for message_id, user_id, emoji in session.exec(
-        sa.select(Reaction.message_id, Reaction.user_id, Reaction.emoji)
-        .where(Reaction.message_id.in_(ids))
-        .order_by(Reaction.created_at, Reaction.user_id, Reaction.emoji)
+    for message_id, user_id, emoji in session.execute(
+        sa.select(col(Reaction.message_id), col(Reaction.user_id), col(Reaction.emoji))
+        .where(col(Reaction.message_id).in_(ids))
+        .order_by(col(Reaction.created_at), col(Reaction.user_id), col(Reaction.emoji))
     ):
         reactions[message_id].append({"user": user_id, "emoji": emoji})
 
     attachments: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for att in session.exec(
-        sa.select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.position)
+    for att in session.execute(
+        sa.select(Attachment).where(col(Attachment.message_id).in_(ids)).order_by(col(Attachment.position))
     ).scalars():
         attachments[att.message_id].append(attachment_out(att))
 
@@ -205,14 +232,15 @@ def messages_out(
             if i < len(seqs):
                 read_by.append((times[i], user_id))
         read_by.sort(key=lambda pair: (as_utc(pair[0]), pair[1]))
+        read_by_out = [{"user": uid, "readAt": iso(ts)} for ts, uid in read_by]
         out.append(
             message_out(
                 msg,
                 sender,
                 attachments=attachments.get(msg.id, ()),
                 reactions=reactions.get(msg.id, ()),
-                read_by=[{"user": uid, "readAt": iso(ts)} for ts, uid in read_by],
-                status=message_status(msg, positions_by_conversation.get(msg.conversation_id, ())),
+                read_by=read_by_out,
+                status=message_status(msg, positions_by_conversation.get(msg.conversation_id, ()), read_by_out),
                 reply_to=replies.get(msg.reply_to_id) if msg.reply_to_id else None,
             )
         )
@@ -221,10 +249,13 @@ def messages_out(
 
 def as_utc(ts: datetime) -> datetime:
     """SQLite hands back naive datetimes; they are UTC."""
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def _read_times(session: Any, messages: Sequence[Message]) -> dict[str, dict[str, tuple[list[int], list[datetime]]]]:
+ReadTimes = dict[str, dict[str, tuple[list[int], list[datetime]]]]
+
+
+def _read_times(session: Session, messages: Sequence[Message]) -> ReadTimes:
     """{conversationId: {userId: (sorted up_to_seqs, their read_at)}} — just the receipts
     that can be "the first receipt covering" a message of the page: those whose up_to_seq
     lies within the page's seq range, plus each user's first receipt above it. One query,
@@ -234,7 +265,7 @@ def _read_times(session: Any, messages: Sequence[Message]) -> dict[str, dict[str
         lo, hi = ranges.get(m.conversation_id, (m.seq, m.seq))
         ranges[m.conversation_id] = (min(lo, m.seq), max(hi, m.seq))
 
-    rr = ReadReceipt.__table__
+    rr = table(ReadReceipt)
     in_page = sa.or_(
         *(sa.and_(rr.c.conversation_id == cid, rr.c.up_to_seq.between(lo, hi)) for cid, (lo, hi) in ranges.items())
     )
@@ -257,7 +288,7 @@ def _read_times(session: Any, messages: Sequence[Message]) -> dict[str, dict[str
             ),
         ),
     )
-    receipts = sorted(session.exec(query).all(), key=lambda r: (r[2], as_utc(r[3])))
+    receipts = sorted(session.execute(query).all(), key=lambda r: (r[2], as_utc(r[3])))
     result: dict[str, dict[str, tuple[list[int], list[datetime]]]] = defaultdict(dict)
     for conversation_id, user_id, up_to_seq, read_at in receipts:
         seqs, times = result[conversation_id].setdefault(user_id, ([], []))

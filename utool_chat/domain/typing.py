@@ -44,8 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from utool_chat import config
 from utool_chat.db.engine import session_scope
@@ -128,6 +127,12 @@ class TypingRegistry:
                 self._forget(key)
             return keys
 
+    def clear(self) -> None:
+        """Forget every state without announcing anything (tests start from nothing)."""
+        with self._wake:
+            self._states.clear()
+            self._by_owner.clear()
+
     def _set_owner(self, key: Key, state: _State, owner: str | None) -> None:
         if state.owner == owner:
             return
@@ -179,10 +184,10 @@ def _active_members(actor_id: str, conversation_id: str) -> tuple[str, list[str]
     one. One query."""
     with session_scope() as session:
         rows = session.execute(
-            sa.select(ConversationMember.user_id, User.display_name)
-            .join(User, col(User.id) == col(ConversationMember.user_id))
-            .where(col(ConversationMember.conversation_id) == conversation_id,
-                   col(ConversationMember.left_at).is_(None))
+            sa.select(col(ConversationMember.user_id), col(User.display_name))
+            .join(User, col(col(User.id)) == col(col(ConversationMember.user_id)))
+            .where(col(col(ConversationMember.conversation_id)) == conversation_id,
+                   col(col(ConversationMember.left_at)).is_(None))
         ).all()
     names = {user_id: name for user_id, name in rows}
     if actor_id not in names:
@@ -214,26 +219,29 @@ registry = TypingRegistry(on_expire=_announce_expired)
 # --- the domain verbs -----------------------------------------------------------------------
 
 
-def typing_started(actor_id: str, conversation_id: Any, *, owner: str | None = None) -> None:
+def typing_started(actor_id: str, conversation_id: Any, *, owner: str | None = None) -> str:
     """The actor is typing in the conversation (call again every few seconds while they
-    are). `owner` names the connection that keeps the state alive (see end_typing_of)."""
+    are). `owner` names the connection that keeps the state alive (see end_typing_of).
+    Returns the conversation id."""
     cid = check_id(conversation_id, "conversationId", _conversation_not_found)
     ratelimit.check_typing(actor_id)
     ttl = config.settings.typing_ttl_seconds
     if registry.refresh(actor_id, cid, owner, ttl):
-        return
+        return cid
     user_name, others = _active_members(actor_id, cid)
     registry.add(actor_id, cid, owner, ttl)
     if others:
         publish_now(Event(USER_TYPING, {"conversationId": cid, "userId": actor_id, "userName": user_name}, others))
+    return cid
 
 
-def typing_stopped(actor_id: str, conversation_id: Any) -> None:
-    """The actor stopped typing (blur, cleared composer)."""
+def typing_stopped(actor_id: str, conversation_id: Any) -> str:
+    """The actor stopped typing (blur, cleared composer). Returns the conversation id."""
     cid = check_id(conversation_id, "conversationId", _conversation_not_found)
     ratelimit.check_typing(actor_id)
     registry.end(actor_id, cid)
     _announce_stopped(actor_id, cid)
+    return cid
 
 
 def end_typing_of(owner: str) -> list[Key]:

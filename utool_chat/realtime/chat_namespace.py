@@ -176,14 +176,16 @@ class ChatNamespace(AsyncNamespace):
         return {"message": message, "tempId": payload.get("tempId")}
 
     async def typing_start(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
-        conversation_id = payload.get("conversationId")
         # This socket keeps the state alive: its disconnect ends it (on_disconnect).
-        await asyncio.to_thread(typing_domain.typing_started, user["_id"], conversation_id, owner=sid)
+        conversation_id = await asyncio.to_thread(
+            typing_domain.typing_started, user["_id"], payload.get("conversationId"), owner=sid
+        )
         return {"conversationId": conversation_id}
 
     async def typing_end(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
-        conversation_id = payload.get("conversationId")
-        await asyncio.to_thread(typing_domain.typing_stopped, user["_id"], conversation_id)
+        conversation_id = await asyncio.to_thread(
+            typing_domain.typing_stopped, user["_id"], payload.get("conversationId")
+        )
         return {"conversationId": conversation_id}
 
     async def mark_messages_read(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:

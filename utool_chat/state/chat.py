@@ -30,7 +30,7 @@ from typing import Any
 import reflex as rx
 
 from utool_chat import config
-from utool_chat.domain import conversations, friends, messages, ratelimit, reactions
+from utool_chat.domain import conversations, friends, messages, reactions
 from utool_chat.domain import typing as typing_signals
 from utool_chat.domain.errors import DomainError, NotFound
 from utool_chat.state.auth import AuthState
@@ -108,10 +108,8 @@ def _error_text(err: DomainError) -> str:
 
 
 def _announce_typing(actor_id: str, conversation_id: str) -> None:
-    """typing_started behind the per-user typing limit, as the Socket.IO door does: the
-    2 s throttle per tab is not enough when a client opens many tabs or calls the
-    handler itself."""
-    ratelimit.check_typing(actor_id)
+    """typing_started, which applies the per-user typing limit itself: the 2 s throttle per
+    tab is not enough when a client opens many tabs or calls the handler itself."""
     typing_signals.typing_started(actor_id, conversation_id)
 
 

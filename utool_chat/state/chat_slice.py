@@ -19,10 +19,14 @@ tab in a backend var. Differences from the JS slice, on purpose:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from utool_chat import config
+from utool_chat.domain.serializers import REPLY_SNIPPET_CHARS
+
 WINDOW_SIZE = 200  # live messages kept per conversation beyond the pages the user loaded
-TYPING_TTL_SECONDS = 6.0  # a typing user not refreshed within this vanishes from the UI
+TYPING_TTL_SECONDS = config.settings.typing_ttl_seconds  # the server's TTL: a typing user not refreshed vanishes
 STATUS_RANK = {"sending": 0, "sent": 1, "delivered": 2, "read": 3}
 # The bus events that can change the open conversation's message views; the others
 # (typing, unread counts) only touch the conversation list and the typing line.
@@ -61,8 +65,11 @@ def message_key(message: dict[str, Any]) -> str:
 
 
 def activity_time(conversation: dict[str, Any]) -> str:
+    """What the list is ordered by: the server's lastActivityAt (a rename or a member
+    change is not activity), else what is known locally."""
     last = conversation.get("lastMessage") or {}
-    return last.get("createdAt") or conversation.get("updatedAt") or conversation.get("createdAt") or ""
+    return (conversation.get("lastActivityAt") or last.get("createdAt") or conversation.get("updatedAt")
+            or conversation.get("createdAt") or "")
 
 
 def _sort_conversations(chat: Chat) -> None:
@@ -120,7 +127,7 @@ def optimistic_add_message(chat: Chat, conversation_id: str, message: dict[str, 
     convo = chat["conversations"]["entities"].get(conversation_id)
     if convo is not None:
         convo["lastMessage"] = message
-        convo["updatedAt"] = message["createdAt"]
+        convo["updatedAt"] = convo["lastActivityAt"] = message["createdAt"]
         _sort_conversations(chat)
 
 
@@ -149,6 +156,7 @@ def receive_message(
         if not last.get("seq") or (message.get("seq") or 0) >= last.get("seq", 0):
             convo["lastMessage"] = message
             convo["updatedAt"] = message.get("updatedAt") or message.get("createdAt")
+            convo["lastActivityAt"] = message.get("createdAt")  # as the server's send sets it
         _sort_conversations(chat)
 
 
@@ -168,23 +176,65 @@ def update_message(chat: Chat, conversation_id: str, message: dict[str, Any]) ->
         entities[message["_id"]] = _merge_message(entities[message["_id"]], message)
         _propagate_status(entities, message)
     if entities is not None:
-        _refresh_quotes(entities, message)
+        for key, other in entities.items():
+            entities[key] = _with_quote_of(other, message)
     convo = chat["conversations"]["entities"].get(conversation_id)
-    if convo is not None and (convo.get("lastMessage") or {}).get("_id") == message["_id"]:
-        convo["lastMessage"] = _merge_message(convo["lastMessage"], message)
+    if convo is not None and convo.get("lastMessage"):
+        if convo["lastMessage"].get("_id") == message["_id"]:
+            convo["lastMessage"] = _merge_message(convo["lastMessage"], message)
+        convo["lastMessage"] = _with_quote_of(convo["lastMessage"], message)
 
 
-def _refresh_quotes(entities: dict[str, dict[str, Any]], message: dict[str, Any]) -> None:
-    """Replies quote a snippet of their original: keep it in step with edits, and drop the
-    text of a deleted original (it must not stay readable through a quote)."""
-    for key, other in entities.items():
-        quote = other.get("replyTo")
-        if quote and quote.get("_id") == message["_id"]:
-            deleted = bool(message.get("isDeleted"))
-            entities[key] = {
-                **other,
-                "replyTo": {**quote, "content": "" if deleted else message.get("content", ""), "isDeleted": deleted},
-            }
+def _with_quote_of(other: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    """Replies quote a snippet of their original (the server's REPLY_SNIPPET_CHARS): keep
+    it in step with edits, and drop the text of a deleted original (it must not stay
+    readable through a quote)."""
+    quote = other.get("replyTo")
+    if not quote or quote.get("_id") != message["_id"]:
+        return other
+    deleted = bool(message.get("isDeleted"))
+    content = "" if deleted else (message.get("content") or "")[:REPLY_SNIPPET_CHARS]
+    return {**other, "replyTo": {**quote, "content": content, "isDeleted": deleted}}
+
+
+def apply_receipt(chat: Chat, conversation_id: str, receipt: dict[str, Any]) -> None:
+    """A member's read or delivery position moved to `upToSeq` (the `receipt` of a
+    chat:new_message / chat:message_updated): every known message up to it that they did
+    not send is now at least that status, and a read adds them to its readBy — exactly what
+    the server computes for those messages, without an event per message."""
+    kind, reader, up_to = receipt.get("kind"), receipt.get("userId"), receipt.get("upToSeq") or 0
+    rank = STATUS_RANK.get(kind or "", -1)
+    if rank < STATUS_RANK["delivered"] or not reader:
+        return
+
+    def moved(message: dict[str, Any]) -> dict[str, Any]:
+        seq = message.get("seq") or 0
+        if not seq or seq > up_to or (message.get("sender") or {}).get("_id") == reader:
+            return message
+        out = dict(message)
+        if STATUS_RANK.get(out.get("status") or "", -1) < rank:
+            out["status"] = kind
+        read_by = out.get("readBy") or []
+        if kind == "read" and not any(entry.get("user") == reader for entry in read_by):
+            out["readBy"] = sorted([*read_by, {"user": reader, "readAt": receipt.get("at")}], key=_read_order)
+        return out
+
+    entities = chat["messages"]["entities"].get(conversation_id)
+    if entities is not None:
+        for key, message in entities.items():
+            entities[key] = moved(message)
+    convo = chat["conversations"]["entities"].get(conversation_id)
+    if convo is not None and convo.get("lastMessage"):
+        convo["lastMessage"] = moved(convo["lastMessage"])
+
+
+def _read_order(entry: dict[str, Any]) -> tuple[datetime, str]:
+    """readBy order, as the server sorts it: by the time read, then by user."""
+    try:
+        at = datetime.fromisoformat(entry.get("readAt") or "")
+    except ValueError:
+        at = datetime.max
+    return at, entry.get("user") or ""
 
 
 def _propagate_status(entities: dict[str, dict[str, Any]], message: dict[str, Any]) -> None:
@@ -379,21 +429,27 @@ def apply_event(chat: Chat, me: str, evt: Any, fetched_conversation: dict[str, A
         if fetched_conversation:
             add_or_update_conversation(chat, fetched_conversation)
         receive_message(chat, cid, message, payload.get("tempId"))
+        if payload.get("receipt"):  # answering read what came before
+            apply_receipt(chat, cid, payload["receipt"])
         sender = (message.get("sender") or {}).get("_id")
         if sender:  # a message ends its sender's typing
             set_typing_user(chat, cid, sender, "", False, now)
         return sender != me and cid == chat["conversations"]["currentConversationId"]
     if name == "chat:message_updated":
         update_message(chat, cid, payload["message"])
+        if payload.get("receipt"):
+            apply_receipt(chat, cid, payload["receipt"])
     elif name == "chat:unread_count_update":
         set_unread_count(chat, cid, payload.get("unreadCount") or 0)
     elif name == "chat:conversation_updated":
         convo = payload["conversation"]
         still_member = any(p.get("_id") == me for p in convo.get("participants") or [])
-        if still_member:
-            add_or_update_conversation(chat, convo)
-        else:
+        if not still_member:
             remove_conversation(chat, convo["_id"])
+        elif convo.get("isArchived") and convo["_id"] != chat["conversations"]["currentConversationId"]:
+            remove_conversation(chat, convo["_id"])  # archived (here or in another tab): out of the list
+        else:
+            add_or_update_conversation(chat, convo)
     elif name == "chat:user_typing" and payload.get("userId") != me:
         set_typing_user(chat, cid, payload["userId"], payload.get("userName") or "Someone", True, now)
     elif name == "chat:user_stopped_typing":
