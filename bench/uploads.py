@@ -124,8 +124,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from tests.files_support import s3_env, start_clamd, start_weed, stop
+    from tests.support.backend_process import running_backend
     from utool_chat.domain import accounts
-    from utool_chat.realtime.backend_process import running_backend
 
     work = Path(tempfile.mkdtemp(prefix="utool_bench_uploads_"))
     helpers = []

@@ -10,23 +10,16 @@ import pytest
 from PIL import Image
 
 from tests import media_samples as samples
-from tests.domain.chat_helpers import auth_headers, befriend, make_user
 from tests.files_support import EICAR
+from tests.support.factories import befriend, issue_token, new_person
 from utool_chat.domain import file_urls
 
 BASE = "/api/v1/chat"
 
 
-class Person:
-    def __init__(self, name: str):
-        self.user = make_user(name)
-        self.id = self.user["_id"]
-        self.headers = auth_headers(self.id)
-
-
 @pytest.fixture()
 def world(api_client, upload_settings):
-    ann, bob, eve = Person("ann"), Person("bob"), Person("eve")
+    ann, bob, eve = (new_person(username=name) for name in ("ann", "bob", "eve"))
     befriend(ann.id, bob.id)
     r = api_client.post(f"{BASE}/conversations", json={"participantIds": [bob.id]}, headers=ann.headers)
     assert r.status_code == 201, r.text
@@ -160,7 +153,7 @@ def test_strangers_logged_out_tokens_and_random_ids_get_byte_identical_404s(worl
     client, ann, bob, eve, cid = (world[k] for k in ("client", "ann", "bob", "eve", "cid"))
     photo = upload_one(client, ann, "photo.jpg", samples.jpeg_with_gps())
     assert send(client, ann, cid, "pic", attachments=[{"uploadId": photo["_id"]}]).status_code == 201
-    logged_out = auth_headers(bob.id)
+    logged_out = {"Authorization": f"Bearer {issue_token(bob.id)}"}
     assert client.post("/api/v1/auth/logout", headers=logged_out).status_code == 200
     forged = file_urls.sign_url(eve.id, photo["url"]).replace("s=", "s=0")
     answers = [
@@ -274,7 +267,7 @@ def test_taking_back_an_unsent_upload(world):
 
 def test_group_avatars_are_uploads_and_external_urls_are_refused(world):
     client, ann, bob = world["client"], world["ann"], world["bob"]
-    cid_person = Person("cid")
+    cid_person = new_person(username="cid")
     r = client.post(f"{BASE}/conversations", json={"participantIds": [bob.id, cid_person.id], "type": "group",
                                                    "name": "Team"}, headers=ann.headers)
     group = r.json()["data"]

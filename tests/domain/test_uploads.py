@@ -15,8 +15,8 @@ from PIL import Image
 
 from tests import media_samples as samples
 from tests.conftest import count_queries, migrate
-from tests.domain.chat_helpers import befriend, direct_between, make_user
 from tests.files_support import EICAR
+from tests.support.factories import befriend, direct_conversation, make_user
 from utool_chat.db import engine as db_engine
 from utool_chat.db.engine import get_engine, session_scope
 from utool_chat.db.models import Attachment, utcnow
@@ -77,7 +77,7 @@ def staging_is_empty() -> bool:
 @pytest.fixture()
 def pair(db):
     ann, bob = make_user("ann")["_id"], make_user("bob")["_id"]
-    conversation = direct_between(ann, bob)
+    conversation = direct_conversation(ann, bob)
     return ann, bob, conversation["_id"]
 
 
@@ -265,7 +265,7 @@ def test_an_upload_is_attached_once_and_only_by_its_uploader(pair):
     with pytest.raises(ValidationFailed) as err:
         messages.send_message(ann, cid, "twice", attachments=[{"uploadId": photo["_id"]}])
     assert err.value.code == "invalid_upload"
-    other = direct_between(ann, make_user("cid")["_id"])["_id"]
+    other = direct_conversation(ann, make_user("cid")["_id"])["_id"]
     with pytest.raises(ValidationFailed):
         messages.send_message(ann, other, "elsewhere", attachments=[{"uploadId": photo["_id"]}])
     for bad in ([{"uploadId": "nope!"}], [{"uploadId": photo["_id"]}, {"uploadId": photo["_id"]}],
@@ -528,7 +528,7 @@ def on_sqlite(tmp_path: Path, pg_url):
 def test_uploads_work_on_sqlite_with_the_local_store(on_sqlite, upload_settings, tmp_path):
     upload_settings()
     ann, bob = make_user("ann")["_id"], make_user("bob")["_id"]
-    cid = direct_between(ann, bob)["_id"]
+    cid = direct_conversation(ann, bob)["_id"]
     photo = store(ann, samples.jpeg_with_gps(), "a.jpg")
     msg, _ = messages.send_message(ann, cid, "pic", attachments=[{"uploadId": photo["_id"]}])
     assert msg["attachments"][0]["uploadId"] == photo["_id"]

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from tests import media_samples as samples
-from tests.people import Person
-from tests.realtime.conftest import ChatClient, direct_conversation, new_person
-from utool_chat.realtime.backend_process import BackendProcess, running_backend
+from tests.realtime.conftest import ChatClient
+from tests.support.backend_process import BackendProcess, running_backend
+from tests.support.factories import Person, direct_conversation, new_person
 
 MIB = 2**20
 UPLOADS = "/api/v1/chat/uploads"
@@ -172,7 +172,7 @@ async def test_a_ten_megabyte_upload_streams_through(files_backend, tmp_path):
 
 async def test_a_message_with_uploads_arrives_live_with_urls_the_receiver_may_use(files_backend):
     alice, bob = new_person(), new_person("Bob")
-    conversation_id = direct_conversation(alice, bob)
+    conversation_id = direct_conversation(alice, bob)["_id"]
     async with httpx.AsyncClient(base_url=files_backend.url, timeout=30) as client:
         r = await client.post(UPLOADS, headers=alice.headers, files=[
             ("files", ("photo.jpg", samples.jpeg_with_gps(), "image/jpeg")),

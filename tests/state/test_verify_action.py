@@ -13,6 +13,7 @@ from the domain.
 from __future__ import annotations
 
 import copy
+import io
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from tests import media_samples as samples
 from tests.support.events import RecordedEvents, recorded_events
 from tests.support.factories import befriend, make_user
-from utool_chat.domain import conversations, messages, reactions
+from utool_chat.domain import conversations, messages, reactions, uploads
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import NotFound
 from utool_chat.state.chat_slice import (
@@ -285,9 +287,16 @@ async def test_make_and_dismiss_an_admin(world: World, verify: Verifier) -> None
                  *world.everyone)
 
 
-async def test_change_the_avatar(world: World, verify: Verifier) -> None:
-    await verify(lambda: conversations.update_conversation(world.cid, world.team, avatar="/avatars/team.png"),
+async def test_change_and_clear_the_avatar(world: World, verify: Verifier, upload_settings) -> None:
+    picture = uploads.store_upload(world.cid, "team.png", io.BytesIO(samples.png()))
+    await verify(lambda: conversations.update_conversation(world.cid, world.team, avatar={"uploadId": picture["_id"]}),
                  *world.everyone)
+    await verify(lambda: conversations.update_conversation(world.ann, world.team, avatar=""), *world.everyone)
+
+
+async def test_send_an_uploaded_file(world: World, verify: Verifier, upload_settings) -> None:
+    photo = uploads.store_upload(world.bob, "photo.png", io.BytesIO(samples.png()))
+    await verify(lambda: say(world.bob, world.team, "look", attachments=[{"uploadId": photo["_id"]}]), *world.everyone)
 
 
 async def test_archive_a_direct_conversation(world: World, verify: Verifier) -> None:

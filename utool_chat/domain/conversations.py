@@ -35,7 +35,6 @@ from sqlmodel import Session, col
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Conversation, ConversationMember, Message, User, table, utcnow
 from utool_chat.domain import friends, uploads
-from utool_chat.domain import typing as typing_domain
 from utool_chat.domain import serializers as ser
 from utool_chat.domain import text as text_checks
 from utool_chat.domain import typing as typing_domain

@@ -13,6 +13,7 @@ Read state is a position per member (last_read_seq); `unreadCount` is derived fr
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,6 @@ from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Attachment, Conversation, Message, Reaction, ReadReceipt, User, new_id, table, utcnow
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import permissions, ratelimit, uploads
-from utool_chat.domain import typing as typing_domain
 from utool_chat.domain import serializers as ser
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -88,6 +88,10 @@ def _check_content_type(raw: Any) -> str:
     return raw
 
 
+def _not_an_upload(where: str) -> ValidationFailed:
+    return ValidationFailed(f"{where}.uploadId must be the id of one of your uploads.", code="invalid_upload")
+
+
 def _check_attachments(raw: Any) -> list[dict[str, Any]]:
     """At most 10, each either an upload of ours, {uploadId} (see domain/uploads.py), or a
     link, {url, type, name?, size?}; other keys are ignored."""
@@ -97,17 +101,14 @@ def _check_attachments(raw: Any) -> list[dict[str, Any]]:
         raise ValidationFailed("attachments must be a list.", code="invalid_attachments")
     if len(raw) > MAX_ATTACHMENTS:
         raise ValidationFailed(f"At most {MAX_ATTACHMENTS} attachments per message.", code="invalid_attachments")
-    out = []
+    out: list[dict[str, Any]] = []
     for i, item in enumerate(raw):
         where = f"attachments[{i}]"
         if not isinstance(item, dict):
             raise ValidationFailed(f"{where} must be an object with uploadId, or url and type.",
                                    code="invalid_attachments")
         if "uploadId" in item:
-            upload_id = item["uploadId"]
-            if not convs.is_id(upload_id):
-                raise ValidationFailed(f"{where}.uploadId must be the id of one of your uploads.",
-                                       code="invalid_upload")
+            upload_id = check_id(item["uploadId"], f"{where}.uploadId", partial(_not_an_upload, where))
             if any(f.get("uploadId") == upload_id for f in out):
                 raise ValidationFailed(f"{where}.uploadId is attached twice.", code="invalid_upload")
             out.append({"uploadId": upload_id})

@@ -38,7 +38,6 @@ import os
 import tempfile
 import unicodedata
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,8 +45,9 @@ from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
-from sqlmodel import SQLModel
+from sqlalchemy import orm
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session, SQLModel
 
 from utool_chat import config
 from utool_chat.db.engine import session_scope
@@ -72,12 +72,6 @@ members_t: sa.Table = SQLModel.metadata.tables[ConversationMember.__tablename__]
 
 
 # --- errors ----------------------------------------------------------------------------------
-
-
-def _session() -> AbstractContextManager[Any]:
-    """session_scope(), typed loosely: these queries use Core statements, which sqlmodel's
-    exec() overloads do not describe."""
-    return session_scope()
 
 
 def _human(size: int) -> str:
@@ -242,7 +236,7 @@ def store_staged(actor_id: str, name: Any, staged: StagedFile) -> dict[str, Any]
             created_at=now, expires_at=now + timedelta(seconds=config.settings.upload_expiry_seconds),
         )
         try:
-            with _session() as session:
+            with session_scope() as session:
                 session.add(row)
         except Exception:
             _delete_blobs([k for k in (key, thumb_key) if k])
@@ -316,7 +310,7 @@ def _attachable(actor_id: str, now: datetime) -> Any:
     )
 
 
-def attach_to_message(session: Any, actor_id: str, conversation_id: str, message_id: str,
+def attach_to_message(session: Session, actor_id: str, conversation_id: str, message_id: str,
                       refs: list[tuple[int, str]]) -> dict[str, Attachment]:
     """Attach the actor's uploads `refs` [(position, uploadId)] to a message being stored,
     in one UPDATE whatever their number; {uploadId: row}. ValidationFailed `invalid_upload`
@@ -342,13 +336,12 @@ def attach_to_message(session: Any, actor_id: str, conversation_id: str, message
     return attached
 
 
-def attach_avatar(session: Any, actor_id: str, conversation_id: str, upload_id: Any) -> str:
+def attach_avatar(session: Session, actor_id: str, conversation_id: str, upload_id: Any) -> str:
     """Make the actor's unattached image upload the conversation's avatar; its stable URL
     (what conversations.avatar stores). ValidationFailed `invalid_avatar` otherwise."""
     refused = ValidationFailed("avatar.uploadId must be an image you uploaded (POST /api/v1/chat/uploads) and have "
                                "not used yet.", code="invalid_avatar")
-    if not text_checks.is_id(upload_id):
-        raise refused
+    text_checks.check_id(upload_id, "avatar.uploadId", lambda: refused)
     attached = session.exec(
         sa.update(attachments_t)
         .where(attachments_t.c.id == upload_id, _attachable(actor_id, utcnow()),
@@ -361,7 +354,7 @@ def attach_avatar(session: Any, actor_id: str, conversation_id: str, upload_id: 
     return file_urls.file_url(upload_id)
 
 
-def release_avatar(session: Any, conversation_id: str, avatar: str | None) -> None:
+def release_avatar(session: Session, conversation_id: str, avatar: str | None) -> None:
     """The conversation's previous avatar upload is gone once this transaction commits."""
     parsed = file_urls.parse(avatar)
     if parsed is None:
@@ -370,7 +363,7 @@ def release_avatar(session: Any, conversation_id: str, avatar: str | None) -> No
                              attachments_t.c.message_id.is_(None)))
 
 
-def remove_message_files(session: Any, message_id: str) -> None:
+def remove_message_files(session: Session, message_id: str) -> None:
     """In the transaction that deletes a message: its link attachments are deleted, its
     uploads expired (no one can download them from the commit on) and their blobs deleted
     right after the commit. Two statements whatever the number of files."""
@@ -379,7 +372,7 @@ def remove_message_files(session: Any, message_id: str) -> None:
     _expire(session, attachments_t.c.message_id == message_id)
 
 
-def _expire(session: Any, where: Any) -> None:
+def _expire(session: Session, where: Any) -> None:
     gone = session.exec(
         sa.update(attachments_t)
         .where(where, attachments_t.c.storage_key.is_not(None))
@@ -390,8 +383,8 @@ def _expire(session: Any, where: Any) -> None:
         session.info.setdefault(_PURGE, []).extend(gone)
 
 
-@sa_event.listens_for(Session, "after_commit")
-def _purge_after_commit(session: Session) -> None:
+@sa_event.listens_for(orm.Session, "after_commit")
+def _purge_after_commit(session: orm.Session) -> None:
     ids = session.info.pop(_PURGE, None)
     if ids:
         try:
@@ -400,8 +393,8 @@ def _purge_after_commit(session: Session) -> None:
             log.warning("could not delete the files of %d upload(s) now; the sweeper will", len(ids), exc_info=True)
 
 
-@sa_event.listens_for(Session, "after_soft_rollback")
-def _forget_purge(session: Any, previous_transaction: Any) -> None:
+@sa_event.listens_for(orm.Session, "after_soft_rollback")
+def _forget_purge(session: orm.Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.parent is None:
         session.info.pop(_PURGE, None)
 
@@ -409,9 +402,8 @@ def _forget_purge(session: Any, previous_transaction: Any) -> None:
 def discard_upload(actor_id: str, upload_id: Any) -> dict[str, Any]:
     """The uploader takes back an upload not attached yet (the composer's remove button):
     it is gone at once. NotFound for anything else."""
-    if not text_checks.is_id(upload_id):
-        raise file_not_found()
-    with _session() as session:
+    text_checks.check_id(upload_id, "uploadId", file_not_found)
+    with session_scope() as session:
         gone = session.exec(
             sa.update(attachments_t)
             .where(attachments_t.c.id == upload_id, _attachable(actor_id, utcnow()))
@@ -444,15 +436,15 @@ def _remove(where: Any) -> int:
     """Delete expired rows matching `where` and their blobs: blobs first, so that a failure
     leaves the (invisible) rows for the next sweep rather than blobs nobody can find."""
     now = utcnow()
-    with _session() as session:
-        rows = session.exec(
+    with session_scope() as session:
+        rows = session.execute(
             sa.select(attachments_t.c.id, attachments_t.c.storage_key, attachments_t.c.thumbnail_key)
             .where(where, _gone(now)).limit(SWEEP_BATCH)
         ).all()
     if not rows:
         return 0
     get_storage().delete([k for _, key, thumb in rows for k in (key, thumb) if k])  # StorageError: keep rows
-    with _session() as session:
+    with session_scope() as session:
         session.exec(sa.delete(attachments_t).where(attachments_t.c.id.in_([r[0] for r in rows]), _gone(now)))
     return len(rows)
 
@@ -530,10 +522,11 @@ def file_for_download(viewer_id: str | None, upload_id: Any, variant: str = "ori
     """What to serve, if `viewer_id` may see the upload now: a member of the conversation it
     is attached to, or its uploader before it is attached. One query. NotFound — the same
     for an unknown id, a stranger, no viewer, a deleted message, an expired upload."""
-    if viewer_id is None or variant not in file_urls.VARIANTS or not text_checks.is_id(upload_id):
+    if viewer_id is None or variant not in file_urls.VARIANTS:
         raise file_not_found()
-    with _session() as session:
-        row = session.exec(
+    text_checks.check_id(upload_id, "fileId", file_not_found)
+    with session_scope() as session:
+        row = session.execute(
             sa.select(attachments_t.c.storage_key, attachments_t.c.thumbnail_key, attachments_t.c.mime_type,
                       attachments_t.c.name, attachments_t.c.sha256)
             .where(attachments_t.c.id == upload_id, _visible_to(viewer_id, utcnow()))
@@ -559,8 +552,8 @@ def signed_urls(viewer_id: str, upload_ids: Any) -> dict[str, dict[str, Any]]:
     ids = sorted({i for i in upload_ids if text_checks.is_id(i)})
     if not ids:
         return {}
-    with _session() as session:
-        rows = session.exec(
+    with session_scope() as session:
+        rows = session.execute(
             sa.select(attachments_t.c.id, attachments_t.c.thumbnail_key)
             .where(attachments_t.c.id.in_(ids), _visible_to(viewer_id, utcnow()))
         ).all()
