@@ -13,7 +13,6 @@ from utool_chat.domain import accounts, messages
 
 __all__ = ["direct_conversation", "group_conversation", "make_friends"]  # the shared factories, re-exported
 
-
 # The tests' cast: a first name gives a fresh user with this display name.
 CAST = {"alice": "Alice Archer", "bob": "Bob Baker", "carol": "Carol Chen", "dave": "Dave Diaz"}
 
@@ -35,7 +34,9 @@ def friends_in_direct_chat() -> tuple[dict[str, Any], dict[str, Any], dict[str, 
     return alice, bob, direct_conversation(alice, bob)
 
 
-def seed_messages(conversation_id: str, senders: list[dict[str, Any]], count: int, text: str = "Seeded message") -> None:
+def seed_messages(
+    conversation_id: str, senders: list[dict[str, Any]], count: int, text: str = "Seeded message"
+) -> None:
     """`count` messages through the real send path, alternating senders (numbered 1…count)."""
     allow_fast_seeding()
     for n in range(1, count + 1):
@@ -43,12 +44,12 @@ def seed_messages(conversation_id: str, senders: list[dict[str, Any]], count: in
         messages.send_message(sender["_id"], conversation_id, f"{text} {n}", temp_id=f"seed-{conversation_id}-{n}")
 
 
-def log_in(page, base_url: str, user: dict[str, Any]) -> None:  # noqa: ANN001
+def log_in(page, base_url: str, user: dict[str, Any]) -> None:
     login_in_browser(page, base_url, user["username"])
     wait_for_app(page)
 
 
-def open_conversation(page, base_url: str, conversation_id: str) -> None:  # noqa: ANN001
+def open_conversation(page, base_url: str, conversation_id: str) -> None:
     page.goto(f"{base_url}/chat/{conversation_id}")
     wait_for_app(page)
     page.get_by_test_id("message-input").wait_for()
@@ -58,14 +59,14 @@ def open_conversation(page, base_url: str, conversation_id: str) -> None:  # noq
     )
 
 
-def send(page, text: str) -> None:  # noqa: ANN001
+def send(page, text: str) -> None:
     box = page.get_by_test_id("message-input")
     box.click()
     box.fill(text)
     box.press("Enter")
 
 
-def conversation_row(page, conversation_id: str):  # noqa: ANN001, ANN201
+def conversation_row(page, conversation_id: str):
     return page.locator(f'[data-testid=conversation-item][data-conversation-id="{conversation_id}"]')
 
 
@@ -77,7 +78,7 @@ def allow_fast_seeding() -> None:
     ratelimit.configure(send="100000/second", redis_url=None)
 
 
-def api_send(app_server, user: dict[str, Any], conversation_id: str, content: str) -> dict[str, Any]:  # noqa: ANN001
+def api_send(app_server, user: dict[str, Any], conversation_id: str, content: str) -> dict[str, Any]:
     """Send as `user` through the running app's HTTP API, so the app's own bus carries the
     live events (a domain call from this test process would publish on this process's bus)."""
     import httpx
@@ -93,7 +94,7 @@ def api_send(app_server, user: dict[str, Any], conversation_id: str, content: st
     return response.json()["data"]
 
 
-def open_chat_list(page, base_url: str) -> None:  # noqa: ANN001
+def open_chat_list(page, base_url: str) -> None:
     """/chat with no conversation open, its list loaded and the live listener running."""
     page.goto(f"{base_url}/chat")
     wait_for_app(page)
@@ -101,12 +102,12 @@ def open_chat_list(page, base_url: str) -> None:  # noqa: ANN001
     page.wait_for_function("() => !!window.utoolChat")
 
 
-def open_menu_item(page, testid: str) -> None:  # noqa: ANN001
+def open_menu_item(page, testid: str) -> None:
     """Pick an item of the open conversation's "⋮" menu."""
     page.get_by_test_id("conversation-menu").click()
     page.get_by_test_id(testid).click()
 
 
-def member_row(page, user: dict[str, Any]):  # noqa: ANN001, ANN201
+def member_row(page, user: dict[str, Any]):
     """`user`'s row in the open members dialog."""
     return page.locator(f'[data-testid=member][data-username="{user["username"]}"]')

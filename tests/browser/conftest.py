@@ -55,6 +55,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -192,7 +193,9 @@ def running_app_server(project_dir: Path, env: dict[str, str], log_path: Path) -
             if process.poll() is not None:
                 pytest.fail(f"reflex run in {project_dir} exited with {process.returncode}:\n{_log_tail(log_path)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"the app in {project_dir} did not answer within {START_TIMEOUT:.0f}s:\n{_log_tail(log_path)}")
+                pytest.fail(
+                    f"the app in {project_dir} did not answer within {START_TIMEOUT:.0f}s:\n{_log_tail(log_path)}"
+                )
             time.sleep(0.5)
         yield server
     finally:
@@ -215,7 +218,7 @@ def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()
-    attempts = []
+    attempts: list[dict[str, Any]] = []
     if SYSTEM_CHROMIUM.exists():
         attempts.append({"executable_path": str(SYSTEM_CHROMIUM)})
     attempts.append({})  # Playwright's own Chromium (`python -m playwright install chromium`)
@@ -276,7 +279,7 @@ def unique_username(prefix: str = "user") -> str:
     return f"{prefix[:20]}_{uuid.uuid4().hex[:8]}".lower()
 
 
-def wait_for_app(page) -> None:  # noqa: ANN001
+def wait_for_app(page) -> None:
     """Wait until the page is hydrated: React owns the DOM and the socket is live.
 
     Typing into a server-rendered input before hydration would be lost. Every page shows
@@ -286,7 +289,7 @@ def wait_for_app(page) -> None:  # noqa: ANN001
 
 
 def register_in_browser(
-    page, base_url: str, username: str, password: str = PASSWORD, display_name: str | None = None  # noqa: ANN001
+    page, base_url: str, username: str, password: str = PASSWORD, display_name: str | None = None
 ) -> None:
     page.goto(f"{base_url}/register")
     wait_for_app(page)
@@ -299,7 +302,7 @@ def register_in_browser(
     page.wait_for_url(lambda url: "/register" not in url, timeout=UI_TIMEOUT_MS)
 
 
-def login_in_browser(page, base_url: str, username: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+def login_in_browser(page, base_url: str, username: str, password: str = PASSWORD) -> None:
     page.goto(f"{base_url}/login")
     wait_for_app(page)
     form = page.get_by_test_id("login-form")
@@ -309,7 +312,7 @@ def login_in_browser(page, base_url: str, username: str, password: str = PASSWOR
     page.wait_for_url(lambda url: "/login" not in url, timeout=UI_TIMEOUT_MS)
 
 
-def screenshot(page, name: str, *, show_toasts: bool = False) -> Path:  # noqa: ANN001
+def screenshot(page, name: str, *, show_toasts: bool = False) -> Path:
     """Full-page PNG in test-artifacts/screenshots/; toasts hidden unless asked for (they
     would be caught mid-animation, covering the page)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

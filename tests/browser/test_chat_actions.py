@@ -20,12 +20,12 @@ from utool_chat.domain import conversations, reactions
 pytestmark = pytest.mark.browser
 
 
-def _message(page, text: str):  # noqa: ANN001, ANN202
+def _message(page, text: str):
     """The message whose own text is `text` (not a reply quoting it)."""
     return page.get_by_test_id("message").filter(has=page.get_by_test_id("message-text").get_by_text(text, exact=True))
 
 
-def _hover_actions(page, text: str):  # noqa: ANN001, ANN202
+def _hover_actions(page, text: str):
     row = _message(page, text)
     row.hover()
     return row
@@ -81,7 +81,9 @@ def test_group_conversation_screens(app_server, signed_in):
     alice, bob, carol = people("alice", "bob", "carol")
     make_friends(alice, bob)
     make_friends(alice, carol)
-    group, _ = conversations.create_conversation(alice["_id"], [bob["_id"], carol["_id"]], type="group", name="Weekend trip 🏕️")
+    group, _ = conversations.create_conversation(
+        alice["_id"], [bob["_id"], carol["_id"]], type="group", name="Weekend trip 🏕️"
+    )
     direct_conversation(alice, bob)
     api_send(app_server, bob, group["_id"], "Who's driving on Saturday?")
     first = api_send(app_server, carol, group["_id"], "I can take three people 🚗")

@@ -37,7 +37,8 @@ def test_archived_chat_leaves_the_list_and_a_new_message_brings_it_back_with_a_b
     api_send(app_server, bob, conversation["_id"], "Hello? 🎟️")
     expect(row.get_by_test_id("unread-badge")).to_have_text("1")
     expect(row.get_by_test_id("conversation-snippet")).to_have_text("Hello? 🎟️")
-    expect(page.get_by_test_id("conversation-item").first).to_have_attribute("data-conversation-id", conversation["_id"])
+    first_row = page.get_by_test_id("conversation-item").first
+    expect(first_row).to_have_attribute("data-conversation-id", conversation["_id"])
     # The top bar's Chats link carries the total.
     expect(page.get_by_test_id("nav-unread")).to_have_text("1")
     row.click()

@@ -28,7 +28,8 @@ def test_message_from_friends_list_reaches_the_open_conversation_and_is_read(app
     # Alice opens the chat from her friends list.
     page_a.goto(f"{app_server.url}/friends")
     wait_for_app(page_a)
-    page_a.locator(f'[data-testid=friend][data-username="{bob["username"]}"] [data-testid=message-friend]').first.click()
+    bob_row = page_a.locator(f'[data-testid=friend][data-username="{bob["username"]}"]')
+    bob_row.locator("[data-testid=message-friend]").first.click()
     page_a.wait_for_url(re.compile(r"/chat/[0-9a-f]+$"))
     conversation_id = page_a.url.rstrip("/").rsplit("/", 1)[-1]
     expect(page_a.get_by_test_id("chat-title")).to_have_text("Bob Baker")
@@ -71,7 +72,7 @@ def test_message_from_friends_list_reaches_the_open_conversation_and_is_read(app
 
 
 def test_blank_message_is_not_sent_but_a_link_attachment_alone_is(app_server, signed_in):
-    alice, bob, conversation = friends_in_direct_chat()
+    alice, _bob, conversation = friends_in_direct_chat()
     page = signed_in(alice)
     open_conversation(page, app_server.url, conversation["_id"])
     send(page, "   ")

@@ -25,7 +25,7 @@ from utool_chat.domain import conversations
 pytestmark = pytest.mark.browser
 
 
-def _pick(page, user) -> None:  # noqa: ANN001
+def _pick(page, user) -> None:
     page.locator(f'[data-testid=pick-friend][data-username="{user["username"]}"]').click()
 
 
@@ -72,7 +72,8 @@ def test_group_created_in_the_new_chat_dialog_reaches_both_friends_and_they_chat
     page_b.wait_for_function("() => window.utoolChat.state.el === document.getElementById('chat-scroll')")
     send(page_b, "Who's driving?")
     expect(page_a.get_by_test_id("message").filter(has_text="Who's driving?")).to_be_visible()
-    expect(conversation_row(page_c, group_id).get_by_test_id("conversation-snippet")).to_have_text("Bob: Who's driving?")
+    snippet = conversation_row(page_c, group_id).get_by_test_id("conversation-snippet")
+    expect(snippet).to_have_text("Bob: Who's driving?")
     expect(conversation_row(page_c, group_id).get_by_test_id("unread-badge")).to_have_text("1")
     send(page_a, "I can, 3 seats left")
     expect(page_b.get_by_test_id("message").filter(has_text="3 seats left")).to_be_visible()
@@ -100,7 +101,8 @@ def test_admin_renames_adds_promotes_and_removes_members_and_everyone_sees_it_li
     expect(page_a.get_by_test_id("rename-dialog")).to_have_count(0)
     for page in (page_a, page_b, page_c):
         expect(page.get_by_test_id("chat-title")).to_have_text("Sci-fi book club 🚀")
-    expect(conversation_row(page_b, group["_id"]).get_by_test_id("conversation-name")).to_have_text("Sci-fi book club 🚀")
+    name = conversation_row(page_b, group["_id"]).get_by_test_id("conversation-name")
+    expect(name).to_have_text("Sci-fi book club 🚀")
 
     # Add Dave from the members dialog; Bob's open members dialog follows.
     page_b.get_by_test_id("chat-title").click()  # a group's name opens its members

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 SEEDED = 200
 
 
-def _scroll_to_top(page) -> None:  # noqa: ANN001
+def _scroll_to_top(page) -> None:
     page.locator("#chat-scroll").evaluate("(e) => { e.scrollTop = 0; e.dispatchEvent(new Event('scroll')); }")
 
 

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Dialog, expect
 
-from tests.browser.chat_helpers import api_send, direct_conversation, log_in, make_friends, make_user, open_conversation, send
+from tests.browser.chat_helpers import (
+    api_send,
+    direct_conversation,
+    log_in,
+    make_friends,
+    make_user,
+    open_conversation,
+    send,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +29,12 @@ def test_markup_in_messages_and_names_is_shown_literally_and_runs_nothing(app_se
 
     page = new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
     log_in(page, app_server.url, alice)
     open_conversation(page, app_server.url, conversation["_id"])
     send(page, PAYLOAD)

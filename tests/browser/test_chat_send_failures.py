@@ -26,15 +26,18 @@ from utool_chat.domain import accounts, messages
 pytestmark = pytest.mark.browser
 
 
-def _exhaust_send_limit(app_server, user, conversation_id: str) -> float:  # noqa: ANN001
+def _exhaust_send_limit(app_server, user, conversation_id: str) -> float:
     """Use up `user`'s send budget in the app server (its limiter lives in that process):
     as many API sends as the limit allows. Returns when the window started (monotonic)."""
     limit = parse(config.settings.rate_limit_send)
     token = accounts.login(user["username"], PASSWORD)["token"]
     started = time.monotonic()
-    with httpx.Client(base_url=app_server.backend_url, headers={"Authorization": f"Bearer {token}"}, timeout=15) as http:
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=app_server.backend_url, headers=auth, timeout=15) as http:
         for n in range(limit.amount):
-            response = http.post(f"/api/v1/chat/conversations/{conversation_id}/messages", json={"content": f"burst {n}"})
+            response = http.post(
+                f"/api/v1/chat/conversations/{conversation_id}/messages", json={"content": f"burst {n}"}
+            )
             assert response.status_code == 201, response.text
         over = http.post(f"/api/v1/chat/conversations/{conversation_id}/messages", json={"content": "one too many"})
         assert over.status_code == 429, over.text
@@ -77,7 +80,10 @@ def test_rate_limited_send_offers_retry_and_retry_sends_it_once(app_server, sign
 def test_image_that_fails_to_load_shows_a_fallback_tile_with_its_name(app_server, signed_in):
     alice, bob, conversation = friends_in_direct_chat()
     allow_fast_seeding()
-    broken = {"url": f"{app_server.url}/no-such-upload/beach-sunset.jpg", "type": "image/jpeg", "name": "beach-sunset.jpg", "size": None}
+    broken = {
+        "url": f"{app_server.url}/no-such-upload/beach-sunset.jpg", "type": "image/jpeg",
+        "name": "beach-sunset.jpg", "size": None,
+    }
     working = {"url": f"{app_server.url}/favicon.ico", "type": "image/x-icon", "name": "favicon.ico", "size": None}
     messages.send_message(bob["_id"], conversation["_id"], "Look at this view!", attachments=[broken], temp_id="img-1")
     messages.send_message(bob["_id"], conversation["_id"], "And our logo", attachments=[working], temp_id="img-2")

@@ -42,7 +42,8 @@ def test_badge_counts_up_in_another_conversation_and_clears_when_opened(app_serv
     status = page_a.get_by_test_id("message").filter(has_text="Second ping").get_by_test_id("message-status")
     expect(status).to_have_attribute("data-status", "delivered")
     # The newest conversation moved to the top of Bob's list.
-    expect(page_b.get_by_test_id("conversation-item").first).to_have_attribute("data-conversation-id", with_alice["_id"])
+    first_row = page_b.get_by_test_id("conversation-item").first
+    expect(first_row).to_have_attribute("data-conversation-id", with_alice["_id"])
     screenshot(page_b, "chat-desktop-unread")
 
     alice_row.click()

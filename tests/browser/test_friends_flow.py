@@ -26,12 +26,12 @@ DESKTOP = (1280, 800)
 PHONE = (375, 740)
 
 
-def _stored_token(page) -> str:  # noqa: ANN001
+def _stored_token(page) -> str:
     raw = page.evaluate("() => window.localStorage.getItem('utool_token')") or ""
     return raw.strip('"')
 
 
-def _assert_no_horizontal_scroll(page) -> None:  # noqa: ANN001
+def _assert_no_horizontal_scroll(page) -> None:
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"page is {overflow}px wider than the viewport"
 

@@ -4,13 +4,13 @@ listener applies it, and Retry's tempId."""
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
+from typing import Any
 
+from tests.state.test_chat_slice import ME, NOW, convo, loaded, msg, user
 from utool_chat.events import Event
 from utool_chat.state import chat_slice as s
 from utool_chat.state import chat_views as v
-
-from tests.state.test_chat_slice import ME, NOW, convo, loaded, msg, user
 
 ANN, ZED = "ann", "zed"
 
@@ -34,7 +34,10 @@ def test_members_view_lists_you_first_then_admins_then_everyone_by_name():
 
 
 def test_people_search_matches_name_or_username_anywhere_ignoring_case_and_spaces():
-    people = [v.person_view(user("carol")), v.person_view({"_id": "b", "username": "bob_1", "displayName": "Bob Baker"})]
+    people = [
+        v.person_view(user("carol")),
+        v.person_view({"_id": "b", "username": "bob_1", "displayName": "Bob Baker"}),
+    ]
     assert [p.id for p in v.filter_people(people, "  BAK ")] == ["b"]
     assert [p.id for p in v.filter_people(people, "ob_")] == ["b"]
     assert [p.id for p in v.filter_people(people, "")] == ["carol", "b"]
@@ -67,24 +70,25 @@ def test_archived_chat_is_hidden_until_a_new_message_unarchives_it():
     chat = s.initial_chat()
     s.conversations_fetched(chat, [convo(last=msg(1))], has_more=False, page=1)
     apply(chat, "chat:conversation_updated", {"conversation": convo(last=msg(1), isArchived=True)})
-    assert v.build_conversation_items(chat, ME, timezone.utc, NOW) == []
+    assert v.build_conversation_items(chat, ME, UTC, NOW) == []
     # The domain's order on a new message: the message, the count, then the un-archived view.
     apply(chat, "chat:new_message", {"conversationId": "c1", "message": msg(2), "tempId": None})
     apply(chat, "chat:unread_count_update", {"conversationId": "c1", "unreadCount": 1})
     apply(chat, "chat:conversation_updated", {"conversation": convo(last=msg(2), isArchived=False, unreadCount=1)})
-    [item] = v.build_conversation_items(chat, ME, timezone.utc, NOW)
+    [item] = v.build_conversation_items(chat, ME, UTC, NOW)
     assert (item.id, item.unread, item.snippet) == ("c1", 1, "text 2")
 
 
 def test_retry_resends_under_the_same_temp_id_and_the_confirmation_replaces_it_once():
     chat = loaded(1)
-    draft = {"content": "hi", "attachments": [], "replyTo": None}
+    draft: dict[str, Any] = {"content": "hi", "attachments": [], "replyTo": None}
     s.optimistic_add_message(chat, "c1", {"tempId": "t1", "sender": user(ME), "content": "hi",
                                           "createdAt": "2026-03-10T12:00:00Z", "_draft": draft})
     s.mark_message_failed(chat, "c1", "t1", "Too many messages")
-    view = v.build_message_views(chat, "c1", ME, timezone.utc, NOW, 900)[-1]
+    view = v.build_message_views(chat, "c1", ME, UTC, NOW, 900)[-1]
     assert (view.key, view.status, view.error) == ("t1", "failed", "Too many messages")
     retried = s.mark_message_sending(chat, "c1", "t1")
+    assert retried is not None
     assert retried["tempId"] == "t1" and retried["_draft"] == draft and retried["error"] is None
     # The API reply and the bus event both confirm it: one message, the draft gone.
     s.receive_message(chat, "c1", msg(2, ME, content="hi"), "t1")

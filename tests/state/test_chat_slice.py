@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from utool_chat.state import chat_slice as s
 from utool_chat.state import chat_views as v
 
 ME, BOB = "me", "bob"
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def user(uid: str) -> dict:
@@ -46,7 +46,9 @@ def ids(chat: dict, cid: str = "c1") -> list[str]:
 
 def test_receive_message_replaces_the_optimistic_copy_by_temp_id():
     chat = loaded(1, 2)
-    s.optimistic_add_message(chat, "c1", {"tempId": "t1", "sender": user(ME), "content": "hi", "createdAt": "2026-03-10T12:00:00Z"})
+    s.optimistic_add_message(
+        chat, "c1", {"tempId": "t1", "sender": user(ME), "content": "hi", "createdAt": "2026-03-10T12:00:00Z"}
+    )
     assert ids(chat) == ["m1", "m2", "t1"]
     assert chat["messages"]["entities"]["c1"]["t1"]["status"] == "sending"
     s.receive_message(chat, "c1", msg(3, ME, content="hi"), "t1")
@@ -101,10 +103,13 @@ def test_read_status_of_a_later_own_message_marks_earlier_own_messages_read_but_
 
 def test_failed_send_keeps_the_draft_for_retry():
     chat = loaded(1)
-    s.optimistic_add_message(chat, "c1", {"tempId": "t9", "sender": user(ME), "content": "x", "createdAt": "2026-03-10T12:00:00Z"})
+    s.optimistic_add_message(
+        chat, "c1", {"tempId": "t9", "sender": user(ME), "content": "x", "createdAt": "2026-03-10T12:00:00Z"}
+    )
     s.mark_message_failed(chat, "c1", "t9", "Too many messages")
     assert chat["messages"]["entities"]["c1"]["t9"]["status"] == "failed"
-    assert s.mark_message_sending(chat, "c1", "t9")["status"] == "sending"
+    retried = s.mark_message_sending(chat, "c1", "t9")
+    assert retried is not None and retried["status"] == "sending"
 
 
 def test_typing_users_expire_after_the_ttl():
@@ -140,7 +145,7 @@ def test_split_recent_moves_its_boundary_only_every_chunk():
 def test_message_views_show_deleted_placeholder_and_hide_its_content():
     chat = loaded(1)
     s.update_message(chat, "c1", msg(1, ME, isDeleted=True, content=""))
-    view = v.build_message_views(chat, "c1", ME, timezone.utc, NOW, 900)[0]
+    view = v.build_message_views(chat, "c1", ME, UTC, NOW, 900)[0]
     assert view.is_deleted and view.content == "" and not view.can_edit and not view.can_delete
     assert view.reactions == [] and view.attachments == []
 
@@ -160,11 +165,12 @@ def test_list_labels_follow_the_readers_time_zone():
 
 def test_reply_quotes_follow_edits_and_lose_the_text_of_a_deleted_original():
     chat = loaded(1)
-    s.receive_message(chat, "c1", msg(2, ME, replyTo={"_id": "m1", "seq": 1, "sender": user(BOB), "content": "text 1", "isDeleted": False}))
+    quote = {"_id": "m1", "seq": 1, "sender": user(BOB), "content": "text 1", "isDeleted": False}
+    s.receive_message(chat, "c1", msg(2, ME, replyTo=quote))
     s.update_message(chat, "c1", msg(1, isEdited=True, content="edited text"))
     assert chat["messages"]["entities"]["c1"]["m2"]["replyTo"]["content"] == "edited text"
     s.update_message(chat, "c1", msg(1, isDeleted=True, content=""))
     quote = chat["messages"]["entities"]["c1"]["m2"]["replyTo"]
     assert quote["isDeleted"] and quote["content"] == ""
-    view = v.build_message_views(chat, "c1", ME, timezone.utc, NOW, 900)[1]
+    view = v.build_message_views(chat, "c1", ME, UTC, NOW, 900)[1]
     assert view.reply_content == "Deleted message"

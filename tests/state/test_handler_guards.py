@@ -15,31 +15,43 @@ import inspect
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import reflex as rx
 
-from utool_chat.domain import accounts, conversations, friends, messages, ratelimit
-from utool_chat.events import Event, bus as bus_module
+from utool_chat.domain import accounts, conversations, friends, messages, ratelimit, reactions
+from utool_chat.domain.errors import DomainError
+from utool_chat.events import Event
+from utool_chat.events import bus as bus_module
 from utool_chat.events.bus import InProcessBus
 from utool_chat.state import guards
 from utool_chat.state.auth import AuthState
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import (
+    ChatState,
+    ComposerState,
+    ConversationListState,
+    ConversationSettingsState,
+    MessageActionsState,
+    MessagesState,
+    OutboxState,
+)
+from utool_chat.state.chat.messages import PAGE_SIZE
 from utool_chat.state.chat_slice import add_or_update_conversation, set_current_conversation_id
 from utool_chat.state.friends import QUERY_KEEP_CHARS, FriendsState
 
 PASSWORD = "correct horse battery"
 GENERIC = guards.GENERIC_ERROR
-HOSTILE_IDS = [["m1"], {"id": "m1"}, None, 42, "", "x" * 10_000]
+HOSTILE_IDS: list[Any] = [["m1"], {"id": "m1"}, None, 42, "", "x" * 10_000]
 HOSTILE_FORMS = [["content", "hi"], "content=hi", None, 7]
+T_STATE = TypeVar("T_STATE", bound=rx.State)
 
 
 # ----- a tab: one Reflex state tree, signed in ------------------------------------------
 
 
 def tab(user: dict[str, Any] | None = None, token: str = "") -> rx.State:
-    root = rx.State(_reflex_internal_init=True)
+    root = rx.State()  # allowed under pytest (reflex.utils.exec.is_testing_env)
     if user is not None:
         substate(root, AuthState)._sign_in(user, token)
     return root
@@ -107,12 +119,12 @@ def test_guards_pass_well_formed_arguments_and_refuse_everything_else():
 
 
 async def test_attempt_turns_a_bug_into_a_generic_domain_error_and_logs_it(caplog):
-    assert await guards.attempt("adding", lambda a, b: a + b, 1, 2) == (3, None)
-    _result, refused = await guards.attempt("checking", friends.check_search_query, "")
-    assert refused.code == "invalid_query"
+    assert await guards.attempt("adding", lambda a, b: a + b, 1, 2) == 3
+    refused = await guards.attempt("checking", friends.check_search_query, "")
+    assert isinstance(refused, DomainError) and refused.code == "invalid_query"
     with caplog.at_level(logging.ERROR, logger="utool_chat.state.guards"):
-        result, err = await guards.attempt("exploding", fail_with_a_bug)
-    assert (result, err.message, err.status) == (None, GENERIC, 500)
+        err = await guards.attempt("exploding", fail_with_a_bug)
+    assert isinstance(err, DomainError) and (err.message, err.code, err.status) == (GENERIC, "unexpected_error", 500)
     assert "unexpected error while exploding" in caplog.text and "injected bug" in caplog.text
 
 
@@ -251,93 +263,179 @@ async def test_the_friends_listener_survives_an_event_it_cannot_apply(alice_and_
         await asyncio.gather(listener, return_exceptions=True)
 
 
-async def wait_until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_until(condition: Any, within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
 
 
-# ----- ChatState ---------------------------------------------------------------------
+# ----- the chat states ---------------------------------------------------------------
+
+
+class ChatTab:
+    """One signed-in tab's state tree, seen through its chat substates."""
+
+    def __init__(self, user: dict[str, Any], token: str = "") -> None:
+        self.root = tab(user, token)
+        self.me = user["_id"]
+
+    def get(self, cls: type[T_STATE]) -> T_STATE:
+        return substate(self.root, cls)
+
+    async def call(self, handler: Any, *args: Any) -> list[Any]:
+        """Run `handler` on this tab's instance of the substate that declares it."""
+        return await call(handler, self.get(handler.state), *args)
+
+    async def show(self, conversation: dict[str, Any]) -> None:
+        """List `conversation` and open it, as on_load does once it is fetched."""
+        chat = self.get(ChatState)._store()
+        add_or_update_conversation(chat, conversation)
+        set_current_conversation_id(chat, conversation["_id"])
+        await self.get(ChatState)._publish(self.me)
+
+    def messages(self) -> list[Any]:
+        """The open conversation's message views, oldest first."""
+        state = self.get(MessagesState)
+        return [*state.older_messages, *state.recent_messages]
 
 
 @pytest.fixture()
-def chat_tab(alice_and_bob):
+async def chat_tab(alice_and_bob):
     """Alice's tab with her direct conversation with Bob open."""
     (alice, token), (bob, _) = alice_and_bob
     make_friends(alice, bob)
     convo, _created = conversations.create_conversation(alice["_id"], [bob["_id"]], type="direct")
-    state = substate(tab(alice, token), ChatState)
-    chat = state._store()
-    add_or_update_conversation(chat, convo)
-    set_current_conversation_id(chat, convo["_id"])
-    state._publish(alice["_id"])
-    return state, alice, bob, convo["_id"]
-
-
-def open_messages(state: ChatState) -> list[Any]:
-    return [*state.older_messages, *state.recent_messages]
+    alice_tab = ChatTab(alice, token)
+    await alice_tab.show(convo)
+    return alice_tab, alice, bob, convo["_id"]
 
 
 async def test_a_bug_while_sending_leaves_the_message_failed_with_retry_not_sending(chat_tab, monkeypatch):
-    state, alice, _bob, cid = chat_tab
+    alice_tab, alice, _bob, cid = chat_tab
     monkeypatch.setattr(messages, "send_message", fail_with_a_bug)
-    updates = await call(ChatState.post_new_message, state, {"content": "hello"})
+    updates = await alice_tab.call(ComposerState.post_new_message, {"content": "hello"})
     assert toasts(updates, "error") == [f"Message not sent: {GENERIC}"]
-    [failed] = open_messages(state)
+    [failed] = alice_tab.messages()
     assert (failed.content, failed.status, failed.error) == ("hello", "failed", GENERIC)
 
     monkeypatch.undo()
-    await call(ChatState.retry_message, state, failed.key)
-    [sent] = open_messages(state)
+    await alice_tab.call(OutboxState.retry_message, failed.key)
+    [sent] = alice_tab.messages()
     assert (sent.content, sent.status) == ("hello", "sent")
     page, _meta = messages.list_messages(alice["_id"], cid)
     assert [m["content"] for m in page] == ["hello"]
 
 
+async def test_a_bug_while_loading_older_messages_frees_paging_and_the_next_scroll_pages(chat_tab, monkeypatch):
+    alice_tab, alice, bob, cid = chat_tab
+    for n in range(PAGE_SIZE + 5):
+        messages.send_message(bob["_id"] if n % 2 else alice["_id"], cid, f"message {n}")
+    await alice_tab.call(MessagesState.retry_messages)  # opens the conversation: the latest page
+    state = alice_tab.get(MessagesState)
+    assert (len(alice_tab.messages()), state.has_older, state.loading_older) == (PAGE_SIZE, True, False)
+
+    monkeypatch.setattr(messages, "list_messages", fail_with_a_bug)
+    updates = await alice_tab.call(MessagesState.fetch_messages)
+    assert toasts(updates, "error") == [f"Could not load messages: {GENERIC}"]
+    assert (state.loading_older, state.has_older, len(alice_tab.messages())) == (False, True, PAGE_SIZE)
+    await alice_tab.get(ChatState)._publish(alice["_id"])  # e.g. a live event: the list stays
+    assert (state.messages_error, len(alice_tab.messages())) == ("", PAGE_SIZE)
+
+    monkeypatch.undo()
+    await alice_tab.call(MessagesState.fetch_messages)
+    assert (state.loading_older, state.has_older) == (False, False)
+    assert [m.content for m in alice_tab.messages()] == [f"message {n}" for n in range(PAGE_SIZE + 5)]
+
+
+async def test_a_bug_while_loading_conversations_shows_the_error_state_and_try_again_loads_them(
+    chat_tab, monkeypatch
+):
+    alice_tab, _alice, _bob, cid = chat_tab
+    monkeypatch.setattr(conversations, "list_conversations", fail_with_a_bug)
+    updates = await alice_tab.call(ConversationListState.fetch_conversations)
+    state = alice_tab.get(ConversationListState)
+    assert toasts(updates, "error") == [f"Could not load conversations: {GENERIC}"]
+    assert (state.conversations_loading, state.conversations_error) == (False, GENERIC)
+
+    monkeypatch.undo()
+    await alice_tab.call(ConversationListState.fetch_conversations)
+    assert (state.conversations_loading, state.conversations_error) == (False, "")
+    assert [item.id for item in state.conversation_items] == [cid]
+
+
+async def test_a_bug_in_a_reaction_or_a_delete_is_a_toast_and_changes_nothing(chat_tab, monkeypatch):
+    alice_tab, alice, _bob, cid = chat_tab
+    await alice_tab.call(ComposerState.post_new_message, {"content": "hello"})
+    [sent] = alice_tab.messages()
+    monkeypatch.setattr(reactions, "add_reaction", fail_with_a_bug)
+    monkeypatch.setattr(messages, "delete_message", fail_with_a_bug)
+    updates = await alice_tab.call(MessageActionsState.toggle_reaction, sent.message_id, "👍")
+    assert toasts(updates, "error") == [f"Could not react: {GENERIC}"]
+    await alice_tab.call(MessageActionsState.ask_delete, sent.message_id)
+    updates = await alice_tab.call(MessageActionsState.delete_message)
+    assert toasts(updates, "error") == [f"Could not delete: {GENERIC}"]
+    assert alice_tab.get(MessageActionsState).confirm_delete_id == ""
+    assert alice_tab.messages() == [sent]
+    [stored] = messages.list_messages(alice["_id"], cid)[0]
+    assert (stored["reactions"], stored["isDeleted"]) == ([], False)
+
+
 @pytest.mark.parametrize("form", HOSTILE_FORMS)
 async def test_chat_forms_that_are_not_dicts_change_nothing(chat_tab, form):
-    state, alice, _bob, cid = chat_tab
-    await call(ChatState.post_new_message, state, form)
-    assert open_messages(state) == []
-    assert toasts(await call(ChatState.add_attachment_link, state, form), "error")
-    assert state.pending_attachments == []
-    state.current_is_group = state.current_is_admin = True
-    assert toasts(await call(ChatState.rename_group, state, form), "error") == ["A group name cannot be empty."]
+    alice_tab, alice, _bob, cid = chat_tab
+    await alice_tab.call(ComposerState.post_new_message, form)
+    assert alice_tab.messages() == []
+    assert toasts(await alice_tab.call(ComposerState.add_attachment_link, form), "error")
+    assert alice_tab.get(ComposerState).pending_attachments == []
+    header = alice_tab.get(ChatState)
+    header.current_is_group = header.current_is_admin = True
+    assert toasts(await alice_tab.call(ConversationSettingsState.rename_group, form), "error") == [
+        "A group name cannot be empty."
+    ]
     assert messages.list_messages(alice["_id"], cid)[0] == []
 
 
 async def test_message_handlers_ignore_ids_that_are_not_ids(chat_tab):
-    state, alice, _bob, cid = chat_tab
-    await call(ChatState.post_new_message, state, {"content": "hello"})
-    [message] = open_messages(state)
+    alice_tab, alice, _bob, cid = chat_tab
+    await alice_tab.call(ComposerState.post_new_message, {"content": "hello"})
+    [message] = alice_tab.messages()
+    composer, actions = alice_tab.get(ComposerState), alice_tab.get(MessageActionsState)
     for hostile in HOSTILE_IDS:
-        for handler in (ChatState.start_reply, ChatState.start_edit, ChatState.retry_message, ChatState.discard_failed):
-            assert await call(handler, state, hostile) == []
-        assert await call(ChatState.toggle_reaction, state, hostile, "👍") == []
-        await call(ChatState.ask_delete, state, hostile)
-        assert (state.reply_to_id, state.editing_id, state.confirm_delete_id) == ("", "", "")
-    assert open_messages(state) == [message]
+        for handler in (
+            ComposerState.start_reply, ComposerState.start_edit, OutboxState.retry_message, OutboxState.discard_failed
+        ):
+            assert await alice_tab.call(handler, hostile) == []
+        assert await alice_tab.call(MessageActionsState.toggle_reaction, hostile, "👍") == []
+        await alice_tab.call(MessageActionsState.ask_delete, hostile)
+        assert (composer.reply_to_id, composer.editing_id, actions.confirm_delete_id) == ("", "", "")
+    assert alice_tab.messages() == [message]
     assert messages.list_messages(alice["_id"], cid)[0][0]["reactions"] == []
 
 
 async def test_dialog_flags_and_member_buttons_store_only_well_formed_values(chat_tab):
-    state, _alice, bob, _cid = chat_tab
+    alice_tab, _alice, bob, _cid = chat_tab
+    composer = alice_tab.get(ComposerState)
     for hostile in ("yes", 1, ["x"], None):
-        await call(ChatState.set_attach_open, state, hostile)
-        assert state.attach_open is False
-    await call(ChatState.set_attach_open, state, True)
-    assert state.attach_open is True
-    state.current_is_group = state.current_is_admin = True
+        await alice_tab.call(ComposerState.set_attach_open, hostile)
+        assert composer.attach_open is False
+    await alice_tab.call(ComposerState.set_attach_open, True)
+    assert composer.attach_open is True
+    header = alice_tab.get(ChatState)
+    header.current_is_group = header.current_is_admin = True
+    settings = alice_tab.get(ConversationSettingsState)
     for hostile in [*HOSTILE_IDS, "not-a-member"]:
-        for handler in (ChatState.make_admin, ChatState.dismiss_admin, ChatState.remove_member):
-            assert await call(handler, state, hostile) == []
-            assert state.member_busy_id == ""
-    assert {m.id for m in state.current_members} >= {bob["_id"]}
+        for handler in (
+            ConversationSettingsState.make_admin, ConversationSettingsState.dismiss_admin,
+            ConversationSettingsState.remove_member,
+        ):
+            assert await alice_tab.call(handler, hostile) == []
+            assert settings.member_busy_id == ""
+    assert {m.id for m in settings.members} >= {bob["_id"]}
 
 
 async def test_reflex_typing_counts_against_the_users_typing_limit_across_tabs(chat_tab, monkeypatch):
-    state, alice, bob, cid = chat_tab
+    alice_tab, alice, bob, cid = chat_tab
     bus = InProcessBus()
     monkeypatch.setattr(bus_module, "_bus", bus)
     ratelimit.configure(typing="2/minute", redis_url=None)
@@ -350,21 +448,20 @@ async def test_reflex_typing_counts_against_the_users_typing_limit_across_tabs(c
     follower = asyncio.create_task(follow())
     try:
         await wait_until(lambda: len(bus.fanout._subs) == 1)
-        # Three tabs of the same user: each tab's own 2 s throttle lets its first keystroke through.
-        tabs = [state]
+        # Three tabs of the same user, one keystroke each.
+        tabs = [alice_tab]
         for _ in range(2):
-            other = substate(tab(alice, ""), ChatState)
-            other._chat = state._chat
-            other.current_id = cid
+            other = ChatTab(alice)
+            await other.show(conversations.get_conversation(alice["_id"], cid))
             tabs.append(other)
         for each in tabs:
-            await call(ChatState.typing, each)
+            await each.call(ComposerState.typing)
         await asyncio.sleep(0.05)
         # The second tab's start refreshes the user's live typing state (one per user and
         # conversation in the domain): counted, not re-announced. The third is over the limit.
         assert [e.name for e in received] == ["chat:user_typing"]
         # The refused tab announced nothing, so it has nothing to take back either.
-        await call(ChatState.stop_typing, tabs[2])
+        await tabs[2].call(ComposerState.stop_typing)
         await asyncio.sleep(0.05)
         assert [e.name for e in received] == ["chat:user_typing"]
         assert all(bob["_id"] in e.user_ids for e in received)
@@ -382,17 +479,16 @@ async def test_a_bug_in_a_group_change_frees_the_member_button(alice_and_bob, mo
     group, _created = conversations.create_conversation(
         alice["_id"], [bob["_id"], carol["_id"]], type="group", name="Trip"
     )
-    state = substate(tab(alice, token), ChatState)
-    add_or_update_conversation(state._store(), group)
-    set_current_conversation_id(state._store(), group["_id"])
-    state._publish(alice["_id"])
-    assert state.current_is_admin
+    alice_tab = ChatTab(alice, token)
+    await alice_tab.show(group)
+    settings = alice_tab.get(ConversationSettingsState)
+    assert settings.current_is_admin
     monkeypatch.setattr(conversations, "update_conversation", fail_with_a_bug)
-    updates = await call(ChatState.make_admin, state, bob["_id"])
+    updates = await alice_tab.call(ConversationSettingsState.make_admin, bob["_id"])
     assert toasts(updates, "error") == [GENERIC]
-    assert state.member_busy_id == ""
+    assert settings.member_busy_id == ""
     monkeypatch.undo()
-    await call(ChatState.make_admin, state, bob["_id"])
-    assert (state.member_busy_id, conversations.get_conversation(alice["_id"], group["_id"])["admins"]) == (
+    await alice_tab.call(ConversationSettingsState.make_admin, bob["_id"])
+    assert (settings.member_busy_id, conversations.get_conversation(alice["_id"], group["_id"])["admins"]) == (
         "", [alice["_id"], bob["_id"]],
     )

@@ -1,8 +1,5 @@
-"""Reusable UI pieces: plain functions returning rx.Component (pages compose them)."""
+"""Reusable UI pieces: plain functions returning rx.Component (pages compose them).
 
-from utool_chat.components.avatar import initials_of, user_avatar
-from utool_chat.components.layout import app_shell, auth_card, brand, full_page_spinner, hydration_marker
-
-__all__ = [
-    "app_shell", "auth_card", "brand", "full_page_spinner", "hydration_marker", "initials_of", "user_avatar",
-]
+avatar.py (user_avatar), dialogs.py (confirm_dialog), layout.py (the app shell, the auth
+card), chat/ (the chat page, one module per plan component).
+"""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex_base.event import EventCallback
 
 from utool_chat.components.layout import auth_card
 from utool_chat.state.auth import AuthState
@@ -61,7 +64,7 @@ def _auth_form(
     *fields: rx.Component,
     submit: tuple[str, str],
     switch: tuple[str, str, str],
-    on_submit: rx.EventHandler,
+    on_submit: EventCallback[dict[str, Any]],
     testid: str,
 ) -> rx.Component:
     """The card both pages share: heading, intro, `fields`, the submit button (label, busy

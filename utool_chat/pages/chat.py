@@ -11,7 +11,7 @@ import reflex as rx
 from utool_chat.components.chat import chat_layout
 from utool_chat.components.layout import app_shell
 from utool_chat.state.auth import AuthState
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ChatPageState, ChatState
 
 
 def chat_page() -> rx.Component:
@@ -19,6 +19,6 @@ def chat_page() -> rx.Component:
 
 
 def add_chat_pages(app: rx.App) -> None:
-    on_load = [AuthState.check_login, ChatState.on_load]
+    on_load = [AuthState.check_login, ChatPageState.on_load]
     for route in ("/chat", "/chat/[conversation_id]"):
         app.add_page(chat_page, route=route, title=ChatState.page_title, on_load=on_load)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.vars.object import ObjectVar
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.dialogs import confirm_dialog
 from utool_chat.components.layout import app_shell
 from utool_chat.state.friends import QUERY_MAX_CHARS, FriendsState, Person
 
-PersonVar = rx.Var[Person]
+PersonVar = ObjectVar[Person]  # a row of a FriendsState list, in a foreach
 
 
 def _person_row(person: PersonVar, *actions: rx.Component, testid: str) -> rx.Component:
@@ -45,7 +46,7 @@ def _message_button(person: PersonVar) -> rx.Component:
     )
 
 
-def _section(title: str, count: rx.Var[int] | None, *body: rx.Component, icon: str, testid: str) -> rx.Component:
+def _section(title: str, count: rx.Var | None, *body: rx.Component, icon: str, testid: str) -> rx.Component:
     heading = [rx.icon(icon, size=18, class_name="section-icon"), rx.heading(title, size="4")]
     if count is not None:
         heading.append(rx.badge(count, variant="soft", radius="full"))

@@ -10,22 +10,24 @@ Pages behind the login use `on_load=AuthState.check_login` (then their own loade
 must return early when `user_id` is empty, because check_login has redirected).
 
 A logout ends the session in every open tab, not only the one where it was clicked: the
-pages' bus listeners (ChatState, FriendsState) pass `accounts.SESSION_REVOKED` events for
+pages' bus listeners (ChatListenerState, FriendsState) pass `accounts.SESSION_REVOKED` events for
 their user to `sign_out_if_session_ended`, which sends the tab to /login if its own token
 was the one revoked (another device's logout leaves it signed in).
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from utool_chat.domain import accounts
 from utool_chat.domain.errors import DomainError, Unauthenticated
-from utool_chat.state.guards import attempt, form_arg
+from utool_chat.state.guards import attempt, form_arg, sentence
+from utool_chat.state.handler import handler
 
 PUBLIC_PATHS = ("/login", "/register")
 HOME_PATH = "/chat"
@@ -40,33 +42,26 @@ _FIELD_BY_CODE = {
 }
 
 
-def _sentence(message: str) -> str:
-    """Domain messages start lower-case ("username must …"); the UI shows sentences."""
-    return message[:1].upper() + message[1:]
-
-
 def _safe_next(path: Any) -> str:
     """Only same-site paths may be a post-login destination (no open redirects)."""
-    if isinstance(path, str) and path.startswith("/") and not path.startswith("//"):
-        if not path.startswith(PUBLIC_PATHS):
-            return path
+    if isinstance(path, str) and path.startswith("/") and not path.startswith(("//", *PUBLIC_PATHS)):
+        return path
     return HOME_PATH
 
 
-async def sign_out_if_session_ended(state: rx.State):
+async def sign_out_if_session_ended(state: rx.State) -> EventSpec | None:
     """For a background bus listener, after SESSION_REVOKED for this tab's user: sign the tab
-    out and return the redirect to /login if its token no longer works; None otherwise.
+    out and return the redirect to /login if its token no longer works; None otherwise (also
+    when that cannot be told right now: an outage signs nobody out).
 
     The event names a session id, not a token; checking the tab's own token (one query per
     open tab, on a rare event) is what tells whether this tab's login is the one that ended."""
     async with state:
         token = (await state.get_state(AuthState)).token
     if token:
-        try:
-            await asyncio.to_thread(accounts.authenticate, token)
+        user = await attempt("checking a session", accounts.authenticate, token)
+        if not isinstance(user, Unauthenticated):
             return None
-        except Unauthenticated:
-            pass
     async with state:
         auth = await state.get_state(AuthState)
         if auth.token and auth.token != token:  # signed in again meanwhile (another tab)
@@ -78,19 +73,19 @@ async def sign_out_if_session_ended(state: rx.State):
 class AuthState(rx.State):
     """The signed-in user of this tab, and the login/register forms."""
 
-    token: str = rx.LocalStorage("", name="utool_token", sync=True)
+    token: str = rx.LocalStorage("", name="utool_token", sync=True)  # only read on the backend
 
     # Resolved on the backend from `token` (check_login / login / register).
-    user_id: str = ""
-    username: str = ""
-    display_name: str = ""
-    avatar: str = ""
+    user_id: rx.Field[str] = rx.field("")
+    username: rx.Field[str] = rx.field("")
+    display_name: rx.Field[str] = rx.field("")
+    avatar: rx.Field[str] = rx.field("")
 
     # Form state: one inline message per field, plus a busy flag for the submit button.
-    username_error: str = ""
-    display_name_error: str = ""
-    password_error: str = ""
-    submitting: bool = False
+    username_error: rx.Field[str] = rx.field("")
+    display_name_error: rx.Field[str] = rx.field("")
+    password_error: rx.Field[str] = rx.field("")
+    submitting: rx.Field[bool] = rx.field(False)
 
     @rx.var
     def is_authenticated(self) -> bool:
@@ -113,23 +108,29 @@ class AuthState(rx.State):
     def _clear_form_errors(self) -> None:
         self.username_error = self.display_name_error = self.password_error = ""
 
-    async def _resolve_token(self) -> bool:
-        """Validate the stored token against the database; signs the tab out if it is dead."""
+    async def _resolve_token(self) -> bool | DomainError:
+        """Validate the stored token against the database: True (signed in), False (no token,
+        or a dead one: the tab is signed out), or the error that kept it from being checked
+        (an outage: the token is kept, nobody is signed out by it)."""
         if not self.token:
             self._sign_out()
             return False
-        try:
-            user = await asyncio.to_thread(accounts.authenticate, self.token)
-        except Unauthenticated:
+        user = await attempt("checking the login", accounts.authenticate, self.token)
+        if isinstance(user, Unauthenticated):
             self._sign_out()
             return False
+        if isinstance(user, DomainError):
+            return user
         self._sign_in(user)
         return True
 
-    @rx.event
+    @handler
     async def check_login(self):
         """on_load of every signed-in page: a missing or dead token goes to /login."""
-        if await self._resolve_token():
+        signed_in = await self._resolve_token()
+        if isinstance(signed_in, DomainError):
+            return rx.toast.error(sentence(signed_in.message))  # the page keeps its spinner
+        if signed_in:
             return None
         path = self.router.url.path or "/"
         if path.startswith(PUBLIC_PATHS):
@@ -139,57 +140,68 @@ class AuthState(rx.State):
         full = path + (f"?{self.router.url.query}" if self.router.url.query else "")
         return rx.redirect(f"/login?next={quote(full, safe='')}", replace=True)
 
-    @rx.event
+    @handler
     async def redirect_if_logged_in(self):
         """on_load of /login and /register: a signed-in user has nothing to do there."""
         self._clear_form_errors()
         self.submitting = False
-        if await self._resolve_token():
+        signed_in = await self._resolve_token()
+        if isinstance(signed_in, DomainError):
+            return rx.toast.error(sentence(signed_in.message))
+        if signed_in:
             return rx.redirect(_safe_next(self.router.url.query_parameters.get("next")), replace=True)
         return None
 
-    @rx.event
+    @handler
     async def route_home(self):
         """on_load of /: the chat for a signed-in user, the login page otherwise."""
-        target = HOME_PATH if await self._resolve_token() else "/login"
-        return rx.redirect(target, replace=True)
+        signed_in = await self._resolve_token()
+        if isinstance(signed_in, DomainError):
+            return rx.toast.error(sentence(signed_in.message))
+        return rx.redirect(HOME_PATH if signed_in else "/login", replace=True)
 
-    @rx.event
+    @handler
     async def logout(self):
         token = self.token
         self._sign_out()
         if token:
-            try:
-                await asyncio.to_thread(accounts.logout, token)
-            except Unauthenticated:  # already revoked elsewhere: the outcome is the same
-                pass
+            ended = await attempt("logging out", accounts.logout, token)
+            # Unauthenticated: already revoked elsewhere, the outcome is the same.
+            if isinstance(ended, DomainError) and not isinstance(ended, Unauthenticated):
+                return [rx.toast.error(sentence(ended.message)), rx.redirect("/login", replace=True)]
         return rx.redirect("/login", replace=True)
 
     # ----- forms -----------------------------------------------------------------------
 
-    def _show_error(self, err: DomainError):
+    def _show_error(self, err: DomainError) -> EventSpec | None:
+        """A form field's message when the error is about one, else a toast."""
         field = _FIELD_BY_CODE.get(err.code)
         if field is None:
-            return rx.toast.error(_sentence(err.message))
-        setattr(self, f"{field}_error", _sentence(err.message))
+            return rx.toast.error(sentence(err.message))
+        setattr(self, f"{field}_error", sentence(err.message))
         return None
 
-    async def _sign_in_with(self, action: Any, *args: Any, then: Any):
+    async def _sign_in_with(
+        self,
+        action: Callable[..., dict[str, Any]],
+        *args: Any,
+        then: Callable[[dict[str, Any]], list[EventSpec]],
+    ):
         """Run accounts.login or accounts.register with the submit button busy; on success
         sign this tab in and send what `then(result)` returns, else show the error by its
         field. The button is freed whatever happens (a bug gets a generic toast)."""
         self.submitting = True
         yield
-        result, err = await attempt("signing in", action, *args)
+        result = await attempt("signing in", action, *args)
         self.submitting = False
-        if err is not None:
-            yield self._show_error(err)
+        if isinstance(result, DomainError):
+            yield self._show_error(result)
             return
         self._sign_in(result["user"], result["token"])
         for update in then(result):
             yield update
 
-    @rx.event
+    @handler
     async def login(self, form: dict[str, Any]):
         form = form_arg(form)
         self._clear_form_errors()
@@ -207,7 +219,7 @@ class AuthState(rx.State):
         ):
             yield update
 
-    @rx.event
+    @handler
     async def register(self, form: dict[str, Any]):
         form = form_arg(form)
         self._clear_form_errors()
@@ -217,14 +229,13 @@ class AuthState(rx.State):
         # Check every field up front so the user sees all problems at once; the domain
         # re-checks (it is the authority) and adds "taken".
         for field, check in (("username", accounts.check_username), ("password", accounts.check_password)):
-            try:
-                check(form.get(field) or "")
-            except DomainError as err:
-                setattr(self, f"{field}_error", _sentence(err.message))
+            refused = await attempt("checking a sign-up field", check, form.get(field) or "")
+            if isinstance(refused, DomainError):
+                setattr(self, f"{field}_error", sentence(refused.message))
         if self.username_error or self.password_error:
             return
 
-        def welcome(result: dict[str, Any]) -> list[Any]:
+        def welcome(result: dict[str, Any]) -> list[EventSpec]:
             return [
                 rx.toast.success(f"Welcome to uTool Chat, {result['user']['displayName']}!"),
                 rx.redirect("/friends", replace=True),

@@ -5,7 +5,7 @@ The plan's `initialState` shape and its reducers under the same names
 `clear_conversation_unread_count`, `add_or_update_conversation`,
 `set_current_conversation_id`) plus the thunks' fulfilled cases (`conversations_fetched`,
 `messages_fetched`) and `apply_event`, the live listener's step for one bus event. Pure, so
-tests/state/ checks them without a browser; `state/chat.py` (ChatState) holds one slice per
+tests/state/ checks them without a browser; `state/chat/` (ChatState) holds one slice per
 tab in a backend var. Differences from the JS slice, on purpose:
 
 - `idsByConversation` is kept oldest first (display order) and sorted by `seq`, which is
@@ -37,23 +37,23 @@ Chat = dict[str, Any]
 
 
 def initial_chat() -> Chat:
-    """The plan's initialState (conversation paging and message windows added)."""
+    """The plan's initialState, with conversation paging and message windows added. Its
+    loading flags are not here: the Reflex states keep them (the list's skeleton, the
+    older-page spinner), as the only readers; `messages.error` is what a conversation's
+    error state shows."""
     return {
         "conversations": {
             "ids": [],
             "entities": {},
             "currentConversationId": None,
-            "isLoading": False,
-            "error": None,
             "hasMore": False,
             "page": 0,
         },
         "messages": {
             "entities": {},  # {conversationId: {messageKey: message}}
             "idsByConversation": {},  # {conversationId: [messageKey, ...]} oldest first
-            "isLoading": {},
             "hasMore": {},
-            "error": {},
+            "error": {},  # {conversationId: why its latest messages could not be loaded}
             "windowSize": {},  # {conversationId: how many messages this window may hold}
         },
         "typingUsers": {},  # {conversationId: {userId: {"userName", "expiresAt"}}}
@@ -160,10 +160,15 @@ def receive_message(
         _sort_conversations(chat)
 
 
+def _rank(message: dict[str, Any]) -> int:
+    """How far a message's delivery status has got (-1: none, or "failed")."""
+    return STATUS_RANK.get(message.get("status") or "", -1)
+
+
 def _merge_message(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     merged = {**old, **new}
     # Delivery status only moves forward (events can arrive out of order).
-    if STATUS_RANK.get(old.get("status"), -1) > STATUS_RANK.get(new.get("status"), -1):
+    if _rank(old) > _rank(new):
         merged["status"] = old["status"]
     return merged
 
@@ -240,7 +245,7 @@ def _read_order(entry: dict[str, Any]) -> tuple[datetime, str]:
 def _propagate_status(entities: dict[str, dict[str, Any]], message: dict[str, Any]) -> None:
     """'read'/'delivered' up to seq s implies the same for the sender's earlier messages:
     read positions only move forward, for every member, so the status is monotonic in seq."""
-    rank = STATUS_RANK.get(message.get("status"), -1)
+    rank = _rank(message)
     sender = (message.get("sender") or {}).get("_id")
     seq = message.get("seq") or 0
     if rank < STATUS_RANK["delivered"] or not sender:
@@ -249,7 +254,7 @@ def _propagate_status(entities: dict[str, dict[str, Any]], message: dict[str, An
         if (
             (other.get("sender") or {}).get("_id") == sender
             and (other.get("seq") or 0) < seq
-            and STATUS_RANK.get(other.get("status"), -1) < rank
+            and _rank(other) < rank
             and other.get("status") != "failed"
         ):
             entities[key] = {**other, "status": message["status"]}
@@ -350,7 +355,7 @@ def conversations_fetched(chat: Chat, conversations: list[dict[str, Any]], has_m
         convs["entities"][convo["_id"]] = convo
         if convo["_id"] not in convs["ids"]:
             convs["ids"].append(convo["_id"])
-    convs.update(isLoading=False, error=None, hasMore=has_more, page=page)
+    convs.update(hasMore=has_more, page=page)
     _sort_conversations(chat)
 
 
@@ -364,7 +369,6 @@ def messages_fetched(
     msgs = chat["messages"]
     entities = msgs["entities"][conversation_id]
     ids = msgs["idsByConversation"][conversation_id]
-    msgs["isLoading"][conversation_id] = False
     msgs["error"][conversation_id] = None
     if older:
         msgs["windowSize"][conversation_id] = max(msgs["windowSize"][conversation_id], len(ids) + len(newest_first))

@@ -1,12 +1,12 @@
 """Display-ready views of the chat slice: what the chat components render (flat strings,
 bools and small lists, nothing to decode in the browser). Pure functions of the slice, the
-reader's id, time zone and clock; ChatState publishes their results.
+reader's id, time zone and clock; the chat substates (`state/chat/`) publish their results.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -122,18 +122,18 @@ def _parse_ts(raw: str | None) -> datetime | None:
         ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def reader_zone(tz_name: str) -> timezone | ZoneInfo:
+def reader_zone(tz_name: str) -> tzinfo:
     """The reader's zone; anything that is not a known IANA name falls back to UTC."""
     try:
-        return ZoneInfo(tz_name) if tz_name and len(tz_name) <= 64 else timezone.utc
+        return ZoneInfo(tz_name) if tz_name and len(tz_name) <= 64 else UTC
     except Exception:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError…: all mean "unknown"
-        return timezone.utc
+        return UTC
 
 
-def list_time_label(raw: str | None, tz: timezone | ZoneInfo, now: datetime) -> str:
+def list_time_label(raw: str | None, tz: tzinfo, now: datetime) -> str:
     """WhatsApp style: 14:05 today, "Yesterday", a weekday within a week, else a date."""
     ts = _parse_ts(raw)
     if ts is None:
@@ -149,7 +149,7 @@ def list_time_label(raw: str | None, tz: timezone | ZoneInfo, now: datetime) -> 
     return local.strftime("%d %b" if local.year == today.year else "%d/%m/%Y")
 
 
-def day_label(raw: str | None, tz: timezone | ZoneInfo, now: datetime) -> str:
+def day_label(raw: str | None, tz: tzinfo, now: datetime) -> str:
     ts = _parse_ts(raw)
     if ts is None:
         return "Today"
@@ -265,7 +265,7 @@ def typing_text(names: list[str], is_group: bool) -> str:
     return "Several people are typing…"
 
 
-def build_conversation_items(chat: Chat, me: str, tz: timezone | ZoneInfo, now: datetime) -> list[ConversationItemView]:
+def build_conversation_items(chat: Chat, me: str, tz: tzinfo, now: datetime) -> list[ConversationItemView]:
     convs = chat["conversations"]
     current = convs["currentConversationId"]
     items = []
@@ -294,7 +294,7 @@ def build_conversation_items(chat: Chat, me: str, tz: timezone | ZoneInfo, now: 
 
 
 def build_message_views(
-    chat: Chat, conversation_id: str, me: str, tz: timezone | ZoneInfo, now: datetime, edit_window_seconds: int
+    chat: Chat, conversation_id: str, me: str, tz: tzinfo, now: datetime, edit_window_seconds: int
 ) -> list[MessageView]:
     """The open conversation's messages, oldest first. Runs on every change of the open
     conversation, so each timestamp is parsed once (grouping looks at both neighbours)."""
@@ -325,6 +325,7 @@ def build_message_views(
         deleted = bool(msg.get("isDeleted"))
         confirmed = bool(msg.get("_id"))
         reply = msg.get("replyTo") or None
+        stamp, sent_at = local[index], created[index]
         views.append(
             MessageView(
                 key=message_key(msg),
@@ -338,8 +339,8 @@ def build_message_views(
                 content=msg.get("content") or "",
                 is_deleted=deleted,
                 is_edited=bool(msg.get("isEdited")) and not deleted,
-                time_label=local[index].strftime("%H:%M") if local[index] else "",
-                full_time=local[index].strftime("%A %d %B %Y, %H:%M") if local[index] else "",
+                time_label=stamp.strftime("%H:%M") if stamp else "",
+                full_time=stamp.strftime("%A %d %B %Y, %H:%M") if stamp else "",
                 status=(msg.get("status") or "sent") if own else "",
                 error=msg.get("error") or "",
                 day_label=day_label(msg.get("createdAt"), tz, now) if new_day else "",
@@ -349,7 +350,7 @@ def build_message_views(
                 reactions=[] if deleted else _reaction_views(msg, me, names),
                 attachments=[] if deleted else [attachment_view(a) for a in msg.get("attachments") or []],
                 can_edit=own and confirmed and not deleted and (
-                    created[index] is None or (now - created[index]).total_seconds() < edit_window_seconds
+                    sent_at is None or (now - sent_at).total_seconds() < edit_window_seconds
                 ),
                 can_delete=confirmed and not deleted and (own or (is_group and i_am_admin)),
             )

@@ -9,17 +9,18 @@ background task that follows this user's events on the bus through `state.live.T
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from utool_chat.domain import friends
 from utool_chat.domain.errors import DomainError
 from utool_chat.events import Event
 from utool_chat.state.auth import AuthState
 from utool_chat.state.guards import attempt, person_arg, text_arg
+from utool_chat.state.handler import handler
 from utool_chat.state.live import TabListener, listener_step
 
 SEARCH_LIMIT = 20
@@ -70,7 +71,7 @@ def _search_error_text(err: DomainError) -> str:
     return "Search " + err.message.removeprefix("q ") if err.message.startswith("q ") else err.message
 
 
-def _change_toast(evt: Event, user_id: str):
+def _change_toast(evt: Event, user_id: str) -> EventSpec | None:
     """The toast a live change earns: a request for you, or yours being accepted."""
     if evt.name == friends.REQUEST_RECEIVED:
         return rx.toast.info(f"{evt.payload['request']['from']['displayName']} sent you a friend request.")
@@ -80,17 +81,17 @@ def _change_toast(evt: Event, user_id: str):
 
 
 class FriendsState(rx.State):
-    query: str = ""
-    query_error: str = ""  # why `query` cannot be searched for, shown under the box
-    results: list[Person] = []
-    searching: bool = False
+    query: rx.Field[str] = rx.field("")
+    query_error: rx.Field[str] = rx.field("")  # why `query` cannot be searched for, shown under the box
+    results: rx.Field[list[Person]] = rx.field(default_factory=list)
+    searching: rx.Field[bool] = rx.field(False)
 
-    friends: list[Person] = []
-    incoming: list[Person] = []
-    outgoing: list[Person] = []
-    loaded: bool = False
+    friends: rx.Field[list[Person]] = rx.field(default_factory=list)
+    incoming: rx.Field[list[Person]] = rx.field(default_factory=list)
+    outgoing: rx.Field[list[Person]] = rx.field(default_factory=list)
+    loaded: rx.Field[bool] = rx.field(False)
     # The id (user or request) whose button is working, so only that button spins.
-    busy_id: str = ""
+    busy_id: rx.Field[str] = rx.field("")
 
     # The user whose bus listener runs for this tab ("" when none): one listener per tab.
     _listener_user_id: str = ""
@@ -139,12 +140,13 @@ class FriendsState(rx.State):
         """Reload the lists, and the search results (their buttons depend on the lists).
         Returns what went wrong, if anything (the page then keeps what it showed)."""
         query = self._searchable_query()
-        fetched, err = await attempt("loading the friends page", self._fetch, user_id, query)
-        if err is None:
-            self._apply(fetched, query)
-        return err
+        fetched = await attempt("loading the friends page", self._fetch, user_id, query)
+        if isinstance(fetched, DomainError):
+            return fetched
+        self._apply(fetched, query)
+        return None
 
-    @rx.event
+    @handler
     async def load(self):
         """on_load (after AuthState.check_login)."""
         user_id = await self._user_id()
@@ -154,7 +156,7 @@ class FriendsState(rx.State):
         err = await self._refresh(user_id)
         return rx.toast.error(err.message) if err else None
 
-    @rx.event
+    @handler
     async def set_query(self, value: Any):
         """The search box changed. A query the domain refuses (too long, a NUL) is kept, so
         the box shows what was typed, and its reason is shown under the box; it is never
@@ -169,10 +171,10 @@ class FriendsState(rx.State):
             return
         self.searching = True
         yield
-        results, err = await attempt("searching for people", self._search, user_id, query)
+        results = await attempt("searching for people", self._search, user_id, query)
         self.searching = False
-        if err is not None:
-            self.results, self.query_error = [], _search_error_text(err)
+        if isinstance(results, DomainError):
+            self.results, self.query_error = [], _search_error_text(results)
         else:
             self.results = results
 
@@ -186,12 +188,13 @@ class FriendsState(rx.State):
             return
         self.busy_id = busy_id
         yield
-        outcome, err = await attempt("changing a friendship", action, user_id)
-        err = await self._refresh(user_id) or err
+        outcome = await attempt("changing a friendship", action, user_id)
+        refresh_failed = await self._refresh(user_id)
         self.busy_id = ""
+        err = refresh_failed or (outcome if isinstance(outcome, DomainError) else None)
         yield rx.toast.error(err.message) if err else rx.toast.success(success(outcome))
 
-    @rx.event
+    @handler
     async def send_request(self, person: Any):
         person = person_arg(person, "id")
         if person is None:
@@ -208,7 +211,7 @@ class FriendsState(rx.State):
         ):
             yield update
 
-    @rx.event
+    @handler
     async def accept(self, person: Any):
         person = person_arg(person, "request_id")
         if person is None:
@@ -220,7 +223,7 @@ class FriendsState(rx.State):
         ):
             yield update
 
-    @rx.event
+    @handler
     async def decline(self, person: Any):
         person = person_arg(person, "request_id")
         if person is None:
@@ -232,7 +235,7 @@ class FriendsState(rx.State):
         ):
             yield update
 
-    @rx.event
+    @handler
     async def remove(self, person: Any):
         person = person_arg(person, "id")
         if person is None:
@@ -246,12 +249,12 @@ class FriendsState(rx.State):
 
     # ----- live updates ----------------------------------------------------------------
 
-    @rx.event
+    @handler
     def leave_page(self):
         """on_unmount: the listener stops at its next wake-up."""
         self._on_page = False
 
-    @rx.event(background=True)
+    @handler(background=True)
     async def listen_for_changes(self):
         """on_mount: follow the bus and reload when this user's friendships change.
 
@@ -293,13 +296,16 @@ class FriendsState(rx.State):
                 if self._listener_user_id == user_id:
                     self._listener_user_id = ""
 
-    async def _follow_change(self, user_id: str, evt: Event):
+    async def _follow_change(self, user_id: str, evt: Event) -> EventSpec | None:
         """The listener's work for one friendship event: reload the lists (and the results
-        of a searchable query) outside the state lock, apply them, return the toast. May
-        raise (the listener's `listener_step` logs it and carries on)."""
+        of a searchable query) outside the state lock, apply them, return the toast. A
+        failure is raised for the listener's `listener_step`, which logs it and carries on
+        (the page keeps what it showed; the next change reloads it)."""
         async with self:
             query = self._searchable_query()
-        fetched = await asyncio.to_thread(self._fetch, user_id, query)
+        fetched = await attempt("following a friendship change", self._fetch, user_id, query)
+        if isinstance(fetched, DomainError):
+            raise fetched
         async with self:
             self._apply(fetched, query)
         return _change_toast(evt, user_id)

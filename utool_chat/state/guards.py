@@ -11,10 +11,13 @@ the argument in the shape the handler expects, or None / {} when it is not in th
 and the handler then ignores the call (the real page never sends such arguments, so there
 is no one to explain it to).
 
-`attempt(action, fn, ...)` is the other half: it runs a domain call and turns any failure
-into a DomainError (a bug becomes one with a generic message, logged with its traceback),
-so a handler that set a busy flag always gets control back to reset it and show a message
-instead of a stack trace.
+`attempt(action, fn, ...)` is the other half, and the Reflex door's one way to fail: every
+domain call a state makes (chat, friends, auth, the live listeners) goes through it. It never
+raises: any failure comes back as a DomainError (a bug or an outage becomes one with the
+generic message, logged with its traceback), so a handler that set a busy flag always gets
+control back to put it down and show the error (a toast, or the field's message), instead of
+a stack trace and a spinner that never stops. `sentence(err.message)` is how a domain message
+is shown.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ T = TypeVar("T")
 # Ids and tempIds: the domain's ids are 32 hex characters, tempIds at most 128.
 MAX_KEY_CHARS = 128
 GENERIC_ERROR = "Something went wrong. Please try again."
+
+
+def sentence(message: str) -> str:
+    """Domain messages start lower-case ("username must …"); the UI shows sentences."""
+    return message[:1].upper() + message[1:]
 
 
 def text_arg(value: Any, max_chars: int | None = None) -> str | None:
@@ -75,16 +83,17 @@ def person_arg(value: Any, id_field: str) -> dict[str, str] | None:
     return {id_field: value[id_field], "display_name": name}
 
 
-async def attempt(action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T | None, DomainError | None]:
-    """Run a synchronous domain call in a worker thread, never raising: (result, None), or
-    (None, its DomainError), or — for anything else, a bug or an outage — (None, a
-    DomainError with the generic message) after logging the traceback. One failure shape
-    lets a handler put its busy flags back and report the error in one place, whatever
-    went wrong. (`action` says what was being done, for the log.)"""
+async def attempt(action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | DomainError:
+    """Run a synchronous domain call in a worker thread, never raising: its result, or the
+    DomainError it raised, or — for anything else, a bug or an outage — a DomainError with
+    the generic message (code `unexpected_error`) after logging the traceback. One failure
+    shape lets a handler put its busy flags back and report the error in one place, whatever
+    went wrong: `if isinstance(result, DomainError): …`. (`action` says what was being done,
+    for the log.)"""
     try:
-        return await asyncio.to_thread(fn, *args, **kwargs), None
+        return await asyncio.to_thread(fn, *args, **kwargs)
     except DomainError as err:
-        return None, err
+        return err
     except Exception:
         log.exception("unexpected error while %s", action)
-        return None, DomainError(GENERIC_ERROR, code="unexpected_error", status=500)
+        return DomainError(GENERIC_ERROR, code="unexpected_error", status=500)

@@ -1,10 +1,10 @@
-"""The event bus as one browser tab's background listener sees it (ChatState, FriendsState).
+"""The event bus as one browser tab's background listener sees it (ChatListenerState, FriendsState).
 
 A page's listener is a Reflex background event started on mount. Every listener needs the
 same plumbing, kept here once:
 
 - subscribe to `utool_chat.events.get_bus()` and pass on only the events for its user that
-  it wants (`wanted`), or wake up idle after a timeout so it can do periodic work;
+  it wants (`wanted`), or wake up after some idle seconds so it can do periodic work;
 - end when its tab is closed: Reflex does not cancel background tasks when a tab goes
   away, so an idle listener asks Reflex's token manager whether the tab still has a socket;
 - on `accounts.SESSION_REVOKED` for its user, sign the tab out if its own session is the
@@ -16,11 +16,11 @@ Usage (inside the background event, after claiming the tab's listener slot)::
 
     async with TabListener(self, user_id, client_token, wanted) as bus:
         while True:
-            evt = await bus.next(timeout)
+            evt = await bus.next(idle_seconds)
             if bus.sign_out is not None:
                 yield bus.sign_out
                 return
-            ...  # evt is a wanted Event, or None after `timeout` idle seconds
+            ...  # evt is a wanted Event, or None after `idle_seconds` without one
             result = await listener_step(self._apply(evt), "applying " + evt.name, default=None)
 """
 
@@ -29,10 +29,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.domain.errors import DomainError
@@ -80,36 +81,44 @@ class TabListener:
         self._user_id = user_id
         self._client_token = client_token
         self._wanted = wanted
-        self._events: Any = None
-        self._next_event: asyncio.Future | None = None
+        self._events: AsyncIterator[Event] | None = None
+        self._next_event: asyncio.Future[Event] | None = None
         # Set when this tab's session was logged out: the redirect to yield before ending.
-        self.sign_out: Any = None
+        self.sign_out: EventSpec | None = None
 
     async def __aenter__(self) -> TabListener:
-        self._events = get_bus().subscribe().__aiter__()
+        self._events = get_bus().subscribe()
         self._next_event = asyncio.ensure_future(anext(self._events))
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
-        self._next_event.cancel()
+    async def __aexit__(self, *exc_info: object) -> None:
+        events, pending = self._subscription()
+        pending.cancel()
         # Let the cancellation land before closing the generator it is running in.
-        await asyncio.gather(self._next_event, return_exceptions=True)
-        await self._events.aclose()
+        await asyncio.gather(pending, return_exceptions=True)
+        if isinstance(events, AsyncGenerator):  # the bus's subscribe() is one: end it now
+            await events.aclose()
 
-    async def next(self, timeout: float) -> Event | None:
-        """The next wanted event for this user, or None once `timeout` seconds pass without
+    def _subscription(self) -> tuple[AsyncIterator[Event], asyncio.Future[Event]]:
+        if self._events is None or self._next_event is None:
+            raise RuntimeError("TabListener is used inside `async with` only")
+        return self._events, self._next_event
+
+    async def next(self, idle_seconds: float) -> Event | None:
+        """The next wanted event for this user, or None once `idle_seconds` pass without
         one (events for others or not wanted do not extend the wait). Also None when this
         tab's session was logged out: `sign_out` is then set."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + idle_seconds
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            done, _ = await asyncio.wait({self._next_event}, timeout=remaining)
+            events, pending = self._subscription()
+            done, _ = await asyncio.wait({pending}, timeout=remaining)
             if not done:
                 return None
-            evt = self._next_event.result()
-            self._next_event = asyncio.ensure_future(anext(self._events))
+            evt = pending.result()
+            self._next_event = asyncio.ensure_future(anext(events))
             if self._user_id not in evt.user_ids:
                 continue
             if evt.name == SESSION_REVOKED:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.vars.base import Var
 
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ComposerState
 from utool_chat.state.chat_views import AttachmentView
 
 
@@ -27,8 +27,8 @@ def _file_chip(att: AttachmentView) -> rx.Component:
 # React's own load/error listeners on the <img>: a broken image is marked (CSS then shows
 # the fallback tile beside it); a later successful load (the element reused for another
 # message, or the link came back) clears the mark.
-_MARK_BROKEN = Var(_js_expr="((e) => { e.currentTarget.dataset.broken = 'true'; })")
-_CLEAR_BROKEN = Var(_js_expr="((e) => { delete e.currentTarget.dataset.broken; })")
+_MARK_BROKEN: Var[str] = Var(_js_expr="((e) => { e.currentTarget.dataset.broken = 'true'; })")
+_CLEAR_BROKEN: Var[str] = Var(_js_expr="((e) => { delete e.currentTarget.dataset.broken; })")
 
 
 def _image_fallback(att: AttachmentView) -> rx.Component:
@@ -93,7 +93,7 @@ def _pending_item(att: AttachmentView) -> rx.Component:
             radius="full",
             type="button",
             aria_label="Remove attachment",
-            on_click=ChatState.remove_attachment(att.url),
+            on_click=ComposerState.remove_attachment(att.url),
         ),
         class_name="chat-pending-item",
         custom_attrs={"data-testid": "pending-attachment"},
@@ -103,8 +103,8 @@ def _pending_item(att: AttachmentView) -> rx.Component:
 def attachment_preview() -> rx.Component:
     """The links that will go with the next message."""
     return rx.cond(
-        ChatState.pending_attachments.length() > 0,
-        rx.box(rx.foreach(ChatState.pending_attachments, _pending_item), class_name="chat-pending"),
+        ComposerState.pending_attachments.length() > 0,
+        rx.box(rx.foreach(ComposerState.pending_attachments, _pending_item), class_name="chat-pending"),
     )
 
 
@@ -142,13 +142,13 @@ def attach_link_button() -> rx.Component:
                     ),
                     spacing="2",
                 ),
-                on_submit=ChatState.add_attachment_link,
+                on_submit=ComposerState.add_attachment_link,
                 reset_on_submit=True,
             ),
             side="top",
             align="start",
             width="340px",
         ),
-        open=ChatState.attach_open,
-        on_open_change=ChatState.set_attach_open,
+        open=ComposerState.attach_open,
+        on_open_change=ComposerState.set_attach_open,
     )

@@ -10,7 +10,7 @@ import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.chat.group_dialogs import conversation_dialogs
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ChatState, ConversationSettingsState, PeoplePickerState
 
 
 def _item(icon: str, label: str, on_select, testid: str, **props) -> rx.Component:
@@ -23,17 +23,18 @@ def _item(icon: str, label: str, on_select, testid: str, **props) -> rx.Componen
 
 
 def _group_items() -> rx.Component:
+    ask_to_leave = ConversationSettingsState.set_confirm_leave_open(True)
     return rx.fragment(
-        _item("users", "Members", ChatState.set_members_open(True), "menu-members"),
+        _item("users", "Members", ConversationSettingsState.set_members_open(True), "menu-members"),
         rx.cond(
             ChatState.current_is_admin,
             rx.fragment(
-                _item("pencil", "Rename group", ChatState.set_rename_open(True), "menu-rename"),
-                _item("user-plus", "Add members", ChatState.open_add_members, "menu-add-members"),
+                _item("pencil", "Rename group", ConversationSettingsState.set_rename_open(True), "menu-rename"),
+                _item("user-plus", "Add members", PeoplePickerState.open_add_members, "menu-add-members"),
             ),
         ),
         rx.dropdown_menu.separator(),
-        _item("log-out", "Leave group", ChatState.set_confirm_leave_open(True), "archive-or-leave", color="red"),
+        _item("log-out", "Leave group", ask_to_leave, "archive-or-leave", color="red"),
     )
 
 
@@ -53,7 +54,8 @@ def _menu() -> rx.Component:
             rx.cond(
                 ChatState.current_is_group,
                 _group_items(),
-                _item("archive", "Archive chat", ChatState.set_confirm_leave_open(True), "archive-or-leave"),
+                _item("archive", "Archive chat", ConversationSettingsState.set_confirm_leave_open(True),
+                      "archive-or-leave"),
             ),
             align="end",
             min_width="190px",
@@ -94,8 +96,10 @@ def chat_header() -> rx.Component:
             ),
             flex="1",
             min_width="0",
-            on_click=ChatState.set_members_open(True),  # a no-op for direct chats
-            class_name=rx.cond(ChatState.current_is_group, "chat-header-info chat-header-clickable", "chat-header-info"),
+            on_click=ConversationSettingsState.set_members_open(True),  # a no-op for direct chats
+            class_name=rx.cond(
+                ChatState.current_is_group, "chat-header-info chat-header-clickable", "chat-header-info"
+            ),
         ),
         _menu(),
         conversation_dialogs(),

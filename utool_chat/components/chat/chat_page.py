@@ -11,7 +11,7 @@ import reflex as rx
 from utool_chat.components.chat.assets import CHAT_CSS, CHAT_JS, TIMEZONE_JS
 from utool_chat.components.chat.conversation_list import conversation_list
 from utool_chat.components.chat.conversation_view import conversation_view
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ChatListenerState, ChatPageState, ChatState
 
 
 def chat_layout() -> rx.Component:
@@ -25,9 +25,9 @@ def chat_layout() -> rx.Component:
             "data-view": rx.cond(ChatState.has_current, "conversation", "list"),
         },
         on_mount=[
-            ChatState.listen_for_events,
+            ChatListenerState.listen_for_events,
             rx.call_script(CHAT_JS),
-            rx.call_script(TIMEZONE_JS, callback=ChatState.set_timezone),
+            rx.call_script(TIMEZONE_JS, callback=ChatPageState.set_timezone),
         ],
-        on_unmount=ChatState.leave_page,
+        on_unmount=ChatPageState.leave_page,
     )

@@ -38,14 +38,18 @@ def conversation_item(item: ConversationItemView) -> rx.Component:
             rx.hstack(
                 rx.text(
                     item.snippet,
-                    class_name=rx.cond(item.is_typing, "chat-conv-snippet chat-typing-snippet truncate", "chat-conv-snippet truncate"),
+                    class_name=rx.cond(
+                        item.is_typing, "chat-conv-snippet chat-typing-snippet truncate", "chat-conv-snippet truncate"
+                    ),
                     size="2",
                     flex="1",
                     custom_attrs={"data-testid": "conversation-snippet"},
                 ),
                 rx.cond(
                     unread,
-                    rx.el.span(item.unread_label, class_name="chat-unread-badge", custom_attrs={"data-testid": "unread-badge"}),
+                    rx.el.span(
+                        item.unread_label, class_name="chat-unread-badge", custom_attrs={"data-testid": "unread-badge"}
+                    ),
                 ),
                 align="center",
                 spacing="2",

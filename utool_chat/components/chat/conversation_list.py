@@ -7,13 +7,15 @@ import reflex as rx
 from utool_chat.components.chat.conversation_item import conversation_item
 from utool_chat.components.chat.group_dialogs import people_picker_dialog
 from utool_chat.components.chat.placeholders import empty_state, error_state
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ChatState, ConversationListState, PeoplePickerState
 
 
 def _skeleton_row() -> rx.Component:
     return rx.hstack(
         rx.skeleton(width="48px", height="48px", border_radius="50%"),
-        rx.vstack(rx.skeleton(height="14px", width="60%"), rx.skeleton(height="12px", width="85%"), width="100%", spacing="2"),
+        rx.vstack(
+            rx.skeleton(height="14px", width="60%"), rx.skeleton(height="12px", width="85%"), width="100%", spacing="2"
+        ),
         padding="10px 12px",
         align="center",
         width="100%",
@@ -26,7 +28,10 @@ def conversation_list() -> rx.Component:
             rx.heading("Chats", size="6", weight="bold"),
             rx.cond(
                 ChatState.total_unread > 0,
-                rx.badge(ChatState.total_unread, " unread", radius="full", variant="soft", custom_attrs={"data-testid": "total-unread"}),
+                rx.badge(
+                    ChatState.total_unread, " unread", radius="full", variant="soft",
+                    custom_attrs={"data-testid": "total-unread"},
+                ),
             ),
             rx.spacer(),
             rx.tooltip(
@@ -35,7 +40,7 @@ def conversation_list() -> rx.Component:
                     variant="soft",
                     radius="full",
                     aria_label="New chat",
-                    on_click=ChatState.open_new_chat,
+                    on_click=PeoplePickerState.open_new_chat,
                     custom_attrs={"data-testid": "new-chat"},
                 ),
                 content="New chat or group",
@@ -47,19 +52,25 @@ def conversation_list() -> rx.Component:
         ),
         rx.box(
             rx.cond(
-                ChatState.conversations_loading,
-                rx.vstack(*[_skeleton_row() for _ in range(6)], spacing="0", custom_attrs={"data-testid": "conversations-loading"}),
+                ConversationListState.conversations_loading,
+                rx.vstack(
+                    *[_skeleton_row() for _ in range(6)], spacing="0",
+                    custom_attrs={"data-testid": "conversations-loading"},
+                ),
                 rx.cond(
-                    ChatState.conversations_error != "",
-                    error_state(ChatState.conversations_error, ChatState.fetch_conversations),
+                    ConversationListState.conversations_error != "",
+                    error_state(ConversationListState.conversations_error, ConversationListState.fetch_conversations),
                     rx.cond(
-                        ChatState.conversation_items.length() > 0,
+                        ConversationListState.conversation_items.length() > 0,
                         rx.fragment(
-                            rx.foreach(ChatState.conversation_items, conversation_item),
+                            rx.foreach(ConversationListState.conversation_items, conversation_item),
                             rx.cond(
-                                ChatState.conversations_has_more,
+                                ConversationListState.conversations_has_more,
                                 rx.center(
-                                    rx.button("Show older chats", variant="ghost", on_click=ChatState.fetch_more_conversations),
+                                    rx.button(
+                                        "Show older chats", variant="ghost",
+                                        on_click=ConversationListState.fetch_more_conversations,
+                                    ),
                                     padding="8px",
                                 ),
                             ),
@@ -69,8 +80,12 @@ def conversation_list() -> rx.Component:
                             "No conversations yet",
                             "Start a chat or a group with your friends.",
                             rx.hstack(
-                                rx.button(rx.icon("square-pen", size=14), "New chat", on_click=ChatState.open_new_chat),
-                                rx.link(rx.button(rx.icon("users", size=14), "Friends", variant="soft"), href="/friends"),
+                                rx.button(
+                                    rx.icon("square-pen", size=14), "New chat", on_click=PeoplePickerState.open_new_chat
+                                ),
+                                rx.link(
+                                    rx.button(rx.icon("users", size=14), "Friends", variant="soft"), href="/friends"
+                                ),
                                 spacing="2",
                             ),
                             testid="conversations-empty",

@@ -11,17 +11,20 @@ from utool_chat.components.chat.message_list import message_list
 from utool_chat.components.chat.placeholders import empty_state
 from utool_chat.components.chat.typing_indicator import typing_indicator
 from utool_chat.components.dialogs import confirm_dialog
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ChatState, MessageActionsState
 
 
 def _delete_dialog() -> rx.Component:
     return confirm_dialog(
         "Delete message?",
         "It will be replaced by “This message was deleted” for everyone.",
-        rx.button("Delete", color_scheme="red", on_click=ChatState.delete_message, custom_attrs={"data-testid": "confirm-delete"}),
-        on_cancel=ChatState.cancel_delete,
+        rx.button(
+            "Delete", color_scheme="red", on_click=MessageActionsState.delete_message,
+            custom_attrs={"data-testid": "confirm-delete"},
+        ),
+        on_cancel=MessageActionsState.cancel_delete,
         max_width="400px",
-        open=ChatState.confirm_delete_id != "",
+        open=MessageActionsState.confirm_delete_id != "",
     )
 
 

@@ -13,7 +13,7 @@ import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.dialogs import confirm_dialog
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ChatState, ConversationSettingsState, PeoplePickerState
 from utool_chat.state.chat_views import PersonView
 
 
@@ -33,15 +33,17 @@ def _person_text(person: PersonView, extra: rx.Component | None = None) -> rx.Co
 
 
 def _pick_row(person: PersonView) -> rx.Component:
-    picked = ChatState.picker_selected.contains(person.id)
+    picked = PeoplePickerState.picker_selected.contains(person.id)
     return rx.el.button(
         user_avatar(person.name, person.avatar, size="3"),
         _person_text(person),
         # Display only: the whole row is the control (a click on the box must not toggle twice).
-        rx.checkbox(checked=picked, size="2", tab_index=-1, pointer_events="none", custom_attrs={"aria-hidden": "true"}),
+        rx.checkbox(
+            checked=picked, size="2", tab_index=-1, pointer_events="none", custom_attrs={"aria-hidden": "true"}
+        ),
         type="button",
         role="checkbox",
-        on_click=ChatState.toggle_pick(person.id),
+        on_click=PeoplePickerState.toggle_pick(person.id),
         class_name="chat-pick-row",
         custom_attrs={
             "aria-checked": picked,
@@ -58,7 +60,7 @@ def _chosen_chip(person: PersonView) -> rx.Component:
         rx.text(person.name, size="1", class_name="truncate", max_width="110px"),
         rx.icon("x", size=12),
         type="button",
-        on_click=ChatState.toggle_pick(person.id),
+        on_click=PeoplePickerState.toggle_pick(person.id),
         class_name="chat-chip",
         aria_label="Remove " + person.name,
         custom_attrs={"data-testid": "picked-chip"},
@@ -68,15 +70,15 @@ def _chosen_chip(person: PersonView) -> rx.Component:
 def _picker_list() -> rx.Component:
     return rx.box(
         rx.cond(
-            ChatState.picker_loading,
+            PeoplePickerState.picker_loading,
             rx.center(rx.spinner(size="3"), padding="32px"),
             rx.cond(
-                ChatState.picker_people.length() == 0,
+                PeoplePickerState.picker_people.length() == 0,
                 rx.vstack(
                     rx.center(rx.icon("user-plus", size=22), class_name="chat-empty-icon chat-empty-icon-sm"),
                     rx.text(
                         rx.cond(
-                            ChatState.picker_mode == "add_members",
+                            PeoplePickerState.picker_mode == "add_members",
                             "All your friends are already in this group.",
                             "No friends yet. Add some to start chatting.",
                         ),
@@ -84,8 +86,11 @@ def _picker_list() -> rx.Component:
                         color_scheme="gray",
                     ),
                     rx.cond(
-                        ChatState.picker_mode == "new_chat",
-                        rx.link(rx.button(rx.icon("users", size=14), "Find friends", variant="soft", size="2"), href="/friends"),
+                        PeoplePickerState.picker_mode == "new_chat",
+                        rx.link(
+                            rx.button(rx.icon("users", size=14), "Find friends", variant="soft", size="2"),
+                            href="/friends",
+                        ),
                     ),
                     align="center",
                     spacing="3",
@@ -93,10 +98,10 @@ def _picker_list() -> rx.Component:
                     custom_attrs={"data-testid": "picker-empty"},
                 ),
                 rx.cond(
-                    ChatState.picker_matches.length() == 0,
-                    rx.text("Nobody matches “", ChatState.picker_query, "”.", size="2", color_scheme="gray",
+                    PeoplePickerState.picker_matches.length() == 0,
+                    rx.text("Nobody matches “", PeoplePickerState.picker_query, "”.", size="2", color_scheme="gray",
                             padding="20px 12px", as_="div", text_align="center"),
-                    rx.foreach(ChatState.picker_matches, _pick_row),
+                    rx.foreach(PeoplePickerState.picker_matches, _pick_row),
                 ),
             ),
         ),
@@ -106,7 +111,7 @@ def _picker_list() -> rx.Component:
 
 
 def people_picker_dialog() -> rx.Component:
-    new_chat = ChatState.picker_mode == "new_chat"
+    new_chat = PeoplePickerState.picker_mode == "new_chat"
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(rx.cond(new_chat, "New chat", "Add members"), size="5", margin_bottom="4px"),
@@ -121,13 +126,13 @@ def people_picker_dialog() -> rx.Component:
             ),
             rx.vstack(
                 rx.cond(
-                    ChatState.picker_is_group,
+                    PeoplePickerState.picker_is_group,
                     rx.box(
                         rx.text("Group name", as_="label", size="2", weight="medium", html_for="group-name"),
                         rx.input(
                             id="group-name",
-                            value=ChatState.group_name,
-                            on_change=ChatState.set_group_name,
+                            value=PeoplePickerState.group_name,
+                            on_change=PeoplePickerState.set_group_name,
                             placeholder="e.g. Weekend trip",
                             max_length=100,
                             size="3",
@@ -138,13 +143,13 @@ def people_picker_dialog() -> rx.Component:
                     ),
                 ),
                 rx.cond(
-                    ChatState.picker_chosen.length() > 0,
-                    rx.box(rx.foreach(ChatState.picker_chosen, _chosen_chip), class_name="chat-chips"),
+                    PeoplePickerState.picker_chosen.length() > 0,
+                    rx.box(rx.foreach(PeoplePickerState.picker_chosen, _chosen_chip), class_name="chat-chips"),
                 ),
                 rx.input(
                     rx.input.slot(rx.icon("search", size=16)),
-                    value=ChatState.picker_query,
-                    on_change=ChatState.set_picker_query,
+                    value=PeoplePickerState.picker_query,
+                    on_change=PeoplePickerState.set_picker_query,
                     placeholder="Search friends",
                     size="3",
                     width="100%",
@@ -152,14 +157,14 @@ def people_picker_dialog() -> rx.Component:
                 ),
                 _picker_list(),
                 rx.hstack(
-                    rx.text(ChatState.picker_hint, size="1", color_scheme="gray", flex="1",
+                    rx.text(PeoplePickerState.picker_hint, size="1", color_scheme="gray", flex="1",
                             custom_attrs={"data-testid": "picker-hint"}),
                     rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
                     rx.button(
-                        ChatState.picker_submit_label,
-                        on_click=ChatState.submit_picker,
-                        disabled=~ChatState.picker_can_submit,
-                        loading=ChatState.picker_busy,
+                        PeoplePickerState.picker_submit_label,
+                        on_click=PeoplePickerState.submit_picker,
+                        disabled=~PeoplePickerState.picker_can_submit,
+                        loading=PeoplePickerState.picker_busy,
                         custom_attrs={"data-testid": "picker-submit"},
                     ),
                     align="center",
@@ -174,8 +179,8 @@ def people_picker_dialog() -> rx.Component:
             max_width="460px",
             custom_attrs={"data-testid": "people-picker"},
         ),
-        open=ChatState.picker_mode != "",
-        on_open_change=ChatState.set_picker_open,
+        open=PeoplePickerState.picker_mode != "",
+        on_open_change=PeoplePickerState.set_picker_open,
     )
 
 
@@ -191,7 +196,7 @@ def _member_menu(person: PersonView) -> rx.Component:
                 color_scheme="gray",
                 radius="full",
                 size="2",
-                loading=ChatState.member_busy_id == person.id,
+                loading=ConversationSettingsState.member_busy_id == person.id,
                 aria_label="Member actions",
                 custom_attrs={"data-testid": "member-menu"},
             )
@@ -201,12 +206,12 @@ def _member_menu(person: PersonView) -> rx.Component:
                 person.is_admin,
                 rx.dropdown_menu.item(
                     rx.icon("shield-off", size=14), "Dismiss as admin",
-                    on_select=ChatState.dismiss_admin(person.id),
+                    on_select=ConversationSettingsState.dismiss_admin(person.id),
                     custom_attrs={"data-testid": "dismiss-admin"},
                 ),
                 rx.dropdown_menu.item(
                     rx.icon("shield-check", size=14), "Make group admin",
-                    on_select=ChatState.make_admin(person.id),
+                    on_select=ConversationSettingsState.make_admin(person.id),
                     custom_attrs={"data-testid": "make-admin"},
                 ),
             ),
@@ -214,7 +219,7 @@ def _member_menu(person: PersonView) -> rx.Component:
             rx.dropdown_menu.item(
                 rx.icon("user-minus", size=14), "Remove from group",
                 color="red",
-                on_select=ChatState.remove_member(person.id),
+                on_select=ConversationSettingsState.remove_member(person.id),
                 custom_attrs={"data-testid": "remove-member"},
             ),
             align="end",
@@ -231,7 +236,10 @@ def _member_row(person: PersonView) -> rx.Component:
         ),
         rx.cond(
             person.is_admin,
-            rx.badge("Admin", variant="soft", radius="full", color_scheme="green", custom_attrs={"data-testid": "admin-badge"}),
+            rx.badge(
+                "Admin", variant="soft", radius="full", color_scheme="green",
+                custom_attrs={"data-testid": "admin-badge"},
+            ),
         ),
         rx.cond(ChatState.current_is_admin & ~person.is_me, _member_menu(person)),
         align="center",
@@ -251,7 +259,7 @@ def members_dialog() -> rx.Component:
                     rx.dialog.title(ChatState.current_name, size="5", margin="0", class_name="truncate",
                                     custom_attrs={"data-testid": "members-title"}),
                     rx.text(
-                        "Group · ", ChatState.current_members.length(), " members",
+                        "Group · ", ConversationSettingsState.members.length(), " members",
                         size="2", color_scheme="gray", as_="div", custom_attrs={"data-testid": "member-count"},
                     ),
                     flex="1",
@@ -261,7 +269,7 @@ def members_dialog() -> rx.Component:
                     ChatState.current_is_admin,
                     rx.icon_button(
                         rx.icon("pencil", size=16), variant="soft", radius="full", aria_label="Rename group",
-                        on_click=ChatState.set_rename_open(True),
+                        on_click=ConversationSettingsState.set_rename_open(True),
                     ),
                 ),
                 align="center",
@@ -273,12 +281,12 @@ def members_dialog() -> rx.Component:
                 rx.button(
                     rx.icon("user-plus", size=16), "Add members",
                     variant="soft", width="100%", margin_top="18px", size="3",
-                    on_click=ChatState.open_add_members,
+                    on_click=PeoplePickerState.open_add_members,
                     custom_attrs={"data-testid": "add-members"},
                 ),
             ),
             rx.box(
-                rx.foreach(ChatState.current_members, _member_row),
+                rx.foreach(ConversationSettingsState.members, _member_row),
                 class_name="chat-member-list",
                 custom_attrs={"data-testid": "member-list"},
             ),
@@ -287,7 +295,7 @@ def members_dialog() -> rx.Component:
                 rx.button(
                     rx.icon("log-out", size=16), "Leave group",
                     variant="ghost", color_scheme="red",
-                    on_click=ChatState.set_confirm_leave_open(True),
+                    on_click=ConversationSettingsState.set_confirm_leave_open(True),
                     custom_attrs={"data-testid": "members-leave"},
                 ),
                 rx.spacer(),
@@ -298,8 +306,8 @@ def members_dialog() -> rx.Component:
             max_width="460px",
             custom_attrs={"data-testid": "members-dialog"},
         ),
-        open=ChatState.members_open,
-        on_open_change=ChatState.set_members_open,
+        open=ConversationSettingsState.members_open,
+        on_open_change=ConversationSettingsState.set_members_open,
     )
 
 
@@ -324,20 +332,20 @@ def rename_dialog() -> rx.Component:
                 rx.hstack(
                     rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
                     rx.button(
-                        "Save", type="submit", loading=ChatState.member_busy_id == "conversation",
+                        "Save", type="submit", loading=ConversationSettingsState.member_busy_id == "conversation",
                         custom_attrs={"data-testid": "rename-save"},
                     ),
                     justify="end",
                     spacing="3",
                     margin_top="16px",
                 ),
-                on_submit=ChatState.rename_group,
+                on_submit=ConversationSettingsState.rename_group,
             ),
             max_width="420px",
             custom_attrs={"data-testid": "rename-dialog"},
         ),
-        open=ChatState.rename_open,
-        on_open_change=ChatState.set_rename_open,
+        open=ConversationSettingsState.rename_open,
+        on_open_change=ConversationSettingsState.set_rename_open,
     )
 
 
@@ -353,11 +361,11 @@ def leave_confirm_dialog() -> rx.Component:
         rx.button(
             rx.cond(group, "Leave group", "Archive"),
             color_scheme=rx.cond(group, "red", "gray"),
-            on_click=ChatState.archive_or_leave,
+            on_click=ConversationSettingsState.archive_or_leave,
             custom_attrs={"data-testid": "confirm-archive-or-leave"},
         ),
-        open=ChatState.confirm_leave_open,
-        on_open_change=ChatState.set_confirm_leave_open,
+        open=ConversationSettingsState.confirm_leave_open,
+        on_open_change=ConversationSettingsState.set_confirm_leave_open,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import reflex as rx
 
 from utool_chat.components.chat.attachment_preview import attach_link_button, attachment_preview
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ComposerState
 
 
 def _banner(icon: str, title, body, on_cancel, testid: str) -> rx.Component:
@@ -41,11 +41,14 @@ def _banner(icon: str, title, body, on_cancel, testid: str) -> rx.Component:
 
 def _banners() -> rx.Component:
     return rx.cond(
-        ChatState.editing_id != "",
-        _banner("pencil", "Edit message", ChatState.editing_snippet, ChatState.cancel_edit, "edit-banner"),
+        ComposerState.editing_id != "",
+        _banner("pencil", "Edit message", ComposerState.editing_snippet, ComposerState.cancel_edit, "edit-banner"),
         rx.cond(
-            ChatState.reply_to_id != "",
-            _banner("reply", "Replying to " + ChatState.reply_to_name, ChatState.reply_to_snippet, ChatState.cancel_reply, "reply-banner"),
+            ComposerState.reply_to_id != "",
+            _banner(
+                "reply", "Replying to " + ComposerState.reply_to_name, ComposerState.reply_to_snippet,
+                ComposerState.cancel_reply, "reply-banner",
+            ),
         ),
     )
 
@@ -64,22 +67,24 @@ def message_input() -> rx.Component:
                     name="content",
                     rows=1,
                     max_length=4000,
-                    placeholder=rx.cond(ChatState.editing_id != "", "Edit your message…", "Write a message…"),
+                    placeholder=rx.cond(ComposerState.editing_id != "", "Edit your message…", "Write a message…"),
                     auto_complete="off",
-                    on_change=[ChatState.typing.throttle(2000), ChatState.stop_typing.debounce(3000)],
-                    on_blur=ChatState.stop_typing,
+                    on_change=[ComposerState.typing.throttle(2000), ComposerState.stop_typing.debounce(3000)],
+                    on_blur=ComposerState.stop_typing,
                     custom_attrs={"data-testid": "message-input", "aria-label": "Message"},
                 ),
                 rx.icon_button(
-                    rx.cond(ChatState.editing_id != "", rx.icon("check", size=18), rx.icon("send-horizontal", size=18)),
+                    rx.cond(
+                        ComposerState.editing_id != "", rx.icon("check", size=18), rx.icon("send-horizontal", size=18)
+                    ),
                     type="submit",
                     radius="full",
                     size="2",
-                    loading=ChatState.sending,
+                    loading=ComposerState.sending,
                     aria_label="Send",
                     custom_attrs={"data-testid": "send-button"},
                 ),
-                on_submit=ChatState.post_new_message,
+                on_submit=ComposerState.post_new_message,
                 reset_on_submit=False,
                 id="chat-form",
                 class_name="chat-composer-form",

@@ -10,7 +10,7 @@ import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.chat.attachment_preview import message_attachment
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ChatState, ComposerState, MessageActionsState, OutboxState
 from utool_chat.state.chat_views import REACTION_CHOICES, MessageView
 
 
@@ -81,7 +81,7 @@ def _body(msg: MessageView) -> rx.Component:
 
 def _reactions(msg: MessageView) -> rx.Component:
     return rx.cond(
-        msg.reactions.length() > 0,
+        msg.reactions,  # isTrue: a non-empty list
         rx.hstack(
             rx.foreach(
                 msg.reactions,
@@ -91,7 +91,7 @@ def _reactions(msg: MessageView) -> rx.Component:
                     class_name="chat-reaction",
                     title=r.names,
                     type="button",
-                    on_click=ChatState.toggle_reaction(msg.message_id, r.emoji),
+                    on_click=MessageActionsState.toggle_reaction(msg.message_id, r.emoji),
                     custom_attrs={"data-mine": r.mine, "data-testid": "reaction"},
                 ),
             ),
@@ -122,7 +122,7 @@ def _reaction_picker(msg: MessageView) -> rx.Component:
                             variant="ghost",
                             size="2",
                             radius="full",
-                            on_click=ChatState.toggle_reaction(msg.message_id, emoji),
+                            on_click=MessageActionsState.toggle_reaction(msg.message_id, emoji),
                             aria_label=f"React {emoji}",
                             custom_attrs={"data-testid": "reaction-choice"},
                         )
@@ -151,7 +151,7 @@ def _actions(msg: MessageView) -> rx.Component:
                 radius="full",
                 color_scheme="gray",
                 aria_label="Reply",
-                on_click=ChatState.start_reply(msg.message_id),
+                on_click=ComposerState.start_reply(msg.message_id),
                 custom_attrs={"data-testid": "reply-button"},
             ),
             rx.cond(
@@ -173,7 +173,7 @@ def _actions(msg: MessageView) -> rx.Component:
                             msg.can_edit,
                             rx.dropdown_menu.item(
                                 rx.icon("pencil", size=14), "Edit",
-                                on_select=ChatState.start_edit(msg.message_id),
+                                on_select=ComposerState.start_edit(msg.message_id),
                                 custom_attrs={"data-testid": "edit-message"},
                             ),
                         ),
@@ -182,7 +182,7 @@ def _actions(msg: MessageView) -> rx.Component:
                             rx.dropdown_menu.item(
                                 rx.icon("trash-2", size=14), "Delete",
                                 color="red",
-                                on_select=ChatState.ask_delete(msg.message_id),
+                                on_select=MessageActionsState.ask_delete(msg.message_id),
                                 custom_attrs={"data-testid": "delete-message"},
                             ),
                         ),
@@ -203,12 +203,12 @@ def _failed_row(msg: MessageView) -> rx.Component:
             rx.button(
                 rx.icon("rotate-cw", size=12), "Retry",
                 size="1", variant="soft", color_scheme="red",
-                on_click=ChatState.retry_message(msg.key),
+                on_click=OutboxState.retry_message(msg.key),
                 custom_attrs={"data-testid": "retry-message"},
             ),
             rx.button(
                 "Discard", size="1", variant="ghost", color_scheme="gray",
-                on_click=ChatState.discard_failed(msg.key),
+                on_click=OutboxState.discard_failed(msg.key),
             ),
             class_name="chat-retry",
         ),

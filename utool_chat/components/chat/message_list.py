@@ -12,15 +12,15 @@ import reflex as rx
 
 from utool_chat.components.chat.message_item import message_item
 from utool_chat.components.chat.placeholders import empty_state, error_state
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import MessagesState
 
 
 def _history_top() -> rx.Component:
     return rx.cond(
-        ChatState.loading_older,
+        MessagesState.loading_older,
         rx.center(rx.spinner(size="2"), padding="12px", custom_attrs={"data-testid": "loading-older"}),
         rx.cond(
-            ~ChatState.has_older & ChatState.has_messages,
+            ~MessagesState.has_older & MessagesState.has_messages,
             rx.center(
                 rx.text(
                     rx.icon("lock", size=12, class_name="inline-icon"),
@@ -57,17 +57,17 @@ def message_list() -> rx.Component:
     return rx.fragment(
         rx.box(
             rx.cond(
-                ChatState.messages_loading,
+                MessagesState.messages_loading,
                 _loading_skeleton(),
                 rx.cond(
-                    ChatState.messages_error != "",
-                    error_state(ChatState.messages_error, ChatState.retry_messages),
+                    MessagesState.messages_error != "",
+                    error_state(MessagesState.messages_error, MessagesState.retry_messages),
                     rx.cond(
-                        ChatState.has_messages,
+                        MessagesState.has_messages,
                         rx.box(
                             _history_top(),
-                            rx.foreach(ChatState.older_messages, message_item),
-                            rx.foreach(ChatState.recent_messages, message_item),
+                            rx.foreach(MessagesState.older_messages, message_item),
+                            rx.foreach(MessagesState.recent_messages, message_item),
                             class_name="chat-messages",
                             custom_attrs={"data-testid": "message-list"},
                         ),
@@ -83,8 +83,8 @@ def message_list() -> rx.Component:
             id="chat-scroll",
             class_name="chat-scroll",
             custom_attrs={
-                "data-has-older": rx.cond(ChatState.has_older, "1", "0"),
-                "data-loading": rx.cond(ChatState.loading_older, "1", "0"),
+                "data-has-older": rx.cond(MessagesState.has_older, "1", "0"),
+                "data-loading": rx.cond(MessagesState.loading_older, "1", "0"),
             },
         ),
         rx.button(
@@ -98,6 +98,10 @@ def message_list() -> rx.Component:
             custom_attrs={"data-show": "0", "data-testid": "new-messages-button"},
         ),
         # Hidden doors for the browser helper.
-        rx.el.button(id="chat-load-older", class_name="chat-hidden", on_click=ChatState.fetch_messages, tab_index=-1),
-        rx.el.button(id="chat-mark-read", class_name="chat-hidden", on_click=ChatState.mark_current_read(True), tab_index=-1),
+        rx.el.button(
+            id="chat-load-older", class_name="chat-hidden", on_click=MessagesState.fetch_messages, tab_index=-1
+        ),
+        rx.el.button(
+            id="chat-mark-read", class_name="chat-hidden", on_click=MessagesState.mark_current_read(True), tab_index=-1
+        ),
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 
-def empty_state(icon: str, title, body, action: rx.Component | None = None, testid: str = "empty-state") -> rx.Component:
+def empty_state(
+    icon: str, title: Any, body: Any, action: rx.Component | None = None, testid: str = "empty-state"
+) -> rx.Component:
     return rx.box(
         rx.vstack(
             rx.center(rx.icon(icon, size=28), class_name="chat-empty-icon"),

@@ -1,0 +1,143 @@
+"""MessagesState: the open conversation's messages — loading, history paging, marking read.
+
+The views are split in two lists so that a new message resends the short
+`recent_messages` tail, not the whole history (`chat_views.split_recent`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from utool_chat import config
+from utool_chat.domain import conversations, messages
+from utool_chat.domain.errors import DomainError, NotFound
+from utool_chat.state.chat.store import ChatState, ChatView
+from utool_chat.state.chat_slice import (
+    add_or_update_conversation,
+    clear_conversation_unread_count,
+    messages_fetched,
+    messages_loaded,
+    newest_message_id,
+    oldest_message_id,
+    set_current_conversation_id,
+)
+from utool_chat.state.chat_views import MessageView, build_message_views, split_recent
+from utool_chat.state.guards import attempt, sentence
+from utool_chat.state.handler import handler
+
+PAGE_SIZE = 30  # messages per history page (the plan's fetchMessages limit)
+NOT_A_MEMBER = "This conversation does not exist or you are not a member."
+
+
+class MessagesState(ChatState):
+    older_messages: rx.Field[list[MessageView]] = rx.field(default_factory=list)
+    recent_messages: rx.Field[list[MessageView]] = rx.field(default_factory=list)
+    messages_loading: rx.Field[bool] = rx.field(False)  # the first page of a conversation not loaded before
+    loading_older: rx.Field[bool] = rx.field(False)  # a page of older history (scrolling up)
+    messages_error: rx.Field[str] = rx.field("")
+    has_older: rx.Field[bool] = rx.field(False)
+
+    @rx.var
+    def has_messages(self) -> bool:
+        return bool(self.older_messages) or bool(self.recent_messages)
+
+    def _show(self, view: ChatView) -> None:
+        cid = view.conversation_id
+        if view.with_messages:
+            edit_window = config.settings.edit_window_seconds
+            views = build_message_views(view.chat, cid, view.me, view.tz, view.now, edit_window) if cid else []
+            older, recent = split_recent(views)
+            self._assign("older_messages", older)
+            self._assign("recent_messages", recent)
+        msgs = view.chat["messages"]
+        self._assign("has_older", bool(msgs["hasMore"].get(cid)))
+        self._assign("messages_error", msgs["error"].get(cid) or "")
+
+    # ----- loading -------------------------------------------------------------------------
+
+    async def _open(self, me: str, cid: str):
+        """Show a conversation: fetch it if unknown, its latest messages, then mark read."""
+        chat = self._store()
+        if cid not in chat["conversations"]["entities"]:
+            convo = await attempt("opening a conversation", conversations.get_conversation, me, cid)
+            if isinstance(convo, DomainError):
+                set_current_conversation_id(chat, None)
+                self.current_error = NOT_A_MEMBER if isinstance(convo, NotFound) else sentence(convo.message)
+                await self._publish(me)
+                return
+            add_or_update_conversation(chat, convo)
+        self.messages_loading = not messages_loaded(chat, cid)
+        await self._publish(me)
+        yield
+        async for update in self._fetch(me, cid, older=False):
+            yield update
+        self.messages_loading = False
+        await self._publish(me)
+        yield MessagesState.scroll_to_bottom
+        await self._mark_read(me, cid)
+
+    async def _fetch(self, me: str, cid: str, older: bool):
+        """fetchMessages: the latest page, or (`older`) the page before the oldest one shown."""
+        chat = self._store()
+        before = oldest_message_id(chat, cid) if older else None
+        result = await attempt(
+            "loading messages", messages.list_messages, me, cid, limit=PAGE_SIZE, before_message_id=before
+        )
+        if isinstance(result, DomainError):
+            if not older:  # the error state replaces the list; a failed older page only says so
+                chat["messages"]["error"][cid] = sentence(result.message)
+            yield rx.toast.error(f"Could not load messages: {result.message}")
+            return
+        page, meta = result
+        messages_fetched(chat, cid, page, bool((meta or {}).get("hasMore")), older=older)
+        await self._publish(me)
+
+    @handler
+    async def fetch_messages(self):
+        """Load the page of messages before the oldest one shown (scrolling up)."""
+        me = await self._me()
+        cid = self.current_id
+        if not me or not cid or self.loading_older or not self._store()["messages"]["hasMore"].get(cid):
+            return
+        self.loading_older = True
+        yield
+        async for update in self._fetch(me, cid, older=True):
+            yield update
+        self.loading_older = False
+        yield rx.call_script("window.utoolChat && window.utoolChat.restoreAfterPrepend()")
+
+    @handler
+    async def retry_messages(self):
+        """The error state's "Try again"."""
+        me = await self._me()
+        if me and self.current_id:
+            async for update in self._open(me, self.current_id):
+                yield update
+
+    # ----- reading -------------------------------------------------------------------------
+
+    async def _mark_read(self, me: str, cid: str) -> None:
+        chat = self._store()
+        last_id = newest_message_id(chat, cid)
+        convo = chat["conversations"]["entities"].get(cid) or {}
+        if not last_id or not convo.get("unreadCount"):
+            return
+        clear_conversation_unread_count(chat, cid)
+        await self._publish(me, with_messages=False)
+        # On failure the count comes back with the next chat:unread_count_update.
+        await attempt("marking messages read", messages.mark_read, me, cid, last_id)
+
+    @handler
+    async def mark_current_read(self, visible: Any = True):
+        """The tab shows the open conversation (a visibility check or a focus): mark it read."""
+        me = await self._me()
+        if me and self.current_id and visible is True and self._on_page:
+            await self._mark_read(me, self.current_id)
+
+    @handler
+    def scroll_to_bottom(self):
+        """Sent after a conversation or an own message is drawn (a round trip, so it runs
+        once the browser has the new rows)."""
+        return rx.call_script("window.utoolChat && window.utoolChat.scrollToBottom(true)")
