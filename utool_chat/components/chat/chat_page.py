@@ -2,21 +2,28 @@
 
 At phone width (< 768 px) they are two screens: the list at /chat, the conversation at
 /chat/<id> with a back button (`data-view` on the shell switches them in CSS).
+
+Styles: assets/chat.css (one of the app's stylesheets, utool_chat.py). Browser helper:
+assets/chat.js, which installs `window.utoolChat` (scroll position and history paging,
+composer keys, mark-read when the tab becomes visible); the page loads it as a script, and
+it is idempotent (loading it again only re-attaches to the page). Neither holds user data.
 """
 
 from __future__ import annotations
 
 import reflex as rx
 
-from utool_chat.components.chat.assets import CHAT_CSS, CHAT_JS, TIMEZONE_JS
 from utool_chat.components.chat.conversation_list import conversation_list
 from utool_chat.components.chat.conversation_view import conversation_view
 from utool_chat.state.chat import ChatListenerState, ChatPageState, ChatState
 
+# Evaluated in the browser on mount; its value (the IANA zone name) goes to set_timezone.
+TIMEZONE_JS = "Intl.DateTimeFormat().resolvedOptions().timeZone || ''"
+
 
 def chat_layout() -> rx.Component:
     return rx.box(
-        rx.el.style(CHAT_CSS),
+        rx.script(src=rx.asset("chat.js")),
         conversation_list(),
         conversation_view(),
         class_name="chat-shell",
@@ -26,7 +33,6 @@ def chat_layout() -> rx.Component:
         },
         on_mount=[
             ChatListenerState.listen_for_events,
-            rx.call_script(CHAT_JS),
             rx.call_script(TIMEZONE_JS, callback=ChatPageState.set_timezone),
         ],
         on_unmount=ChatPageState.leave_page,

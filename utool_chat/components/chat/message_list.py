@@ -2,7 +2,7 @@
 
 Scrolling near the top loads the previous page (a spinner shows, the reading position is
 kept); new messages keep the view at the bottom unless the reader scrolled up, in which
-case a "New messages" button appears. The scroll logic is `window.utoolChat` (assets.py);
+case a "New messages" button appears. The scroll logic is `window.utoolChat` (assets/chat.js);
 it talks to the state through the hidden buttons below.
 """
 
