@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 from reflex_base.vars.base import var_operation, var_operation_return
 
@@ -38,7 +40,7 @@ def user_avatar(
     name: rx.Var[str] | str,
     src: rx.Var[str] | str = "",
     size: str = "3",
-    **props,
+    **props: Any,
 ) -> rx.Component:
     """Avatar for `name` (a display name). `src` may be empty: the initials show instead."""
     name_var = rx.Var.create(name).to(str)

@@ -6,14 +6,17 @@ Direct chats: archive (with a confirmation). Clicking a group's name opens its m
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex_base.event import EventCallback
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.chat.group_dialogs import conversation_dialogs
 from utool_chat.state.chat import ChatState, ConversationSettingsState, PeoplePickerState
 
 
-def _item(icon: str, label: str, on_select, testid: str, **props) -> rx.Component:
+def _item(icon: str, label: str, on_select: EventCallback[()], testid: str, **props: Any) -> rx.Component:
     return rx.dropdown_menu.item(
         rx.hstack(rx.icon(icon, size=14), rx.text(label), align="center", spacing="2"),
         on_select=on_select,

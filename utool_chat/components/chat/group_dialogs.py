@@ -14,6 +14,7 @@ import reflex as rx
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.dialogs import confirm_dialog
 from utool_chat.state.chat import ChatState, ConversationSettingsState, PeoplePickerState
+from utool_chat.state.chat.people_picker import ADD_MEMBERS, NEW_CHAT
 from utool_chat.state.chat_views import PersonView
 
 
@@ -78,7 +79,7 @@ def _picker_list() -> rx.Component:
                     rx.center(rx.icon("user-plus", size=22), class_name="chat-empty-icon chat-empty-icon-sm"),
                     rx.text(
                         rx.cond(
-                            PeoplePickerState.picker_mode == "add_members",
+                            PeoplePickerState.picker_mode == ADD_MEMBERS,
                             "All your friends are already in this group.",
                             "No friends yet. Add some to start chatting.",
                         ),
@@ -86,7 +87,7 @@ def _picker_list() -> rx.Component:
                         color_scheme="gray",
                     ),
                     rx.cond(
-                        PeoplePickerState.picker_mode == "new_chat",
+                        PeoplePickerState.picker_mode == NEW_CHAT,
                         rx.link(
                             rx.button(rx.icon("users", size=14), "Find friends", variant="soft", size="2"),
                             href="/friends",
@@ -111,7 +112,7 @@ def _picker_list() -> rx.Component:
 
 
 def people_picker_dialog() -> rx.Component:
-    new_chat = PeoplePickerState.picker_mode == "new_chat"
+    new_chat = PeoplePickerState.picker_mode == NEW_CHAT
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(rx.cond(new_chat, "New chat", "Add members"), size="5", margin_bottom="4px"),

@@ -9,12 +9,15 @@ the pending link attachments. Keystrokes report typing (throttled to one per 2 s
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.event import EventCallback
 
 from utool_chat.components.chat.attachment_preview import attach_link_button, attachment_preview
 from utool_chat.state.chat import ComposerState
 
 
-def _banner(icon: str, title, body, on_cancel, testid: str) -> rx.Component:
+def _banner(
+    icon: str, title: rx.Var[str] | str, body: rx.Var[str], on_cancel: EventCallback[()], testid: str
+) -> rx.Component:
     return rx.box(
         rx.icon(icon, size=16, color="var(--accent-11)", flex_shrink="0"),
         rx.box(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex_base.event import EventCallback
 
 
 def empty_state(
@@ -24,7 +25,7 @@ def empty_state(
     )
 
 
-def error_state(message, retry) -> rx.Component:
+def error_state(message: rx.Var[str], retry: EventCallback[()]) -> rx.Component:
     return empty_state(
         "cloud-off",
         "Something went wrong",

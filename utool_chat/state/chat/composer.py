@@ -16,7 +16,7 @@ from utool_chat.domain import messages, ratelimit
 from utool_chat.domain import typing as typing_signals
 from utool_chat.domain.errors import DomainError
 from utool_chat.domain.messages import MAX_ATTACHMENTS
-from utool_chat.state.chat.outbox import OutboxState
+from utool_chat.state.chat.outbox import Draft, OutboxState
 from utool_chat.state.chat.store import ChatState
 from utool_chat.state.chat_slice import update_message
 from utool_chat.state.chat_views import (
@@ -89,7 +89,7 @@ class ComposerState(ChatState):
         self._reset()
         yield CLEAR_INPUT
         outbox = await self.get_state(OutboxState)
-        async for update in outbox._send(me, cid, content, attachments, reply_to):
+        async for update in outbox._send(me, cid, Draft(content=content, attachments=attachments, replyTo=reply_to)):
             yield update
         yield ComposerState.stop_typing
 
