@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -16,6 +17,7 @@ from tests.browser.chat_helpers import (
     send,
 )
 from tests.browser.conftest import screenshot, wait_for_app
+from utool_chat import config
 
 pytestmark = pytest.mark.browser
 
@@ -69,6 +71,25 @@ def test_message_from_friends_list_reaches_the_open_conversation_and_is_read(app
     expect(conversation_row(page_a, conversation_id).get_by_test_id("conversation-snippet")).to_contain_text("🍜")
     screenshot(page_a, "chat-desktop-conversation")
     screenshot(page_b, "chat-desktop-conversation-bob")
+
+
+def test_the_typing_line_stays_while_the_other_keeps_typing_past_the_typing_ttl(app_server, signed_in):
+    alice, bob, conversation = friends_in_direct_chat()
+    page_a, page_b = signed_in(alice), signed_in(bob)
+    open_conversation(page_a, app_server.url, conversation["_id"])
+    open_conversation(page_b, app_server.url, conversation["_id"])
+    indicator = page_a.get_by_test_id("typing-indicator")
+    box = page_b.get_by_test_id("message-input")
+    box.click()
+    box.press_sequentially("A long message", delay=60)
+    expect(indicator).to_be_visible()
+    # Bob keeps typing for twice the typing TTL: Alice sees "typing…" the whole time.
+    deadline = time.monotonic() + 2 * config.settings.typing_ttl_seconds
+    while time.monotonic() < deadline:
+        box.press_sequentially(" and more", delay=60)
+        expect(indicator).to_be_visible(timeout=500)
+    page_b.get_by_test_id("chat-title").click()  # blur: he stopped
+    expect(indicator).to_have_count(0, timeout=8000)
 
 
 def test_blank_message_is_not_sent_but_a_link_attachment_alone_is(app_server, signed_in):

@@ -4,7 +4,7 @@ listener applies it, and Retry's tempId."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 from tests.state.test_chat_slice import ME, NOW, convo, loaded, msg, user
@@ -85,7 +85,7 @@ def test_retry_resends_under_the_same_temp_id_and_the_confirmation_replaces_it_o
     s.optimistic_add_message(chat, "c1", {"tempId": "t1", "sender": user(ME), "content": "hi",
                                           "createdAt": "2026-03-10T12:00:00Z", "_draft": draft})
     s.mark_message_failed(chat, "c1", "t1", "Too many messages")
-    view = v.build_message_views(chat, "c1", ME, UTC, NOW, 900)[-1]
+    view = v.build_message_views(chat, "c1", ME, UTC, NOW)[-1]
     assert (view.key, view.status, view.error) == ("t1", "failed", "Too many messages")
     retried = s.mark_message_sending(chat, "c1", "t1")
     assert retried is not None
@@ -94,3 +94,15 @@ def test_retry_resends_under_the_same_temp_id_and_the_confirmation_replaces_it_o
     s.receive_message(chat, "c1", msg(2, ME, content="hi"), "t1")
     apply(chat, "chat:new_message", {"conversationId": "c1", "message": msg(2, ME, content="hi"), "tempId": "t1"})
     assert chat["messages"]["idsByConversation"]["c1"] == ["m1", "m2"]
+
+
+def test_a_group_admin_may_delete_anyones_message_but_edit_only_their_own():
+    later = (NOW + timedelta(minutes=5)).isoformat()
+    chat = s.initial_chat()
+    s.conversations_fetched(chat, [group(admins=[ME])], has_more=False, page=1)
+    s.messages_fetched(chat, "g1", [msg(2, ZED, editableUntil=later), msg(1, ME, editableUntil=later)], False, False)
+    rights = [(view.can_edit, view.can_delete) for view in v.build_message_views(chat, "g1", ME, UTC, NOW)]
+    assert rights == [(True, True), (False, True)]
+    s.add_or_update_conversation(chat, group(admins=[ZED]))  # no longer an admin
+    rights = [(view.can_edit, view.can_delete) for view in v.build_message_views(chat, "g1", ME, UTC, NOW)]
+    assert rights == [(True, True), (False, False)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from utool_chat import config
 from utool_chat.state import chat_slice as s
 from utool_chat.state import chat_views as v
 
@@ -116,8 +117,8 @@ def test_typing_users_expire_after_the_ttl():
     chat = s.initial_chat()
     s.set_typing_user(chat, "c1", BOB, "Bob", True, now=100.0)
     assert s.typing_names(chat, "c1") == ["Bob"]
-    assert s.expire_typing(chat, now=100.0 + s.TYPING_TTL_SECONDS - 0.1) is False
-    assert s.expire_typing(chat, now=100.0 + s.TYPING_TTL_SECONDS) is True
+    assert s.expire_typing(chat, now=100.0 + config.settings.typing_ttl_seconds - 0.1) is False
+    assert s.expire_typing(chat, now=100.0 + config.settings.typing_ttl_seconds) is True
     assert s.typing_names(chat, "c1") == []
 
 
@@ -145,7 +146,7 @@ def test_split_recent_moves_its_boundary_only_every_chunk():
 def test_message_views_show_deleted_placeholder_and_hide_its_content():
     chat = loaded(1)
     s.update_message(chat, "c1", msg(1, ME, isDeleted=True, content=""))
-    view = v.build_message_views(chat, "c1", ME, UTC, NOW, 900)[0]
+    view = v.build_message_views(chat, "c1", ME, UTC, NOW)[0]
     assert view.is_deleted and view.content == "" and not view.can_edit and not view.can_delete
     assert view.reactions == [] and view.attachments == []
 
@@ -172,5 +173,17 @@ def test_reply_quotes_follow_edits_and_lose_the_text_of_a_deleted_original():
     s.update_message(chat, "c1", msg(1, isDeleted=True, content=""))
     quote = chat["messages"]["entities"]["c1"]["m2"]["replyTo"]
     assert quote["isDeleted"] and quote["content"] == ""
-    view = v.build_message_views(chat, "c1", ME, UTC, NOW, 900)[1]
+    view = v.build_message_views(chat, "c1", ME, UTC, NOW)[1]
     assert view.reply_content == "Deleted message"
+
+
+def test_edit_and_delete_are_offered_exactly_when_the_domain_would_accept_them():
+    later, earlier = (NOW + timedelta(minutes=5)).isoformat(), (NOW - timedelta(seconds=1)).isoformat()
+    chat = loaded()
+    page = [msg(3, BOB, editableUntil=later), msg(2, ME, editableUntil=earlier), msg(1, ME, editableUntil=later)]
+    s.messages_fetched(chat, "c1", page, has_more=False, older=False)
+    unsent = {"tempId": "t1", "sender": user(ME), "content": "x", "createdAt": NOW.isoformat()}
+    s.optimistic_add_message(chat, "c1", unsent)
+    rights = [(view.can_edit, view.can_delete) for view in v.build_message_views(chat, "c1", ME, UTC, NOW)]
+    # Mine within the window; mine after it (delete only); Bob's; my copy not confirmed yet.
+    assert rights == [(True, True), (False, True), (False, False), (False, False)]

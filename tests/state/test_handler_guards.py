@@ -21,6 +21,7 @@ import pytest
 import reflex as rx
 
 from utool_chat.domain import accounts, conversations, friends, messages, ratelimit, reactions
+from utool_chat.domain import typing as typing_signals
 from utool_chat.domain.errors import DomainError
 from utool_chat.events import Event
 from utool_chat.events import bus as bus_module
@@ -434,7 +435,7 @@ async def test_dialog_flags_and_member_buttons_store_only_well_formed_values(cha
     assert {m.id for m in settings.members} >= {bob["_id"]}
 
 
-async def test_reflex_typing_counts_against_the_users_typing_limit_across_tabs(chat_tab, monkeypatch):
+async def test_reflex_typing_and_stopping_count_against_the_users_typing_limit_across_tabs(chat_tab, monkeypatch):
     alice_tab, alice, bob, cid = chat_tab
     bus = InProcessBus()
     monkeypatch.setattr(bus_module, "_bus", bus)
@@ -448,7 +449,8 @@ async def test_reflex_typing_counts_against_the_users_typing_limit_across_tabs(c
     follower = asyncio.create_task(follow())
     try:
         await wait_until(lambda: len(bus.fanout._subs) == 1)
-        # Three tabs of the same user, one keystroke each.
+        # Three tabs of the same user, one keystroke each: the first starts the typing state
+        # (Bob is told), the second refreshes it (nobody is told), the third is over the limit.
         tabs = [alice_tab]
         for _ in range(2):
             other = ChatTab(alice)
@@ -457,18 +459,20 @@ async def test_reflex_typing_counts_against_the_users_typing_limit_across_tabs(c
         for each in tabs:
             await each.call(ComposerState.typing)
         await asyncio.sleep(0.05)
-        # The second tab's start refreshes the user's live typing state (one per user and
-        # conversation in the domain): counted, not re-announced. The third is over the limit.
-        assert [e.name for e in received] == ["chat:user_typing"]
-        # The refused tab announced nothing, so it has nothing to take back either.
+        assert [e.name for e in received] == ["chat:user_typing"] and bob["_id"] in received[0].user_ids
+        # The refused tab announced nothing, so it has nothing to take back either...
+        assert tabs[2].get(ComposerState)._typing_conversation == ""
         await tabs[2].call(ComposerState.stop_typing)
+        # ...and a stop counts against the same limit: over it, nothing is published (the
+        # server's typing TTL ends the state instead).
+        await tabs[0].call(ComposerState.stop_typing)
         await asyncio.sleep(0.05)
         assert [e.name for e in received] == ["chat:user_typing"]
-        assert all(bob["_id"] in e.user_ids for e in received)
     finally:
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)
         ratelimit.reset()
+        typing_signals.typing_stopped(alice["_id"], cid)  # leave no typing state behind
 
 
 async def test_a_bug_in_a_group_change_frees_the_member_button(alice_and_bob, monkeypatch):

@@ -26,7 +26,6 @@ from utool_chat import config
 from utool_chat.domain.serializers import REPLY_SNIPPET_CHARS
 
 WINDOW_SIZE = 200  # live messages kept per conversation beyond the pages the user loaded
-TYPING_TTL_SECONDS = config.settings.typing_ttl_seconds  # the server's TTL: a typing user not refreshed vanishes
 STATUS_RANK = {"sending": 0, "sent": 1, "delivered": 2, "read": 3}
 # The bus events that can change the open conversation's message views; the others
 # (typing, unread counts) only touch the conversation list and the typing line.
@@ -288,7 +287,8 @@ def set_typing_user(
 ) -> None:
     typing = chat["typingUsers"].setdefault(conversation_id, {})
     if is_typing:
-        typing[user_id] = {"userName": user_name, "expiresAt": now + TYPING_TTL_SECONDS}
+        # The server's typing TTL: a typing state it did not refresh ends by then.
+        typing[user_id] = {"userName": user_name, "expiresAt": now + config.settings.typing_ttl_seconds}
     else:
         typing.pop(user_id, None)
         if not typing:
@@ -296,7 +296,8 @@ def set_typing_user(
 
 
 def expire_typing(chat: Chat, now: float) -> bool:
-    """Forget typing users whose last signal is older than TYPING_TTL_SECONDS."""
+    """Forget typing users whose last signal is older than the typing TTL (in case their
+    chat:user_stopped_typing never comes)."""
     changed = False
     for cid in list(chat["typingUsers"]):
         users = chat["typingUsers"][cid]

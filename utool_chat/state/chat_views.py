@@ -10,6 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from utool_chat.domain import permissions
 from utool_chat.state.chat_slice import Chat, activity_time, message_key, typing_names
 
 RECENT_CHUNK = 25  # recent_messages holds < 2 chunks; older_messages changes every chunk
@@ -293,14 +294,14 @@ def build_conversation_items(chat: Chat, me: str, tz: tzinfo, now: datetime) -> 
     return items
 
 
-def build_message_views(
-    chat: Chat, conversation_id: str, me: str, tz: tzinfo, now: datetime, edit_window_seconds: int
-) -> list[MessageView]:
+def build_message_views(chat: Chat, conversation_id: str, me: str, tz: tzinfo, now: datetime) -> list[MessageView]:
     """The open conversation's messages, oldest first. Runs on every change of the open
-    conversation, so each timestamp is parsed once (grouping looks at both neighbours)."""
+    conversation, so each timestamp is parsed once (grouping looks at both neighbours).
+    Edit and Delete are offered exactly when the domain would accept them
+    (`domain.permissions`, from the message's served `editableUntil` and sender)."""
     convo = chat["conversations"]["entities"].get(conversation_id) or {}
     is_group = convo.get("type") != "direct"
-    i_am_admin = me in (convo.get("admins") or [])
+    i_am_group_admin = is_group and me in (convo.get("admins") or [])
     names = {p["_id"]: display_name(p) for p in convo.get("participants") or []}
     entities = chat["messages"]["entities"].get(conversation_id, {})
     ordered = [entities[k] for k in chat["messages"]["idsByConversation"].get(conversation_id, [])]
@@ -323,9 +324,8 @@ def build_message_views(
         first = new_day or not same_run(index - 1)
         own = senders[index] == me
         deleted = bool(msg.get("isDeleted"))
-        confirmed = bool(msg.get("_id"))
         reply = msg.get("replyTo") or None
-        stamp, sent_at = local[index], created[index]
+        stamp = local[index]
         views.append(
             MessageView(
                 key=message_key(msg),
@@ -349,10 +349,9 @@ def build_message_views(
                 reply_content=_quote_text(reply) if reply else "",
                 reactions=[] if deleted else _reaction_views(msg, me, names),
                 attachments=[] if deleted else [attachment_view(a) for a in msg.get("attachments") or []],
-                can_edit=own and confirmed and not deleted and (
-                    sent_at is None or (now - sent_at).total_seconds() < edit_window_seconds
-                ),
-                can_delete=confirmed and not deleted and (own or (is_group and i_am_admin)),
+                # A copy not confirmed yet (no _id) has no editableUntil and cannot be deleted.
+                can_edit=permissions.can_edit(msg, me, now),
+                can_delete=permissions.can_delete(msg, me, i_am_group_admin),
             )
         )
     return views

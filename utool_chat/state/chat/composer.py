@@ -12,7 +12,7 @@ from typing import Any
 
 import reflex as rx
 
-from utool_chat.domain import messages, ratelimit
+from utool_chat.domain import messages
 from utool_chat.domain import typing as typing_signals
 from utool_chat.domain.errors import DomainError
 from utool_chat.domain.messages import MAX_ATTACHMENTS
@@ -31,12 +31,6 @@ from utool_chat.state.guards import attempt, flag_arg, form_arg, key_arg, text_a
 from utool_chat.state.handler import handler
 
 MAX_URL_CHARS = 2048
-
-
-def _announce_typing(actor_id: str, conversation_id: str) -> None:
-    # Until domain/typing.py applies the typing limit itself (issue 8.3, health-backend).
-    ratelimit.check_typing(actor_id)
-    typing_signals.typing_started(actor_id, conversation_id)
 CLEAR_INPUT = rx.call_script("window.utoolChat && window.utoolChat.clearInput()")
 
 
@@ -91,7 +85,10 @@ class ComposerState(ChatState):
         outbox = await self.get_state(OutboxState)
         async for update in outbox._send(me, cid, Draft(content=content, attachments=attachments, replyTo=reply_to)):
             yield update
-        yield ComposerState.stop_typing
+        # Sending ended this tab's typing there (domain.messages.send_message does that for
+        # every door); a refused message leaves it to end by itself (the typing TTL).
+        if self._typing_conversation == cid:
+            self._typing_conversation = ""
 
     async def _save_edit(self, me: str, content: str):
         message_id = self.editing_id
@@ -174,13 +171,16 @@ class ComposerState(ChatState):
 
     @handler
     async def typing(self, _value: Any = None):
-        """Keystrokes in the composer (throttled in the browser to one per 2 s)."""
+        """Keystrokes in the composer (throttled in the browser to one per 2 s). The domain
+        decides what the others are told and applies the per-user typing limit; this tab's
+        token owns the typing state (it ends if the tab goes away)."""
         me = await self._me()
         cid = self.current_id
         if not me or not cid or self.editing_id:
             return
         self._typing_conversation = cid
-        result = await attempt("announcing typing", _announce_typing, me, cid)
+        owner = self.router.session.client_token or None
+        result = await attempt("announcing typing", typing_signals.typing_started, me, cid, owner=owner)
         if isinstance(result, DomainError):
             # Rate limited or gone: typing is best effort, dropped silently. Nothing was
             # announced, so there is nothing for stop_typing to take back.
@@ -188,7 +188,8 @@ class ComposerState(ChatState):
 
     @handler
     async def stop_typing(self, _value: Any = None):
-        """Send, blur or idle: tell the others at once instead of waiting for the expiry."""
+        """Blur, idle or leaving the page: tell the others at once instead of waiting for the
+        expiry (this counts against the typing limit too)."""
         me = await self._me()
         cid = self._typing_conversation
         if not me or not cid:

@@ -10,7 +10,6 @@ from typing import Any
 
 import reflex as rx
 
-from utool_chat import config
 from utool_chat.domain import conversations, messages
 from utool_chat.domain.errors import DomainError, NotFound
 from utool_chat.state.chat.store import ChatState, ChatView
@@ -46,8 +45,7 @@ class MessagesState(ChatState):
     def _show(self, view: ChatView) -> None:
         cid = view.conversation_id
         if view.with_messages:
-            edit_window = config.settings.edit_window_seconds
-            views = build_message_views(view.chat, cid, view.me, view.tz, view.now, edit_window) if cid else []
+            views = build_message_views(view.chat, cid, view.me, view.tz, view.now) if cid else []
             older, recent = split_recent(views)
             self._assign("older_messages", older)
             self._assign("recent_messages", recent)
