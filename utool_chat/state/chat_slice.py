@@ -36,10 +36,8 @@ Chat = dict[str, Any]
 
 
 def initial_chat() -> Chat:
-    """The plan's initialState, with conversation paging and message windows added. Its
-    loading flags are not here: the Reflex states keep them (the list's skeleton, the
-    older-page spinner), as the only readers; `messages.error` is what a conversation's
-    error state shows."""
+    """The plan's initialState, with conversation paging and message windows added (its
+    loading flags live in the Reflex states that show them)."""
     return {
         "conversations": {
             "ids": [],
