@@ -11,8 +11,8 @@ RATE_LIMIT_TYPING            Per-user typing-event limit (default "20/10second")
 RATE_LIMIT_LOGIN             Failed logins per username before login is refused for a while
                              (default "10/5minute").
 SESSION_TTL_DAYS             Login sessions expire after this many days (default 30).
-TYPING_TTL_SECONDS           A typing state not refreshed ends after this (default 5): the server's
-                             registry (domain/typing.py) and the web app's typing line both use it.
+TYPING_TTL_SECONDS           A typing state not refreshed ends after this (default 5), in the server's
+                             registry (domain/typing.py), which announces the end to every client.
 REDIS_EVENTS_CHANNEL         Redis pub/sub channel of the event bus (default utool_chat:events:<db index>;
                              read in events/bus.py).
 

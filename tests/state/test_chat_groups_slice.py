@@ -23,7 +23,7 @@ def group(**extra) -> dict:
 
 def apply(chat: dict, name: str, payload: dict) -> None:
     # The listener's reducer step for one bus event.
-    s.apply_event(chat, ME, Event(name, payload, [ME]), None, NOW.timestamp())
+    s.apply_event(chat, ME, Event(name, payload, [ME]), None)
 
 
 def test_members_view_lists_you_first_then_admins_then_everyone_by_name():

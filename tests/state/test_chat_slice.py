@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from utool_chat import config
+from utool_chat.events import Event
 from utool_chat.state import chat_slice as s
 from utool_chat.state import chat_views as v
 
@@ -113,13 +113,25 @@ def test_failed_send_keeps_the_draft_for_retry():
     assert retried is not None and retried["status"] == "sending"
 
 
-def test_typing_users_expire_after_the_ttl():
+def test_typing_users_are_who_the_server_holds_as_typing_until_it_ends_them():
     chat = s.initial_chat()
-    s.set_typing_user(chat, "c1", BOB, "Bob", True, now=100.0)
+    s.conversations_fetched(chat, [convo()], has_more=False, page=1)
+
+    def apply(name: str, payload: dict) -> None:
+        s.apply_event(chat, ME, Event(name, payload, [ME]), None)
+
+    apply("chat:user_typing", {"conversationId": "c1", "userId": BOB, "userName": "Bob"})
+    apply("chat:user_typing", {"conversationId": "c1", "userId": "carl", "userName": "Carl"})
+    apply("chat:user_typing", {"conversationId": "c1", "userId": ME, "userName": "Me"})  # my own: not shown
+    assert s.typing_names(chat, "c1") == ["Bob", "Carl"]
+    apply("chat:user_stopped_typing", {"conversationId": "c1", "userId": "carl"})
     assert s.typing_names(chat, "c1") == ["Bob"]
-    assert s.expire_typing(chat, now=100.0 + config.settings.typing_ttl_seconds - 0.1) is False
-    assert s.expire_typing(chat, now=100.0 + config.settings.typing_ttl_seconds) is True
+    # No clock: Bob stays until the server ends his typing, here with his message.
+    apply("chat:new_message", {"conversationId": "c1", "message": msg(1), "tempId": None})
     assert s.typing_names(chat, "c1") == []
+    apply("chat:user_typing", {"conversationId": "c1", "userId": BOB, "userName": "Bob"})
+    assert s.forget_typing_users(chat) is True and s.typing_names(chat, "c1") == []
+    assert s.forget_typing_users(chat) is False
 
 
 def test_conversations_sort_by_last_activity_and_unread_is_the_servers_count():

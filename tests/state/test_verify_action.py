@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import io
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -86,7 +85,6 @@ class Verifier:
             result = action()
             await received.settle()
         self.events = received
-        now = time.time()
         for uid in people:
             chat = copy.deepcopy(before[uid])
             for evt in received:
@@ -99,7 +97,7 @@ class Verifier:
                         fetched = conversations.get_conversation(uid, cid)
                     except NotFound:
                         pass
-                apply_event(chat, uid, evt, fetched, now)
+                apply_event(chat, uid, evt, fetched)
             found = list(differences(chat, fetched_slice(uid, loaded[uid])))
             names = [e.name for e in received if uid in e.user_ids]
             assert not found, f"{uid}'s slice drifted after {names}:\n" + "\n".join(found[:20])
@@ -328,13 +326,12 @@ async def test_a_new_member_reads_and_answers(world: World, verify: Verifier) ->
 async def test_typing_start_and_stop(world: World, verify: Verifier) -> None:
     """Typing is never fetched: the slice must show exactly who the server holds as typing."""
     chats = {uid: fetched_slice(uid, []) for uid in world.everyone}
-    now = time.time()
 
     def apply(received: RecordedEvents) -> None:
         for uid, chat in chats.items():
             for evt in received:
                 if uid in evt.user_ids:
-                    apply_event(chat, uid, evt, None, now)
+                    apply_event(chat, uid, evt, None)
 
     async with recorded_events() as received:
         typing_domain.typing_started(world.bob, world.team, owner="tab")

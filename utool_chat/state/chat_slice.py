@@ -15,6 +15,11 @@ tab in a backend var. Differences from the JS slice, on purpose:
 - each conversation keeps a bounded window of messages (WINDOW_SIZE + pages the user
   loaded); live messages beyond it drop the oldest and set `hasMore` again (reflex#4156:
   every change of a list var resends the whole list).
+- `typingUsers` is exactly who the server holds as typing: from chat:user_typing until
+  chat:user_stopped_typing or a message from them. There is no local timer: the server does
+  not re-announce a refresh (domain/typing.py), so a local TTL would take the line down
+  while the person is still typing; the server announces every end itself, expiry
+  (TYPING_TTL_SECONDS) included.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from utool_chat import config
 from utool_chat.domain.serializers import REPLY_SNIPPET_CHARS
 
 WINDOW_SIZE = 200  # live messages kept per conversation beyond the pages the user loaded
@@ -53,7 +57,7 @@ def initial_chat() -> Chat:
             "error": {},  # {conversationId: why its latest messages could not be loaded}
             "windowSize": {},  # {conversationId: how many messages this window may hold}
         },
-        "typingUsers": {},  # {conversationId: {userId: {"userName", "expiresAt"}}}
+        "typingUsers": {},  # {conversationId: {userId: userName}}: who the server holds as typing
     }
 
 
@@ -280,36 +284,22 @@ def discard_message(chat: Chat, conversation_id: str, temp_id: str) -> bool:
     return True
 
 
-def set_typing_user(
-    chat: Chat, conversation_id: str, user_id: str, user_name: str, is_typing: bool, now: float
-) -> None:
+def set_typing_user(chat: Chat, conversation_id: str, user_id: str, user_name: str, is_typing: bool) -> None:
     typing = chat["typingUsers"].setdefault(conversation_id, {})
     if is_typing:
-        # The server's typing TTL: a typing state it did not refresh ends by then.
-        typing[user_id] = {"userName": user_name, "expiresAt": now + config.settings.typing_ttl_seconds}
+        typing[user_id] = user_name
     else:
         typing.pop(user_id, None)
         if not typing:
             chat["typingUsers"].pop(conversation_id, None)
 
 
-def expire_typing(chat: Chat, now: float) -> bool:
-    """Forget typing users whose last signal is older than the typing TTL (in case their
-    chat:user_stopped_typing never comes)."""
-    changed = False
-    for cid in list(chat["typingUsers"]):
-        users = chat["typingUsers"][cid]
-        for uid in [u for u, t in users.items() if t["expiresAt"] <= now]:
-            del users[uid]
-            changed = True
-        if not users:
-            del chat["typingUsers"][cid]
-    return changed
-
-
-def next_typing_expiry(chat: Chat) -> float | None:
-    times = [t["expiresAt"] for users in chat["typingUsers"].values() for t in users.values()]
-    return min(times) if times else None
+def forget_typing_users(chat: Chat) -> bool:
+    """Forget who is typing (a tab that was not listening may have missed their stops).
+    Returns whether anyone was listed."""
+    listed = bool(chat["typingUsers"])
+    chat["typingUsers"].clear()
+    return listed
 
 
 def clear_conversation_unread_count(chat: Chat, conversation_id: str) -> None:
@@ -415,11 +405,10 @@ def total_unread(chat: Chat) -> int:
 
 
 def typing_names(chat: Chat, conversation_id: str) -> list[str]:
-    users = chat["typingUsers"].get(conversation_id, {})
-    return sorted(t["userName"] for t in users.values())
+    return sorted(chat["typingUsers"].get(conversation_id, {}).values())
 
 
-def apply_event(chat: Chat, me: str, evt: Any, fetched_conversation: dict[str, Any] | None, now: float) -> bool:
+def apply_event(chat: Chat, me: str, evt: Any, fetched_conversation: dict[str, Any] | None) -> bool:
     """Apply one of `me`'s chat bus events (`evt.name`, `evt.payload`) to the slice.
     `fetched_conversation`: the conversation of a new message, fetched by the listener when
     it was not in the list yet. Returns whether `me` may now have read something new (a
@@ -436,7 +425,7 @@ def apply_event(chat: Chat, me: str, evt: Any, fetched_conversation: dict[str, A
             apply_receipt(chat, cid, payload["receipt"])
         sender = (message.get("sender") or {}).get("_id")
         if sender:  # a message ends its sender's typing
-            set_typing_user(chat, cid, sender, "", False, now)
+            set_typing_user(chat, cid, sender, "", False)
         return sender != me and cid == chat["conversations"]["currentConversationId"]
     if name == "chat:message_updated":
         update_message(chat, cid, payload["message"])
@@ -454,7 +443,7 @@ def apply_event(chat: Chat, me: str, evt: Any, fetched_conversation: dict[str, A
         else:
             add_or_update_conversation(chat, convo)
     elif name == "chat:user_typing" and payload.get("userId") != me:
-        set_typing_user(chat, cid, payload["userId"], payload.get("userName") or "Someone", True, now)
+        set_typing_user(chat, cid, payload["userId"], payload.get("userName") or "Someone", True)
     elif name == "chat:user_stopped_typing":
-        set_typing_user(chat, cid, payload.get("userId", ""), "", False, now)
+        set_typing_user(chat, cid, payload.get("userId", ""), "", False)
     return False

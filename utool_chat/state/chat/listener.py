@@ -1,27 +1,27 @@
 """ChatListenerState: the tab's live updates — a background task that follows this user's chat
 events on the bus (`state.live.TabListener`) and applies them to the slice.
 
-Started on mount of the chat page, one per tab. Each wake-up (an event, or a typing user's
-expiry) applies the change under `async with self` and publishes the views; a logout of this
-tab's session (in any tab or process) sends the tab to /login.
+Started on mount of the chat page, one per tab. Each event is applied under `async with
+self` and the views published; a logout of this tab's session (in any tab or process) sends
+the tab to /login. When it ends, typing this tab kept alive ends with it (its token owns it).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import reflex as rx
 
 from utool_chat.domain import conversations, messages
+from utool_chat.domain import typing as typing_signals
 from utool_chat.domain.errors import DomainError
 from utool_chat.events import Event
 from utool_chat.state.auth import AuthState
 from utool_chat.state.chat.conversation_settings import ConversationSettingsState
 from utool_chat.state.chat.messages import MessagesState
 from utool_chat.state.chat.store import ChatState
-from utool_chat.state.chat_slice import MESSAGE_VIEW_EVENTS, apply_event, expire_typing, next_typing_expiry
+from utool_chat.state.chat_slice import MESSAGE_VIEW_EVENTS, apply_event, forget_typing_users
 from utool_chat.state.guards import attempt
 from utool_chat.state.handler import handler
 from utool_chat.state.live import TabListener, listener_step
@@ -38,8 +38,7 @@ class ChatListenerState(ChatState):
 
         One listener per tab: `_listening` is tab state, so a second mount (a reload keeps
         the tab's state) only re-arms `_on_page`. It ends when the user leaves the chat
-        pages, signs out, or closes the tab (checked at every idle wake-up). It also wakes
-        when a typing user expires, to take the "typing…" line down."""
+        pages, signs out, or closes the tab (checked at every idle wake-up)."""
         async with self:
             me = (await self.get_state(AuthState)).user_id
             self._on_page = True
@@ -47,21 +46,19 @@ class ChatListenerState(ChatState):
                 return
             self._listening = True
             client_token = self.router.session.client_token
+            # While nobody listened, stops may have gone by: the typing lines would stay.
+            if forget_typing_users(self._store()):
+                await self._publish(me, with_messages=False)
         try:
             async with TabListener(self, me, client_token, lambda evt: evt.name.startswith("chat:")) as bus:
                 while True:
-                    async with self:
-                        expiry = next_typing_expiry(self._store())
-                    timeout = LISTENER_IDLE_CHECK_SECONDS
-                    if expiry is not None:
-                        timeout = max(0.05, min(timeout, expiry - time.time()))
-                    evt = await bus.next(timeout)
+                    evt = await bus.next(LISTENER_IDLE_CHECK_SECONDS)
                     if bus.sign_out is not None:
                         yield bus.sign_out
                         return
-                    if evt is None and expiry is None and not await bus.tab_is_connected():
+                    if evt is None and not await bus.tab_is_connected():
                         return
-                    step = "applying " + evt.name if evt else "expiring typing"
+                    step = "applying " + evt.name if evt else "checking the tab"
                     follow_ups = await listener_step(self._apply_to_tab(me, evt), step, default=[])
                     if follow_ups is None:
                         return
@@ -70,9 +67,11 @@ class ChatListenerState(ChatState):
         finally:
             async with self:
                 self._listening = False
+            if client_token:
+                await attempt("ending the tab's typing", typing_signals.end_typing_of, client_token)
 
     async def _apply_to_tab(self, me: str, evt: Event | None) -> list[Any] | None:
-        """One wake-up of the listener: apply `evt` (None: only expire typing users).
+        """One wake-up of the listener: apply `evt` (None: an idle check, nothing to apply).
         Returns what to send the browser (leave a conversation we were removed from, check
         whether to mark read), or None when the listener should end (the tab left the chat
         pages or signed out)."""
@@ -80,17 +79,16 @@ class ChatListenerState(ChatState):
         async with self:
             if not self._on_page or (await self.get_state(AuthState)).user_id != me:
                 return None
+            if evt is None:
+                return []
             chat = self._store()
-            now = time.time()
-            typing_changed = expire_typing(chat, now)
             was_open = chat["conversations"]["currentConversationId"]
-            check_read = apply_event(chat, me, evt, fetched, now) if evt is not None else False
+            check_read = apply_event(chat, me, evt, fetched)
             # Removed from the open group (by an admin, or leaving in another tab).
             dropped = bool(was_open) and not chat["conversations"]["currentConversationId"]
             if dropped:
                 (await self.get_state(ConversationSettingsState))._close()
-            if evt is not None or typing_changed:
-                await self._publish(me, with_messages=evt is not None and evt.name in MESSAGE_VIEW_EVENTS)
+            await self._publish(me, with_messages=evt.name in MESSAGE_VIEW_EVENTS)
             current = self.current_id
         follow_ups: list[Any] = []
         if dropped:
