@@ -168,6 +168,11 @@ class Message(SQLModel, table=True):
     temp_id: str | None = Field(default=None, max_length=128)
     is_edited: bool = Field(default=False)
     is_deleted: bool = Field(default=False)
+    # What search matches: domain/search.py: search_text(content, attachment names), written
+    # with every change of the content or attachments ("" once deleted). Indexed by pg_trgm
+    # on Postgres and by the messages_fts FTS5 table (kept in step by triggers) on SQLite;
+    # both are created by the 0002 migration, not declared here.
+    search_text: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
     edited_at: datetime | None = _opt_ts()
     deleted_at: datetime | None = _opt_ts()
     created_at: datetime = _ts()

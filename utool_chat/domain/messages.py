@@ -24,7 +24,7 @@ from utool_chat import config
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Attachment, Conversation, Message, Reaction, ReadReceipt, User, new_id, table, utcnow
 from utool_chat.domain import conversations as convs
-from utool_chat.domain import permissions, ratelimit, uploads
+from utool_chat.domain import permissions, ratelimit, search, uploads
 from utool_chat.domain import serializers as ser
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -243,13 +243,25 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
 
     now = utcnow()
     message_id = new_id()
-    seq = session.exec(
+    bump = (
         sa.update(conversations_t)
         .where(conversations_t.c.id == cid)
         .values(last_seq=conversations_t.c.last_seq + 1, last_message_id=message_id, last_activity_at=now,
                 updated_at=now)
         .returning(conversations_t.c.last_seq)
-    ).scalar_one()
+    )
+    upload_ids = [f["uploadId"] for f in files if "uploadId" in f]
+    if upload_ids:
+        # The file names of the uploads being attached ride on this statement, so that the
+        # message's search text is complete in its INSERT (uploads attaches their rows after it).
+        bump = bump.returning(
+            sa.select(sa.func.aggregate_strings(col(Attachment.name), search.FIELD_SEP))
+            .where(col(Attachment.id).in_(upload_ids)).scalar_subquery()
+        )
+    bumped = session.exec(bump).one()
+    seq = bumped[0]
+    upload_names = bumped[1].split(search.FIELD_SEP) if upload_ids and bumped[1] else []
+    file_names = [f["name"] for f in files if "uploadId" not in f] + upload_names
 
     if temp_id is not None:
         existing = _find_by_temp_id(session, cid, actor_id, temp_id)
@@ -260,7 +272,8 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
             return out, None
 
     msg = Message(id=message_id, conversation_id=cid, seq=seq, sender_id=actor_id, content=text, content_type=kind,
-                  reply_to_id=reply_id, temp_id=temp_id, created_at=now, updated_at=now)
+                  reply_to_id=reply_id, temp_id=temp_id, created_at=now, updated_at=now,
+                  search_text=search.search_text(text, file_names))
     session.add(msg)
     session.flush()  # the models declare no relationships, so the ORM would not order these INSERTs
     session.add_all(
@@ -393,15 +406,16 @@ def edit_message(actor_id: str, message_id: Any, content: Any) -> dict[str, Any]
             raise Conflict("This message was deleted.", code=refusal)
         if refusal is not None:
             raise Forbidden("This message can no longer be edited.", code=refusal)
-        has_files = session.execute(
-            sa.select(col(Attachment.id)).where(col(Attachment.message_id) == mid).limit(1)
-        ).first()
-        text = _check_content(content, allow_empty=has_files is not None)
+        file_names = list(session.execute(
+            sa.select(col(Attachment.name)).where(col(Attachment.message_id) == mid).order_by(col(Attachment.position))
+        ).scalars())
+        text = _check_content(content, allow_empty=bool(file_names))
         positions = ser.positions_of(roster)
         if text == msg.content:  # nothing changed: no edit mark, no event
             return serialize_with(session, msg, sender, positions)
         now = utcnow()
         msg.content, msg.is_edited, msg.edited_at, msg.updated_at = text, True, now, now
+        msg.search_text = search.search_text(text, file_names)
         session.flush()
         out = serialize_with(session, msg, sender, positions)
         publish_message_updated(session, out, roster)
@@ -423,6 +437,7 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
             return serialize_with(session, msg, sender, positions)
         now = utcnow()
         msg.content, msg.is_deleted, msg.deleted_at, msg.updated_at = "", True, now, now
+        msg.search_text = ""
         uploads.remove_message_files(session, mid)  # blobs and thumbnails go right after the commit
         session.exec(sa.delete(table(Reaction)).where(table(Reaction).c.message_id == mid))
         session.flush()
