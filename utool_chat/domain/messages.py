@@ -328,15 +328,22 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
 
 
 def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HISTORY_LIMIT,
-                  before_message_id: Any = None, after_message_id: Any = None
+                  before_message_id: Any = None, after_message_id: Any = None, around_message_id: Any = None
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A page of history, newest first. No cursor: the newest messages; beforeMessageId: the
     ones just older; afterMessageId: the ones just newer. meta.hasMore says whether more
-    exist in that direction. Served by the (conversation_id, seq) index."""
+    exist in that direction. aroundMessageId: a page centred on that message (_page_around).
+    Served by the (conversation_id, seq) index."""
     cid = convs.check_conversation_id(conversation_id)
     limit = convs.check_int(limit, "limit", default=DEFAULT_HISTORY_LIMIT, minimum=1, maximum=MAX_HISTORY_LIMIT)
     if before_message_id is not None and after_message_id is not None:
         raise ValidationFailed("Use beforeMessageId or afterMessageId, not both.", code="invalid_cursor")
+    if around_message_id is not None:
+        if before_message_id is not None or after_message_id is not None:
+            raise ValidationFailed("aroundMessageId cannot be combined with beforeMessageId or afterMessageId.",
+                                   code="invalid_cursor")
+        return _page_around(actor_id, cid, limit, _check_body_id(around_message_id, "aroundMessageId",
+                                                                 "invalid_cursor"))
     cursor_field = "beforeMessageId" if before_message_id is not None else "afterMessageId"
     cursor_id = before_message_id if before_message_id is not None else after_message_id
     if cursor_id is not None:
@@ -368,6 +375,46 @@ def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HIST
         "limit": limit,
         "newestMessageId": items[0]["_id"] if items else None,
         "oldestMessageId": items[-1]["_id"] if items else None,
+    }
+    return items, meta
+
+
+def _page_around(actor_id: str, cid: str, limit: int, around_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`limit` messages centred on `around_id`, newest first: of the others, half older and
+    half newer, and when one side runs out the other fills the page — so a search result
+    opens in context. meta.hasMoreBefore / hasMoreAfter: older / newer messages remain
+    beyond the page (continue with beforeMessageId=oldestMessageId and
+    afterMessageId=newestMessageId); hasMore: either does. One statement for the rows."""
+    with session_scope() as session:
+        roster = convs.roster_or_404(session, actor_id, cid)
+        message_id, seq = col(Message.id), col(Message.seq)
+        in_conversation = col(Message.conversation_id) == cid
+        target_seq = sa.select(seq).where(in_conversation, message_id == around_id).scalar_subquery()
+        older = sa.select(message_id).where(in_conversation, seq < target_seq).order_by(seq.desc()).limit(limit)
+        newer = sa.select(message_id).where(in_conversation, seq > target_seq).order_by(seq.asc()).limit(limit)
+        older_ids, newer_ids = older.subquery(), newer.subquery()
+        ids = sa.union_all(sa.select(older_ids.c.id), sa.select(newer_ids.c.id),
+                           sa.select(message_id).where(in_conversation, message_id == around_id))
+        rows = list(session.exec(_with_sender().where(message_id.in_(ids)).order_by(seq.desc())))
+        at = next((i for i, (msg, _) in enumerate(rows) if msg.id == around_id), None)
+        if at is None:
+            raise ValidationFailed("aroundMessageId must be the id of a message in this conversation.",
+                                   code="invalid_cursor")
+        newer_rows, older_rows = rows[:at], rows[at + 1:]  # each side ordered newest first
+        others = limit - 1
+        take_older = min(len(older_rows), max(others // 2, others - len(newer_rows)))
+        take_newer = min(len(newer_rows), others - take_older)
+        page = newer_rows[len(newer_rows) - take_newer:] + rows[at:at + 1] + older_rows[:take_older]
+        items = ser.messages_out(session, page, {cid: ser.positions_of(roster)})
+    before, after = len(older_rows) > take_older, len(newer_rows) > take_newer
+    meta = {
+        "hasMore": before or after,
+        "hasMoreBefore": before,
+        "hasMoreAfter": after,
+        "limit": limit,
+        "aroundMessageId": around_id,
+        "newestMessageId": items[0]["_id"],
+        "oldestMessageId": items[-1]["_id"],
     }
     return items, meta
 
