@@ -194,12 +194,13 @@ async def _unexpected(_request: Request, exc: Exception):
 
 
 def _include_routers() -> None:
-    from utool_chat.api import auth, chat, friends, uploads
+    from utool_chat.api import auth, chat, friends, search, uploads
 
     api.include_router(auth.router)
     api.include_router(friends.router)
     api.include_router(chat.router)
     api.include_router(uploads.router)
+    api.include_router(search.router)
 
     @api.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def _unknown_api_route(request: Request, rest: str):

@@ -106,10 +106,14 @@ async def list_messages(
     limit: str | None = Query(None, description="1–100 (default 30)"),
     beforeMessageId: str | None = Query(None, description="messages older than this one"),
     afterMessageId: str | None = Query(None, description="messages newer than this one"),
+    aroundMessageId: str | None = Query(
+        None, description="a page centred on this message (e.g. a search result): meta.hasMoreBefore and "
+                          "meta.hasMoreAfter say whether older / newer messages remain; continue with "
+                          "beforeMessageId=meta.oldestMessageId and afterMessageId=meta.newestMessageId"),
 ):
     items, meta = await run_in_threadpool(
         messages.list_messages, user["_id"], conversationId, _int_param("limit", limit), beforeMessageId,
-        afterMessageId,
+        afterMessageId, aroundMessageId,
     )
     return ok(items, meta=meta)
 
