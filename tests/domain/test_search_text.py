@@ -39,12 +39,24 @@ def test_folding(original, folded):
     assert textfold.fold_with_offsets(original)[0] == folded
 
 
-def test_the_ascii_fast_path_folds_exactly_like_the_general_one():
+def test_the_ascii_fast_paths_fold_exactly_like_the_general_one():
     rng = random.Random(7)
-    alphabet = [chr(c) for c in range(128)]
-    for _ in range(2000):
+    alphabet = [chr(c) for c in range(128)] + list("  \n\tab")
+    for _ in range(3000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
-        assert textfold.fold(text) == textfold.fold_with_offsets(text)[0], repr(text)
+        general = textfold._general_fold_with_offsets(text)
+        assert textfold.fold(text) == general[0], repr(text)
+        assert textfold.fold_with_offsets(text) == general, repr(text)
+
+
+def test_word_starts_of_ascii_text_take_the_fast_path_with_the_same_result():
+    rng = random.Random(5)
+    alphabet = "ab Z9_.%-\t"
+    for _ in range(2000):
+        folded = textfold.fold("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))))
+        general = list(dict.fromkeys(folded[i:i + 2].rstrip(" ") for i in range(len(folded))
+                                     if textfold.is_word_start(folded, i)))
+        assert textfold.word_start_keys(folded) == general, repr(folded)
 
 
 def test_folding_is_idempotent_on_a_sample_of_unicode():

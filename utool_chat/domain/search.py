@@ -426,7 +426,7 @@ def search_messages(actor_id: str, q: Any, conversation_id: Any = None, limit: A
     [{index, highlights}] of message.attachments[index].name, in UTF-16 code units.
     Pass meta.nextCursor back as `cursor` for the next page (null: there is none).
     `conversation_id` limits the search to one conversation (404 unless the actor is in it).
-    At most 7 queries, however many conversations and results."""
+    At most 8 queries on Postgres, 7 on SQLite, however many conversations and results."""
     query = parse_query(q)
     cid = None if conversation_id is None else convs.check_conversation_id(conversation_id)
     limit = convs.check_int(limit, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
@@ -438,12 +438,20 @@ def search_messages(actor_id: str, q: Any, conversation_id: Any = None, limit: A
         if not places:
             return [], {"hasMore": False, "nextCursor": None, "limit": limit}
         dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            # How selective a pattern is decides the plan ("the" wants the conversations'
+            # messages scanned, "zanzibar" the trigram index), so never reuse a generic plan
+            # of this statement (psycopg prepares statements it sees repeatedly).
+            session.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+        newest_first = (col(Message.created_at).desc(), col(Message.id).desc())
+        # The page's ids first, then their rows: the sort handles narrow rows, however many match.
+        page = (sa.select(col(Message.id)).where(*_conditions(dialect, query, [p.id for p in places], after))
+                .order_by(*newest_first).limit(limit + 1).subquery())
         rows = list(session.exec(
             select(Message, User)
             .outerjoin(User, col(User.id) == col(Message.sender_id))
-            .where(*_conditions(dialect, query, [p.id for p in places], after))
-            .order_by(col(Message.created_at).desc(), col(Message.id).desc())
-            .limit(limit + 1)
+            .where(col(Message.id).in_(sa.select(page.c.id)))
+            .order_by(*newest_first)
         ))
         has_more = len(rows) > limit
         rows = rows[:limit]

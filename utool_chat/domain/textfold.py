@@ -54,6 +54,11 @@ _UNSPACED = (
 )
 
 _ASCII_SPACE_RUN = re.compile(r"[\x00-\x20\x7f]+")
+_ASCII_WORD_START = re.compile(r"(?<![a-z0-9])[a-z0-9].?", re.DOTALL)  # in folded (lower-case) ASCII
+
+
+def _is_ascii_space(ch: str) -> bool:
+    return ch <= " " or ch == "\x7f"
 
 
 def _in(ranges: tuple[tuple[int, int], ...], ch: str) -> bool:
@@ -103,16 +108,37 @@ def _clusters(text: str) -> list[tuple[int, int]]:
 
 
 def fold(text: str) -> str:
-    """`text` folded for comparison, whitespace collapsed, trimmed. Equal to
-    fold_with_offsets(text)[0], only faster."""
+    """`text` folded for comparison, whitespace collapsed, trimmed: fold_with_offsets(text)[0]."""
     if text.isascii():
         return _ASCII_SPACE_RUN.sub(" ", text.lower()).strip(" ")
-    return fold_with_offsets(text)[0]
+    return _general_fold_with_offsets(text)[0]
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     """(folded, starts, ends): folded[i] came from the original's UTF-16 range
     [starts[i], ends[i]) — the whole cluster it was folded from."""
+    if text.isascii():
+        return _ascii_fold_with_offsets(text)
+    return _general_fold_with_offsets(text)
+
+
+def _ascii_fold_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
+    """The same for ASCII text, where every character is a cluster and one UTF-16 unit."""
+    folded = fold(text)  # `text` lower-cased, whitespace runs collapsed to one space, trimmed
+    starts: list[int] = []
+    pos = 0
+    for ch in folded:
+        while not (text[pos].lower() == ch or (ch == " " and _is_ascii_space(text[pos]))):
+            pos += 1  # only leading whitespace is skipped here
+        starts.append(pos)
+        pos += 1
+        if ch == " ":
+            while pos < len(text) and _is_ascii_space(text[pos]):
+                pos += 1
+    return folded, starts, [start + 1 for start in starts]
+
+
+def _general_fold_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -139,6 +165,8 @@ def word_start_keys(folded: str) -> list[str]:
     """The 1–2 character beginnings of the words of folded text, each once, in order of first
     appearance: what a short query term ("de", "a") has to equal the start of. A word starts
     at a letter or digit of a spaced script not preceded by one."""
+    if folded.isascii():  # the common case, and on the send path: one regex pass
+        return list(dict.fromkeys(m.group().rstrip(" ") for m in _ASCII_WORD_START.finditer(folded)))
     keys: dict[str, None] = {}
     prev_word = False
     for i, ch in enumerate(folded):
