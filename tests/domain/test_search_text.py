@@ -49,14 +49,42 @@ def test_the_ascii_fast_paths_fold_exactly_like_the_general_one():
         assert textfold.fold_with_offsets(text) == general, repr(text)
 
 
-def test_word_starts_of_ascii_text_take_the_fast_path_with_the_same_result():
-    rng = random.Random(5)
-    alphabet = "ab Z9_.%-\t"
-    for _ in range(2000):
-        folded = textfold.fold("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))))
-        general = list(dict.fromkeys(folded[i:i + 2].rstrip(" ") for i in range(len(folded))
-                                     if textfold.is_word_start(folded, i)))
-        assert textfold.word_start_keys(folded) == general, repr(folded)
+def test_word_characters_are_letters_digits_and_marks_of_spaced_scripts():
+    for cp in range(0x30000):
+        ch = chr(cp)
+        expected = (ch.isalnum() or unicodedata.category(ch)[0] == "M") and not textfold.is_unspaced(ch)
+        assert textfold.is_word_char(ch) == expected, hex(cp)
+
+
+SAMPLE = "ab Z9_.%-\t\u00e9e\u0301\u093f\u0939\u6771\u30bf\ud55c\u1100\u1161\u00df\ufb01\u00a0\u00ad\U0001f389"
+
+
+def random_texts(seed: int, count: int, alphabet: str = SAMPLE):
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+
+
+def test_fast_paths_give_exactly_the_general_results():
+    for text in random_texts(5, 3000):
+        folded = textfold.fold(text)
+        assert folded == textfold._general_fold_with_offsets(text)[0], repr(text)
+        assert textfold.fold_with_offsets(text)[0] == folded
+        reference = list(dict.fromkeys(folded[i:i + 2].rstrip(" ") for i in range(len(folded))
+                                       if textfold.is_word_start(folded, i)))
+        assert textfold.word_start_keys(folded) == reference, repr(folded)
+
+
+def test_offsets_cover_the_text_in_order():
+    for text in random_texts(9, 2000):
+        folded, starts, ends = textfold.fold_with_offsets(text)
+        assert len(folded) == len(starts) == len(ends)
+        assert all(0 <= a < b <= textfold.utf16_len(text) for a, b in zip(starts, ends, strict=True))
+        assert starts == sorted(starts)
+
+
+def test_hangul_written_as_jamo_folds_like_the_syllable():
+    assert textfold.fold("\u1112\u1161\u11ab") == textfold.fold("\ud55c") == "\ud55c"
 
 
 def test_folding_is_idempotent_on_a_sample_of_unicode():

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 # Marks dropped by folding: [start, end] code point ranges, inclusive.
@@ -53,8 +54,44 @@ _UNSPACED = (
     (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF),  # Han
 )
 
+
+
+def _class(ranges: list[tuple[int, int]]) -> str:
+    """A regex character class (without brackets) of inclusive code point ranges."""
+    return "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges)
+
+
+def _fast_class(ranges: list[tuple[int, int]]) -> str:
+    """The same as a group that `re` tests in constant time for characters of the BMP (it
+    keeps a bitmap for a class of BMP characters only, and scans a list of ranges otherwise)."""
+    bmp = [(lo, min(hi, 0xFFFF)) for lo, hi in ranges if lo <= 0xFFFF]
+    astral = [(max(lo, 0x10000), hi) for lo, hi in ranges if hi > 0xFFFF]
+    return f"(?:[{_class(bmp)}]|(?=[\\U00010000-\\U0010ffff])[{_class(astral)}])"
+
+
+def _ranges_where(predicate: Callable[[str], bool], stop: int = 0x30000) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    for cp in range(stop):
+        if predicate(chr(cp)):
+            if found and found[-1][1] == cp - 1:
+                found[-1] = (found[-1][0], cp)
+            else:
+                found.append((cp, cp))
+    return found
+
+
+# Characters that continue the cluster of the one before them: combining marks (planes 0–2),
+# the dropped marks, and Hangul medial and final jamo (they compose with the initial one).
+_MARKS = _ranges_where(lambda ch: unicodedata.category(ch)[0] == "M")
+_CONTINUING = _fast_class(_MARKS + list(_DROPPED_MARKS) + [(0x1160, 0x11FF), (0xD7B0, 0xD7FF)])
+# A cluster: one whitespace character alone, or any character with what continues it.
+_CLUSTER = re.compile(rf"\s|.{_CONTINUING}*", re.DOTALL)
+# A word character: a letter, digit or mark (Indic vowel signs are marks) of a spaced script.
+_WORD = rf"(?:[^\W_{_class(list(_UNSPACED))}]|(?![{_class(list(_UNSPACED))}])[{_class(_MARKS)}])"
+_WORD_CHAR = re.compile(_WORD)
+_WORD_START = re.compile(rf"(?<!{_WORD}){_WORD}.?", re.DOTALL)
+_SPACE_RUN = re.compile(" {2,}")
 _ASCII_SPACE_RUN = re.compile(r"[\x00-\x20\x7f]+")
-_ASCII_WORD_START = re.compile(r"(?<![a-z0-9])[a-z0-9].?", re.DOTALL)  # in folded (lower-case) ASCII
 
 
 def _is_ascii_space(ch: str) -> bool:
@@ -66,11 +103,6 @@ def _in(ranges: tuple[tuple[int, int], ...], ch: str) -> bool:
     return any(lo <= cp <= hi for lo, hi in ranges)
 
 
-def _is_mark(ch: str) -> bool:
-    """Continues the cluster of the character before it."""
-    return unicodedata.category(ch) in ("Mn", "Mc", "Me") or _in(_DROPPED_MARKS, ch)
-
-
 def is_unspaced(ch: str) -> bool:
     return _in(_UNSPACED, ch)
 
@@ -79,39 +111,31 @@ def is_unspaced(ch: str) -> bool:
 def is_word_char(ch: str) -> bool:
     """A letter, digit or combining mark (Indic vowel signs are marks) of a script that
     separates words with spaces or punctuation."""
-    return (ch.isalnum() or unicodedata.category(ch)[0] == "M") and not is_unspaced(ch)
+    return _WORD_CHAR.fullmatch(ch) is not None
+
+
+def _is_space_or_control(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch) == "Cc"
 
 
 @lru_cache(maxsize=1 << 16)
 def fold_cluster(cluster: str) -> str:
-    """The folded form of one base character with its combining marks ("" or " " possible)."""
-    if cluster.isspace() or unicodedata.category(cluster[0]) == "Cc":
+    """The folded form of one cluster ("" when it folds away entirely); whitespace and
+    control characters become spaces."""
+    if _is_space_or_control(cluster[0]):
         return " "
     s = unicodedata.normalize("NFKD", cluster.casefold())
     s = "".join(ch for ch in s if not _in(_DROPPED_MARKS, ch) and ch not in _INVISIBLE)
     s = unicodedata.normalize("NFC", s).casefold()
-    s = "".join(_EXTRA_FOLDS.get(ch, ch) for ch in s)
-    if s and (s.isspace() or any(unicodedata.category(ch) == "Cc" for ch in s)):
-        return " "  # e.g. NBSP and other compatibility spaces
-    return s
-
-
-def _clusters(text: str) -> list[tuple[int, int]]:
-    """[start, end) code point index ranges of the clusters of `text`."""
-    bounds: list[tuple[int, int]] = []
-    start = 0
-    for i in range(1, len(text) + 1):
-        if i == len(text) or not _is_mark(text[i]) or text[i - 1].isspace():
-            bounds.append((start, i))
-            start = i
-    return bounds
+    return "".join(" " if _is_space_or_control(ch) else _EXTRA_FOLDS.get(ch, ch) for ch in s)
 
 
 def fold(text: str) -> str:
-    """`text` folded for comparison, whitespace collapsed, trimmed: fold_with_offsets(text)[0]."""
+    """`text` folded for comparison: each cluster folded, runs of spaces made one, trimmed.
+    The same as fold_with_offsets(text)[0], only faster."""
     if text.isascii():
         return _ASCII_SPACE_RUN.sub(" ", text.lower()).strip(" ")
-    return _general_fold_with_offsets(text)[0]
+    return _SPACE_RUN.sub(" ", "".join(map(fold_cluster, _CLUSTER.findall(text)))).strip(" ")
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
@@ -143,18 +167,16 @@ def _general_fold_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     starts: list[int] = []
     ends: list[int] = []
     utf16 = 0
-    for lo, hi in _clusters(text):
-        cluster = text[lo:hi]
-        width = sum(2 if ord(ch) > 0xFFFF else 1 for ch in cluster)
-        piece = fold_cluster(cluster)
-        if piece == " " and (not out or out[-1] == " "):
-            piece = ""  # collapse runs of whitespace, drop leading whitespace
-        for ch in piece:
+    for cluster in _CLUSTER.findall(text):
+        width = len(cluster) + sum(1 for ch in cluster if ord(ch) > 0xFFFF)
+        for ch in fold_cluster(cluster):
+            if ch == " " and (not out or out[-1] == " "):
+                continue  # runs of spaces are one; none at the start
             out.append(ch)
             starts.append(utf16)
             ends.append(utf16 + width)
         utf16 += width
-    while out and out[-1] == " ":
+    if out and out[-1] == " ":
         out.pop()
         starts.pop()
         ends.pop()
@@ -164,17 +186,8 @@ def _general_fold_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
 def word_start_keys(folded: str) -> list[str]:
     """The 1–2 character beginnings of the words of folded text, each once, in order of first
     appearance: what a short query term ("de", "a") has to equal the start of. A word starts
-    at a letter or digit of a spaced script not preceded by one."""
-    if folded.isascii():  # the common case, and on the send path: one regex pass
-        return list(dict.fromkeys(m.group().rstrip(" ") for m in _ASCII_WORD_START.finditer(folded)))
-    keys: dict[str, None] = {}
-    prev_word = False
-    for i, ch in enumerate(folded):
-        word = is_word_char(ch)
-        if word and not prev_word:
-            keys.setdefault(folded[i:i + 2].rstrip(" "), None)
-        prev_word = word
-    return list(keys)
+    at a letter, digit or mark of a spaced script not preceded by one."""
+    return list(dict.fromkeys(m.group().rstrip(" ") for m in _WORD_START.finditer(folded)))
 
 
 def is_word_start(folded: str, i: int) -> bool:
