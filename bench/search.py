@@ -1,7 +1,7 @@
 """Benchmark: message search over 1,000,000 messages on Postgres, and what the index costs a send.
 
     .venv/bin/python bench/search.py [--messages 1000000] [--conversations 1000] [--mine 50] [--runs 100]
-                                     [--sends 300] [--explain]
+                                     [--sends 600] [--explain]
 
 Creates its own temporary Postgres database (TEST_PG_ADMIN_URL or 127.0.0.1:5432), migrates
 it, and COPYs in `--messages` messages spread evenly over `--conversations` conversations
@@ -14,10 +14,10 @@ Then, through the real domain function (search.search_messages: visibility, the 
 serialisation and highlights; limit 20), `--runs` searches of each kind, cycling over a few
 terms of that kind: a common word, a rare word, a 3-letter prefix, a mid-word substring,
 from:<user> alone, and the second page of a common word. Prints p50/p95/p99 per kind, the
-index size, and the latency of domain sends (send_message) in four blocks of `--sends`,
-alternately without and with the trigram index (the load on the shared machine drifts, so
-each side gets an early and a late block). `--explain` prints EXPLAIN ANALYZE of one query
-per kind.
+index size, and the latency of `--sends` domain sends (send_message) with the trigram index
+and as many into a copy of the database without it, alternating one by one so that the
+drifting load of the shared machine falls on both alike. `--explain` prints EXPLAIN ANALYZE
+of one query per kind.
 The database is dropped at the end.
 """
 
@@ -56,6 +56,7 @@ COMMON_QUERIES = ("the", "meeting", "update", "today", "please")
 PREFIX_QUERIES = ("dep", "rel", "mee", "tom", "upd")
 SUBSTRING_QUERIES = ("ploy", "leas", "eetin", "morro", "pdat")
 INDEX = "ix_messages_search_text_trgm"
+WARM_UP_SENDS = 30
 INDEX_DDL = f"CREATE INDEX {INDEX} ON messages USING gin (search_text gin_trgm_ops)"
 
 
@@ -233,13 +234,79 @@ def explain(url: str, run: Callable[[], Any]) -> str:
     return "\n".join("    " + row for row in rows)
 
 
-def send_block(label: str, searcher: str, conversation: str, texts: list[str]) -> list[float]:
+def paired_sends(url: str, data: Seeded, texts: list[str], count: int, n_messages: int) -> None:
+    """Send latency with and without the trigram index, measured side by side: a copy of the
+    database without the index, and sends alternating between the two, so the load of the
+    shared machine falls on both alike. Also times the message INSERT statement alone, the
+    only statement the index makes more expensive."""
+    import sqlalchemy as sa
+
+    from tests.conftest import PG_ADMIN_URL
+    from utool_chat.db import engine as db_engine
     from utool_chat.domain import messages
 
-    texts_iter = iter(texts)  # one new text per send
-    timings = time_calls(lambda: messages.send_message(searcher, conversation, next(texts_iter)), len(texts))
-    print(f"  send_message, {label:<24} {figures(timings)}  mean {statistics.fmean(timings):5.2f} ms", flush=True)
-    return timings
+    copy_name = url.rsplit("/", 1)[1] + "_noindex"
+    copy_url = url.rsplit("/", 1)[0] + "/" + copy_name
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{copy_name}" TEMPLATE "{url.rsplit("/", 1)[1]}"')
+    try:
+        with psycopg.connect(copy_url, autocommit=True) as conn:
+            conn.execute(f"DROP INDEX {INDEX}")
+            conn.execute("VACUUM ANALYZE messages")
+            conn.execute("CHECKPOINT")
+        # The domain talks to the process's one engine: point it at either database in turn.
+        engines = {True: db_engine.init_engine(url)}
+        db_engine._engine = None
+        engines[False] = db_engine.init_engine(copy_url)
+        sends: dict[bool, list[float]] = {True: [], False: []}
+        inserts: dict[bool, list[float]] = {True: [], False: []}
+        started: dict[int, float] = {}
+        current: list[bool] = [True]
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            if statement.startswith("INSERT INTO messages "):
+                started[id(context)] = time.perf_counter()
+
+        def after(conn, cursor, statement, parameters, context, executemany):
+            if id(context) in started:
+                inserts[current[0]].append((time.perf_counter() - started.pop(id(context))) * 1000)
+
+        for eng in engines.values():
+            sa.event.listen(eng, "before_cursor_execute", before)
+            sa.event.listen(eng, "after_cursor_execute", after)
+        texts_iter = iter(texts)
+        for i in range(count + WARM_UP_SENDS):
+            for with_index in (True, False) if i % 2 else (False, True):  # neither always goes first
+                current[0] = with_index
+                db_engine._engine = engines[with_index]
+                t = time.perf_counter()
+                messages.send_message(data.searcher, data.my_group, next(texts_iter))
+                elapsed = (time.perf_counter() - t) * 1000
+                if i < WARM_UP_SENDS:
+                    inserts[with_index].clear()
+                else:
+                    sends[with_index].append(elapsed)
+        print(f"\nsend latency into a {n_messages:,}-message table, {count} sends to each database,"
+              " alternating between the one with the trigram index and a copy without it:")
+        for with_index in (False, True):
+            label = "with the trigram index" if with_index else "without it"
+            print(f"  send_message, {label:<22} {figures(sends[with_index])}  mean"
+                  f" {statistics.fmean(sends[with_index]):.2f} ms; its INSERT: p50"
+                  f" {statistics.median(inserts[with_index]):.2f} ms, p95 {percentile(inserts[with_index], 95):.2f} ms")
+
+        def change(how: Callable[[list[float]], float], of: dict[bool, list[float]]) -> str:
+            before, after = how(of[False]), how(of[True])
+            return f"{before:.2f} -> {after:.2f} ms ({after / before * 100 - 100:+.1f} %)"
+
+        print(f"  without -> with the index: send median {change(statistics.median, sends)}, mean"
+              f" {change(statistics.fmean, sends)}; the INSERT alone: median {change(statistics.median, inserts)};"
+              f" {load()}")
+        for eng in engines.values():
+            eng.dispose()
+        db_engine._engine = None
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{copy_name}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -248,7 +315,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1_000)
     parser.add_argument("--mine", type=int, default=50)
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--sends", type=int, default=300)
+    parser.add_argument("--sends", type=int, default=600, help="timed sends into each database")
     parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
     rng = random.Random(20261201)
@@ -309,27 +376,10 @@ def main() -> None:
                 print(explain(url, functools.partial(run, *queries[0])))
         print(load())
 
-        words, weights = data.words, data.weights
-        texts = iter([" ".join(rng.choices(words, weights=weights, k=rng.randint(4, 18)))
-                      for _ in range(4 * args.sends + 50)])
-        from utool_chat.domain import messages
-
-        for _ in range(50):  # warm up
-            messages.send_message(data.searcher, data.my_group, next(texts))
-        print(f"\nsend latency into a {args.messages:,}-message table, blocks of {args.sends} sends alternating "
-              "without and with the trigram index (the load on the shared machine drifts):")
-        sends: dict[bool, list[float]] = {False: [], True: []}
-        for with_index in (False, True, False, True):
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(INDEX_DDL if with_index else f"DROP INDEX {INDEX}")
-            block = send_block("with trigram index" if with_index else "without trigram index", data.searcher,
-                               data.my_group, [next(texts) for _ in range(args.sends)])
-            sends[with_index] += block
-        without, with_ = statistics.median(sends[False]), statistics.median(sends[True])
-        print(f"  median send: without {without:.2f} ms, with {with_:.2f} ms ({with_ / without * 100 - 100:+.1f} %); "
-              f"mean without {statistics.fmean(sends[False]):.2f} ms, with {statistics.fmean(sends[True]):.2f} ms"
-              f" ({statistics.fmean(sends[True]) / statistics.fmean(sends[False]) * 100 - 100:+.1f} %); {load()}")
         engine.get_engine().dispose()
+        texts = [" ".join(rng.choices(data.words, weights=data.weights, k=rng.randint(4, 18)))
+                 for _ in range(2 * (args.sends + WARM_UP_SENDS))]
+        paired_sends(url, data, texts, args.sends, args.messages)
 
 
 if __name__ == "__main__":

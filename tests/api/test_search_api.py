@@ -123,3 +123,19 @@ def test_openapi_documents_search_and_around(api_client):
     assert "UTF-16" in operation["description"] and "from:<username>" in operation["description"]
     history = schema["paths"]["/api/v1/chat/conversations/{conversationId}/messages"]["get"]
     assert "aroundMessageId" in {p["name"] for p in history["parameters"]}
+
+
+@pytest.mark.parametrize("query", [
+    "q=%ED%A0%80", "q=%FF%FE", "q=" + "a" * 10_000, "q=%22%22%22", "q=from%3A", "q=in%3A%22",
+    "q=x&conversationId=%00", "q=x&conversationId=" + "a" * 10_000, "q=x&conversationId=..%2F..%2Fetc",
+    "q=x&cursor=%00", "q=x&cursor=" + "a" * 10_000, "q=x&cursor=%ED%A0%80", "q=x&limit=1e9",
+    "q=x&limit=" + "9" * 5000, "q=x&limit=%00", "q=x&q=y", "q=%27%3B%20DROP%20TABLE%20messages%3B--",
+])
+def test_hostile_search_parameters_get_a_clean_answer(api_client, people, direct, query):
+    r = api_client.get(f"{BASE}/search?{query}", headers=people["ann"].headers)
+    assert r.status_code in (200, 400, 404), r.text
+    body = r.json()
+    if r.status_code == 200:
+        assert body["success"] is True and isinstance(body["data"], list)
+    else:
+        assert set(body) == {"success", "error", "code"} and body["success"] is False

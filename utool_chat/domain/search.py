@@ -12,8 +12,8 @@ What matches (the rules live here and in textfold.py, nowhere else):
   "A quoted phrase" is one term, spaces included. Everything else in a term is literal:
   %, _, \\, quotes that open no phrase, regex and FTS syntax.
 - Operators: from:<username> (or from:@username), in:<conversation> (its id, a group's name,
-  or a direct conversation's other participant by username or display name; a name that
-  names nothing exactly picks the names starting with it), has:attachment, has:image,
+  or a direct conversation's other participant by username or display name; a value that
+  names nothing exactly picks the names it matches as a search term would), has:attachment, has:image,
   has:link (http://, https:// or www.), before:/after:/on:YYYY-MM-DD (UTC days; before and
   after exclude the day itself, as in Slack). Several from: or in: widen, everything else
   narrows. A word like `foo:bar` that is not an operator is searched as text.
@@ -77,7 +77,9 @@ KEYS_MARK = "\x1e"
 def search_text(content: str, attachment_names: Iterable[str | None] = ()) -> str:
     """The text a message is searched by: its content and attachment file names, folded,
     plus the beginnings of their words. The one definition: every code path that stores,
-    edits or erases a message or its attachments writes this (deleted: "")."""
+    edits or erases a message or its attachments writes this (deleted: ""). Changing what
+    it computes (the folding rules included) needs a migration that recomputes the column,
+    as 0002's upgrade does for the messages that existed before search."""
     names = [folded for folded in (textfold.fold(name) for name in attachment_names if name) if folded]
     parts = [textfold.fold(content), *names]
     if not any(parts):
