@@ -16,11 +16,11 @@ EXPECTED_TABLES = {
     "users", "auth_sessions", "friend_requests", "friendships", "conversations",
     "conversation_members", "messages", "reactions", "attachments", "read_receipts",
 }
-# SQLite's message search index (0002): an FTS5 table with its shadow tables, and its rowid map.
+# SQLite's message search index (0003): an FTS5 table with its shadow tables, and its rowid map.
 SQLITE_SEARCH_TABLES = {"messages_fts", "messages_fts_config", "messages_fts_data", "messages_fts_docsize",
                         "messages_fts_idx", "messages_fts_keys"}
 # Created by the migrations for one dialect only and deliberately not part of the models: the
-# search indexes (0001's unused full-text index, 0002's pg_trgm index and SQLite FTS tables).
+# search indexes (0001's unused full-text index, 0003's pg_trgm index and SQLite FTS tables).
 NOT_MODELLED = ("ix_messages_content_fts", "ix_messages_search_text_trgm", "messages_fts")
 
 

@@ -1,4 +1,4 @@
-"""The 0002 migration's search index: it fills the search text of messages that exist
+"""The 0003 migration's search index: it fills the search text of messages that exist
 already, Postgres serves LIKE from the pg_trgm index, SQLite's FTS5 table stays in step with
 every INSERT, UPDATE and DELETE (even ones made outside the app), and both go down cleanly."""
 
@@ -13,6 +13,7 @@ from tests.conftest import migrate, temporary_pg_database
 from utool_chat.config import _normalise_db_url
 from utool_chat.domain.search import search_text
 
+BEFORE_SEARCH = "0002_uploads"  # the revision 0003_search follows
 TRIGGERS = {"messages_fts_insert", "messages_fts_update", "messages_fts_delete"}
 
 
@@ -29,7 +30,7 @@ def _engine(url: str) -> sa.Engine:
     return sa.create_engine(_normalise_db_url(url))
 
 
-def _seed_0001(conn: sa.Connection) -> None:
+def _seed_before_search(conn: sa.Connection) -> None:
     conn.execute(sa.text("INSERT INTO users (id, username, display_name, password_hash, created_at, updated_at)"
                          " VALUES ('u1', 'ann', 'Ann', '!', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
     conn.execute(sa.text("INSERT INTO conversations (id, type, last_seq, last_activity_at, created_at, updated_at)"
@@ -51,11 +52,11 @@ def _fts_ids(conn: sa.Connection, phrase: str) -> set[str]:
 
 
 def test_upgrading_fills_the_search_text_of_existing_messages(url):
-    migrate(url, "0001")
+    migrate(url, BEFORE_SEARCH)
     engine = _engine(url)
     try:
         with engine.begin() as conn:
-            _seed_0001(conn)
+            _seed_before_search(conn)
         migrate(url)
         with engine.connect() as conn:
             texts: dict[str, str] = dict(conn.execute(sa.text("SELECT id, search_text FROM messages")).tuples().all())
@@ -90,7 +91,7 @@ def test_sqlite_fts_follows_every_change_to_messages(tmp_path):
         with engine.begin() as conn:
             names = set(conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
             assert names >= TRIGGERS  # a future rebuild of `messages` must recreate them
-            _seed_0001(conn)  # plain INSERTs: the triggers index them
+            _seed_before_search(conn)  # plain INSERTs: the triggers index them
             conn.execute(sa.text("UPDATE messages SET search_text = :t WHERE id IN ('m1', 'm2')"),
                          {"t": search_text("hello world")})
             conn.execute(sa.text("UPDATE messages SET search_text = :t WHERE id = 'm1'"),
@@ -112,9 +113,9 @@ def test_sqlite_fts_follows_every_change_to_messages(tmp_path):
         engine.dispose()
 
 
-def test_downgrading_removes_the_index_and_restores_0001(url):
+def test_downgrading_removes_the_index_and_restores_what_was_before(url):
     migrate(url)
-    migrate(url, "0001", down=True)
+    migrate(url, BEFORE_SEARCH, down=True)
     engine = _engine(url)
     try:
         inspector = sa.inspect(engine)

@@ -4,6 +4,7 @@ pagination, who sees what, and the fixed number of queries."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,10 +13,11 @@ import sqlalchemy as sa
 
 from tests.conftest import count_queries
 from tests.domain.chat_helpers import befriend, make_user
+from tests.files_support import upload_settings  # noqa: F401  (a fixture)
 from utool_chat.db.engine import get_engine
 from utool_chat.db.models import Conversation, Message, new_id, utcnow
 from utool_chat.domain import conversations as convs
-from utool_chat.domain import messages, ratelimit, reactions, search
+from utool_chat.domain import messages, ratelimit, reactions, search, uploads
 from utool_chat.domain.errors import NotFound, ValidationFailed
 
 
@@ -127,6 +129,19 @@ def test_attachment_file_names_match(w):
     assert items[0]["attachmentHighlights"] == [{"index": 0, "highlights": [[10, 16]]}]
     assert found(w.bob, "png") == ["see attached"]
     assert found(w.bob, "pdf chart") == ["see attached"]  # terms may match different fields
+
+
+@pytest.mark.usefixtures("upload_settings")
+def test_uploaded_files_are_found_by_name_too(w):
+    upload = uploads.store_upload(w.ann, "Plan de Développement.txt", io.BytesIO(b"plain text"))
+    link = {"url": "/f", "type": "text/plain", "name": "notes.txt"}
+    sent = send(w.ann, w.group, "two files", attachments=[{"uploadId": upload["_id"]}, link])
+    items, _ = search.search_messages(w.bob, "developpement")
+    assert [i["message"]["_id"] for i in items] == [sent["_id"]]
+    assert items[0]["attachmentHighlights"] == [{"index": 0, "highlights": [[8, 21]]}]
+    assert found(w.bob, "notes two") == found(w.bob, "plan txt") == ["two files"]
+    messages.edit_message(w.ann, sent["_id"], "renamed text")
+    assert found(w.bob, "developpement renamed") == ["renamed text"]  # an edit keeps the file names
 
 
 def test_literal_special_characters(w):

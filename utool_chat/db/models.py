@@ -171,7 +171,7 @@ class Message(SQLModel, table=True):
     # What search matches: domain/search.py: search_text(content, attachment names), written
     # with every change of the content or attachments ("" once deleted). Indexed by pg_trgm
     # on Postgres and by the messages_fts FTS5 table (kept in step by triggers) on SQLite;
-    # both are created by the 0002 migration, not declared here.
+    # both are created by the 0003 migration, not declared here.
     search_text: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
     edited_at: datetime | None = _opt_ts()
     deleted_at: datetime | None = _opt_ts()

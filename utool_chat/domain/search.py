@@ -30,7 +30,7 @@ hidden or left conversationId is the same 404 as a random id.
 How it is stored: `messages.search_text` holds `search_text(content, attachment names)`,
 written by the domain in the same statement that stores, edits or deletes the message.
 Postgres indexes it with a pg_trgm GIN index (LIKE '%term%' is served by it); SQLite keeps an
-FTS5 `trigram` table in step through triggers (see the 0002 migration). Results are newest
+FTS5 `trigram` table in step through triggers (see the 0003 migration). Results are newest
 first, paginated by an opaque cursor over (created_at, id), so pages never repeat or skip a
 message, even when messages arrive between pages.
 """
@@ -79,7 +79,7 @@ def search_text(content: str, attachment_names: Iterable[str | None] = ()) -> st
     plus the beginnings of their words. The one definition: every code path that stores,
     edits or erases a message or its attachments writes this (deleted: ""). Changing what
     it computes (the folding rules included) needs a migration that recomputes the column,
-    as 0002's upgrade does for the messages that existed before search."""
+    as 0003's upgrade does for the messages that existed before search."""
     names = [folded for folded in (textfold.fold(name) for name in attachment_names if name) if folded]
     parts = [textfold.fold(content), *names]
     if not any(parts):

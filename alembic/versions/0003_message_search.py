@@ -9,8 +9,8 @@ KEY per message id), not from messages' own rowid, which VACUUM or a table rebui
 renumber. SQLite's FTS5 here (3.40) has no remove_diacritics option for trigram: folding is
 done in Python before the text is stored, so it is not needed.
 
-Revision ID: 0002_search
-Revises: 0001
+Revision ID: 0003_search
+Revises: 0002_uploads
 Create Date: 2026-12-01
 """
 from collections import defaultdict
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision = "0002_search"
-down_revision = "0001"
+revision = "0003_search"
+down_revision = "0002_uploads"
 branch_labels = None
 depends_on = None
 
