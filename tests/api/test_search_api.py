@@ -7,21 +7,14 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.domain.chat_helpers import auth_headers, befriend, make_user
+from tests.support.factories import befriend, new_person
 
 BASE = "/api/v1/chat"
 
 
-class Person:
-    def __init__(self, name: str):
-        self.user = make_user(name)
-        self.id = self.user["_id"]
-        self.headers = auth_headers(self.id)
-
-
 @pytest.fixture()
 def people(api_client):
-    return {name: Person(name) for name in ("ann", "bob", "eve")}
+    return {name: new_person(username=name) for name in ("ann", "bob", "eve")}
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import count_queries
-from tests.domain.chat_helpers import bulk_messages, direct_between, make_user
+from tests.support.factories import bulk_messages, direct_conversation, make_user
 from utool_chat.domain import messages
 from utool_chat.domain.errors import NotFound, ValidationFailed
 
@@ -14,7 +14,7 @@ from utool_chat.domain.errors import NotFound, ValidationFailed
 @pytest.fixture()
 def chat(backend):
     ann, bob = make_user("ann")["_id"], make_user("bob")["_id"]
-    conversation = direct_between(ann, bob)["_id"]
+    conversation = direct_conversation(ann, bob)["_id"]
     ids = bulk_messages(conversation, ann, 100)  # seq 1..100, ids[i] has seq i + 1
     return ann, bob, conversation, ids
 
@@ -66,7 +66,7 @@ def test_scrolling_both_ways_from_there_gives_the_whole_history_once(chat):
 
 def test_bad_around_requests(chat):
     ann, bob, conversation, ids = chat
-    elsewhere = direct_between(bob, make_user("cyd")["_id"])["_id"]
+    elsewhere = direct_conversation(bob, make_user("cyd")["_id"])["_id"]
     foreign = bulk_messages(elsewhere, bob, 1)[0]
     for bad in (foreign, "f" * 32, "no spaces allowed"):
         with pytest.raises(ValidationFailed) as err:

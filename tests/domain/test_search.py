@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import count_queries
-from tests.domain.chat_helpers import befriend, make_user
+from tests.support.factories import befriend, make_user
 from tests.files_support import upload_settings  # noqa: F401  (a fixture)
 from utool_chat.db.engine import get_engine
-from utool_chat.db.models import Conversation, Message, new_id, utcnow
+from utool_chat.db.models import Conversation, Message, new_id, table, utcnow
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import messages, ratelimit, reactions, search, uploads
 from utool_chat.domain.errors import NotFound, ValidationFailed
@@ -51,13 +51,7 @@ def found(actor: str, q: str, **kw: Any) -> list[str]:
     return [item["message"]["content"] for item in items]
 
 
-def _table(model: type) -> sa.Table:
-    found: Any = sa.inspect(model).local_table
-    assert isinstance(found, sa.Table)
-    return found
-
-
-MESSAGES, CONVERSATIONS = _table(Message), _table(Conversation)
+MESSAGES, CONVERSATIONS = table(Message), table(Conversation)
 
 
 def store(conversation: str, sender: str, texts: list[str], *, at: datetime | None = None,

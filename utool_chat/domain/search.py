@@ -52,6 +52,7 @@ from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Attachment, Conversation, ConversationMember, Message, User
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import serializers as ser
+from utool_chat.domain import text as text_checks
 from utool_chat.domain import textfold
 from utool_chat.domain.errors import ValidationFailed
 from utool_chat.domain.textfold import utf16_slices
@@ -276,7 +277,7 @@ def _decode_cursor(raw: Any) -> tuple[datetime, str]:
         created_at = datetime.fromisoformat(stamp)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise bad from None
-    if created_at.tzinfo is None or not convs.is_id(message_id):
+    if created_at.tzinfo is None or not text_checks.is_id(message_id):
         raise bad
     return created_at.astimezone(UTC), message_id
 
