@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import count_queries
-from tests.support.factories import befriend, make_user
 from tests.files_support import upload_settings  # noqa: F401  (a fixture)
+from tests.support.factories import befriend, make_user
 from utool_chat.db.engine import get_engine
 from utool_chat.db.models import Conversation, Message, new_id, table, utcnow
 from utool_chat.domain import conversations as convs
