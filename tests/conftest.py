@@ -81,7 +81,7 @@ def pg_url() -> Iterator[str]:
 
 
 TABLES = [
-    "read_receipts", "reactions", "attachments", "messages", "conversation_members",
+    "message_mentions", "read_receipts", "reactions", "attachments", "messages", "conversation_members",
     "conversations", "friendships", "friend_requests", "auth_sessions", "users",
 ]
 

@@ -14,7 +14,7 @@ from utool_chat.db import models  # noqa: F401
 
 EXPECTED_TABLES = {
     "users", "auth_sessions", "friend_requests", "friendships", "conversations",
-    "conversation_members", "messages", "reactions", "attachments", "read_receipts",
+    "conversation_members", "messages", "reactions", "attachments", "read_receipts", "message_mentions",
 }
 # SQLite's message search index (0003): an FTS5 table with its shadow tables, and its rowid map.
 SQLITE_SEARCH_TABLES = {"messages_fts", "messages_fts_config", "messages_fts_data", "messages_fts_docsize",

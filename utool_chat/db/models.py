@@ -66,6 +66,14 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # When the user was last online (presence.py writes it when they stop being online).
+    last_seen_at: datetime | None = _opt_ts()
+    # Settings (domain/settings.py): privacy and who may put them into groups.
+    show_last_seen: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    read_receipts: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    group_invites: str = Field(default="friends", max_length=16,  # friends | everyone | nobody
+                               sa_column_kwargs={"server_default": "friends"})
+    notification_sound: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
     __table_args__ = (
         sa.Index("ix_users_display_name_lower", sa.func.lower(sa.text("display_name"))),
@@ -151,6 +159,10 @@ class ConversationMember(SQLModel, table=True):
     last_read_at: datetime | None = _opt_ts()
     last_delivered_seq: int = Field(default=0)
     last_delivered_at: datetime | None = _opt_ts()
+    # The member's own preferences: muted until then (a far-future time for "until I unmute"),
+    # pinned to the top of their list since then.
+    muted_until: datetime | None = _opt_ts()
+    pinned_at: datetime | None = _opt_ts()
 
     __table_args__ = (sa.Index("ix_conversation_members_user", "user_id", "left_at"),)
 
@@ -177,6 +189,16 @@ class Message(SQLModel, table=True):
     deleted_at: datetime | None = _opt_ts()
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # Derived from content when it is stored or edited (domain/formatting.py: render), so
+    # reading history renders nothing. NULL on rows older than them: rendered when served.
+    content_html: str | None = Field(default=None, sa_type=sa.Text)
+    snippet: str | None = Field(default=None, sa_type=sa.Text)
+    # Who the message mentions (member ids, fixed when it is stored: renames cannot break
+    # them), and @everyone. message_mentions holds the same per mentioned member, for counts.
+    mentions: list[str] | None = Field(default=None, sa_type=sa.JSON)
+    mentions_everyone: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # A group notice's structured data (content_type "system", domain/notices.py).
+    notice: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
     __table_args__ = (
         sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
@@ -240,5 +262,23 @@ class ReadReceipt(SQLModel, table=True):
     user_id: str = Field(foreign_key="users.id", max_length=ID, ondelete="CASCADE")
     up_to_seq: int
     read_at: datetime = _ts()
+    # Read while the reader had read receipts turned off: never shown to anyone (their
+    # reads from before stay visible, as in WhatsApp).
+    hidden: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
     __table_args__ = (sa.Index("ix_read_receipts_conversation_seq", "conversation_id", "up_to_seq"),)
+
+
+class MessageMention(SQLModel, table=True):
+    """A member mentioned by a message (by name or through @everyone), so that a member's
+    unread mentions (`unreadMentions`) are one index range: their mentions above their read
+    position. Deleting the message deletes these."""
+
+    __tablename__ = "message_mentions"
+
+    message_id: str = Field(foreign_key="messages.id", primary_key=True, max_length=ID, ondelete="CASCADE")
+    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=ID, ondelete="CASCADE")
+    conversation_id: str = Field(foreign_key="conversations.id", max_length=ID, ondelete="CASCADE")
+    seq: int
+
+    __table_args__ = (sa.Index("ix_message_mentions_member_seq", "conversation_id", "user_id", "seq"),)
