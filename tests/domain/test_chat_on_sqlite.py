@@ -41,6 +41,7 @@ def test_a_whole_conversation_works_on_sqlite(on_sqlite):
     assert older[0]["readBy"][0]["user"] == bob and older[0]["attachments"][0]["url"] == "/a.png"
     assert messages.edit_message(ann, first["_id"], "hello!")["isEdited"] is True
     assert messages.delete_message(bob, second["_id"])["content"] == ""
+    befriend(ann, cid)  # people accept groups from friends by default
     group, _ = convs.create_conversation(ann, [bob, cid], type="group", name="G")
     convs.archive_or_leave(ann, group["_id"])
     assert convs.get_conversation(bob, group["_id"])["admins"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import count_queries
-from tests.support.factories import bulk_messages, make_user
+from tests.support.factories import befriend, bulk_messages, make_user
 from utool_chat.db.models import new_id
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import messages, reactions
@@ -13,6 +13,8 @@ from utool_chat.domain import messages, reactions
 
 def _group(owner: str, size: int) -> str:
     others = [make_user(f"u{new_id()[:16]}")["_id"] for _ in range(size - 1)]
+    for other in others:
+        befriend(owner, other)
     conv, _ = convs.create_conversation(owner, others, type="group", name="g")
     return conv["_id"]
 

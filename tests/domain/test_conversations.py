@@ -13,12 +13,18 @@ from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Conversation, ConversationMember
 from utool_chat.domain import conversations as convs
 from utool_chat.domain import messages, reactions
+from utool_chat.domain import settings as user_settings
 from utool_chat.domain.errors import Forbidden, NotFound, ValidationFailed
 
 
 @pytest.fixture()
 def people(db):
-    return {name: make_user(name) for name in ("ann", "bob", "cid", "dee")}
+    """Four users who accept being put into groups by anyone (groupInvites "everyone"; the
+    default, friends only, has its own tests in test_group_consent.py)."""
+    found = {name: make_user(name) for name in ("ann", "bob", "cid", "dee")}
+    for user in found.values():
+        user_settings.update_settings(user["_id"], {"groupInvites": "everyone"})
+    return found
 
 
 def ids(*users):
@@ -87,7 +93,7 @@ def test_group_creator_is_admin_and_name_is_trimmed(people):
     assert len(conv["participants"]) == 3
 
 
-def test_group_members_need_not_be_friends_but_must_exist(people):
+def test_group_members_must_exist(people):
     ann, bob = people["ann"], people["bob"]
     with pytest.raises(ValidationFailed) as err:
         convs.create_conversation(ann["_id"], [bob["_id"], "f" * 32], type="group", name="x")
@@ -158,7 +164,10 @@ def test_a_group_avatar_is_never_an_external_url(people, team):
         with pytest.raises(ValidationFailed) as err:
             convs.update_conversation(people["bob"]["_id"], team["_id"], avatar=avatar)
         assert err.value.code == "invalid_avatar"
-    assert convs.update_conversation(people["bob"]["_id"], team["_id"], avatar="")["avatar"] is None
+    assert convs.update_conversation(people["ann"]["_id"], team["_id"], avatar="")["avatar"] is None
+    with pytest.raises(Forbidden) as refused:  # only admins change the photo, as the name
+        convs.update_conversation(people["bob"]["_id"], team["_id"], avatar="")
+    assert refused.value.code == "not_admin"
 
 
 def test_admin_can_make_another_member_admin_and_revoke_it(people, team):
@@ -211,9 +220,11 @@ def test_readded_member_sees_history_but_starts_with_nothing_unread(people, team
     bulk_messages(team["_id"], ann["_id"], 5)
     back = convs.update_conversation(ann["_id"], team["_id"], add_participant_ids=[cid["_id"]])
     assert cid["_id"] in {p["_id"] for p in back["participants"]}
-    assert convs.get_conversation(cid["_id"], team["_id"])["unreadCount"] == 0
+    # Nothing unread but the notice that they were added ("Ann added Cid").
+    assert convs.get_conversation(cid["_id"], team["_id"])["unreadCount"] == 1
     history, _ = messages.list_messages(cid["_id"], team["_id"])
-    assert len(history) == 5
+    assert [m["contentType"] for m in history] == ["system"] + ["text"] * 5 + ["system", "system"]
+    assert history[0]["notice"]["type"] == "members_added" and history[0]["notice"]["userIds"] == [cid["_id"]]
 
 
 # --- archive -------------------------------------------------------------------------------------
@@ -306,6 +317,8 @@ def _seed_conversations(owner: dict, count: int) -> None:
     for i in range(count):
         # fresh senders per group keep every user far below the send rate limit
         others = [make_user(f"{owner['username']}m{i}x{j}") for j in range(2)]
+        for other in others:
+            befriend(owner, other)
         conv, _ = convs.create_conversation(owner["_id"], ids(*others), type="group", name=f"g{i}")
         first, _ = messages.send_message(others[0]["_id"], conv["_id"], "first")
         last, _ = messages.send_message(others[1]["_id"], conv["_id"], "see", reply_to=first["_id"],
@@ -350,7 +363,8 @@ def test_conversation_updated_carries_each_members_own_unread_count(people, team
     convs.update_conversation(ann["_id"], team["_id"], name="Renamed")
     updates = {e.user_ids[0]: e.payload["conversation"] for e in named(events, "chat:conversation_updated")}
     assert set(updates) == set(ids(ann, bob, people["cid"]))
-    assert updates[ann["_id"]]["unreadCount"] == 0 and updates[bob["_id"]]["unreadCount"] == 2
+    # bob: the two messages and two notices (created, renamed); ann caused all of them
+    assert updates[ann["_id"]]["unreadCount"] == 0 and updates[bob["_id"]]["unreadCount"] == 4
     assert all(c["name"] == "Renamed" for c in updates.values())
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from tests.support.events import named
-from tests.support.factories import bulk_messages, direct_conversation, make_user
+from tests.support.factories import befriend, bulk_messages, direct_conversation, group_conversation, make_user
 from utool_chat import config
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Attachment, Message, ReadReceipt, utcnow
@@ -31,7 +31,7 @@ def chat(db):
 def group(db):
     """ann (admin), bob and cid in a group."""
     ann, bob, cid = make_user("ann"), make_user("bob"), make_user("cid")
-    conv, _ = convs.create_conversation(ann["_id"], [bob["_id"], cid["_id"]], type="group", name="Team")
+    conv = group_conversation(ann, [bob, cid])
     return {"ann": ann["_id"], "bob": bob["_id"], "cid": cid["_id"], "conv": conv["_id"]}
 
 
@@ -146,7 +146,7 @@ def test_send_publishes_new_message_to_members_and_unread_counts_to_recipients(c
     assert new.payload == {"conversationId": chat["conv"], "message": msg, "tempId": "t9"}
     (unread,) = named(events, "chat:unread_count_update")
     assert unread.user_ids == [chat["bob"]]
-    assert unread.payload == {"conversationId": chat["conv"], "unreadCount": 1}
+    assert unread.payload == {"conversationId": chat["conv"], "unreadCount": 1, "unreadMentions": 0}
 
 
 def test_no_event_is_published_when_the_send_fails(chat, events):
@@ -304,7 +304,8 @@ def test_reply_to_a_deleted_message_shows_no_snippet(chat):
     messages.delete_message(chat["bob"], original["_id"])
     history, _ = messages.list_messages(chat["ann"], chat["conv"])
     assert history[0]["_id"] == reply["_id"]
-    assert history[0]["replyTo"] == {**reply["replyTo"], "content": "", "isDeleted": True}
+    assert reply["replyTo"]["snippet"] == "oops"
+    assert history[0]["replyTo"] == {**reply["replyTo"], "content": "", "snippet": "", "isDeleted": True}
 
 
 def test_deleting_an_unread_message_lowers_the_unread_count(chat, events):
@@ -340,9 +341,9 @@ def test_in_a_direct_chat_nobody_deletes_the_other_ones_message(chat):
 def test_mark_read_moves_forward_only_and_writes_one_receipt_per_advance(chat, events):
     ids = bulk_messages(chat["conv"], chat["ann"], 5)
     assert messages.mark_read(chat["bob"], chat["conv"], ids[2]) == {
-        "conversationId": chat["conv"], "unreadCount": 2, "lastReadSeq": 3}
+        "conversationId": chat["conv"], "unreadCount": 2, "unreadMentions": 0, "lastReadSeq": 3}
     assert messages.mark_read(chat["bob"], chat["conv"], ids[0]) == {
-        "conversationId": chat["conv"], "unreadCount": 2, "lastReadSeq": 3}  # never backwards
+        "conversationId": chat["conv"], "unreadCount": 2, "unreadMentions": 0, "lastReadSeq": 3}  # never backwards
     assert messages.mark_read(chat["bob"], chat["conv"], ids[4])["unreadCount"] == 0
     with session_scope() as s:
         seqs = s.execute(sa.select(col(ReadReceipt.up_to_seq)).where(col(ReadReceipt.user_id) == chat["bob"])
@@ -471,27 +472,29 @@ def test_one_user_has_at_most_20_reactions_on_a_message(chat):
 
 def test_ticks_never_go_back_when_members_come_and_go(db):
     ann, bob, cid, dee = (make_user(n)["_id"] for n in ("ann", "bob", "cid", "dee"))
-    team, _ = convs.create_conversation(ann, [bob, cid], type="group", name="Team")
+    befriend(ann, dee)
+    team = group_conversation(ann, [bob, cid])
     read_one, _ = messages.send_message(ann, team["_id"], "read by bob")
     got_one, _ = messages.send_message(ann, team["_id"], "delivered to cid")
     unseen, _ = messages.send_message(ann, team["_id"], "nobody has it yet")
     messages.mark_read(bob, team["_id"], read_one["_id"])
     messages.mark_delivered(cid, team["_id"], got_one["_id"])
 
-    def statuses() -> list[str]:
+    def statuses() -> list[str]:  # of the messages (the group's notices aside)
         page, _ = messages.list_messages(ann, team["_id"])
-        return [m["status"] for m in reversed(page)]
+        return [m["status"] for m in reversed(page) if m["contentType"] == "text"]
 
     assert statuses() == ["read", "delivered", "sent"]
     # Joining marks nothing read or delivered: a newcomer has seen none of it yet.
     convs.update_conversation(ann, team["_id"], add_participant_ids=[dee])
     assert statuses() == ["read", "delivered", "sent"]
-    assert convs.get_conversation(dee, team["_id"])["unreadCount"] == 0  # but nothing is unread for them
+    # but nothing is unread for them, except the notice that they were added
+    assert convs.get_conversation(dee, team["_id"])["unreadCount"] == 1
     # Leaving does not take back what the leavers read or received.
     convs.update_conversation(ann, team["_id"], remove_participant_ids=[bob, cid])
     assert statuses() == ["read", "delivered", "sent"]
     page, _ = messages.list_messages(ann, team["_id"])
-    assert [r["user"] for r in page[-1]["readBy"]] == [bob]
+    assert [r["user"] for r in next(m for m in page if m["_id"] == read_one["_id"])["readBy"]] == [bob]
     # The newcomer's read position starts at the end: the old messages are not new to read...
     messages.mark_read(dee, team["_id"], unseen["_id"])
     assert statuses() == ["read", "delivered", "sent"]

@@ -16,7 +16,7 @@ from PIL import Image
 from tests import media_samples as samples
 from tests.conftest import count_queries, migrate
 from tests.files_support import EICAR
-from tests.support.factories import befriend, direct_conversation, make_user
+from tests.support.factories import direct_conversation, group_conversation, make_user
 from utool_chat.db import engine as db_engine
 from utool_chat.db.engine import get_engine, session_scope
 from utool_chat.db.models import Attachment, utcnow
@@ -329,7 +329,7 @@ def test_only_members_and_the_uploader_before_sending_may_download(pair):
 
 def test_a_member_who_leaves_a_group_loses_its_files(db):
     ann, bob, cid = (make_user(n)["_id"] for n in ("ann", "bob", "cid"))
-    group, _ = convs.create_conversation(ann, [bob, cid], type="group", name="G")
+    group = group_conversation(ann, [bob, cid], name="G")
     photo = store(ann, samples.png(), "a.png")
     messages.send_message(ann, group["_id"], "pic", attachments=[{"uploadId": photo["_id"]}])
     assert uploads.file_for_download(cid, photo["_id"])
@@ -454,8 +454,8 @@ def test_signed_urls_are_for_one_viewer_one_file_and_expire(pair):
 
 def test_a_group_avatar_is_an_image_upload_seen_by_members_only(db, file_store):
     ann, bob, cid = (make_user(n)["_id"] for n in ("ann", "bob", "cid"))
-    befriend(ann, bob)
-    group, _ = convs.create_conversation(ann, [bob, cid], type="group", name="G")
+    group = group_conversation(ann, [bob, cid], name="G")
+    convs.update_conversation(ann, group["_id"], add_admin_ids=[bob])  # only admins change the photo
     doc = store(bob, samples.PDF, "a.pdf")
     with pytest.raises(ValidationFailed) as err:
         convs.update_conversation(bob, group["_id"], avatar={"uploadId": doc["_id"]})
@@ -482,7 +482,7 @@ def test_a_group_avatar_is_an_image_upload_seen_by_members_only(db, file_store):
 
 def test_an_old_external_avatar_is_never_served(db):
     ann, bob, cid = (make_user(n)["_id"] for n in ("ann", "bob", "cid"))
-    group, _ = convs.create_conversation(ann, [bob, cid], type="group", name="G")
+    group = group_conversation(ann, [bob, cid], name="G")
     from utool_chat.db.models import Conversation
 
     with session_scope() as session:

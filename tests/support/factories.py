@@ -5,7 +5,9 @@
     issue_token(user_id) -> a bearer token, as a login would create it
     befriend(a, b)                       a and b are friends (no request, no event)
     direct_conversation(a, b) -> conversation (a's view; befriends them first)
-    group_conversation(owner, members, name="Team") -> conversation (owner's view, owner admin)
+    group_conversation(owner, members, name="Team") -> conversation (owner's view, owner admin;
+                                        befriends the owner with each member first: by default
+                                        people only accept being put into groups by friends)
     bulk_messages(conversation_id, sender_id, count) -> their ids (one INSERT, no events)
 
 `a`, `b`, `owner`, `members`: a user id, a user object or a Person. Users without a password
@@ -112,10 +114,12 @@ def direct_conversation(a: UserLike, b: UserLike) -> dict[str, Any]:
 
 
 def group_conversation(owner: UserLike, members: Iterable[UserLike], name: str = "Team") -> dict[str, Any]:
-    """A group created by `owner`, its first admin (groups need no friendships)."""
-    conversation, _created = conversations.create_conversation(
-        user_id(owner), [user_id(m) for m in members], type="group", name=name
-    )
+    """A group created by `owner`, its first admin. The owner is befriended with every member
+    first: by default a user may be put into a group by friends only (settings.groupInvites)."""
+    member_ids = [user_id(m) for m in members]
+    for member in member_ids:
+        befriend(owner, member)
+    conversation, _created = conversations.create_conversation(user_id(owner), member_ids, type="group", name=name)
     return conversation
 
 

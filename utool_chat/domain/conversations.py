@@ -33,9 +33,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from utool_chat.db.engine import session_scope
-from utool_chat.db.models import Conversation, ConversationMember, Message, User, table, utcnow
-from utool_chat.domain import friends, uploads
+from utool_chat.db.models import Conversation, ConversationMember, Message, MessageMention, User, table, utcnow
+from utool_chat.domain import friends, notices, uploads
 from utool_chat.domain import serializers as ser
+from utool_chat.domain import settings as user_settings
 from utool_chat.domain import text as text_checks
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import Forbidden, NotFound, ValidationFailed
@@ -216,32 +217,67 @@ def unread_count_expr(member: Any = ConversationMember) -> Any:
     )
 
 
-def unread_counts(session: Session, conversation_id: str, user_ids: Sequence[str] | None = None) -> dict[str, int]:
-    """{userId: unreadCount} for active members (or just `user_ids`), in one query."""
-    query = sa.select(col(ConversationMember.user_id), unread_count_expr()).where(
+def unread_mentions_expr(member: Any = ConversationMember) -> Any:
+    """Correlated count of a member's unread mentions: their message_mentions rows above
+    their read position (one range of ix_message_mentions_member_seq). Deleting a message
+    deletes its rows, and a member's own messages never mention them."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(MessageMention)
+        .where(
+            col(MessageMention.conversation_id) == member.conversation_id,
+            col(MessageMention.user_id) == member.user_id,
+            col(MessageMention.seq) > member.last_read_seq,
+        )
+        .scalar_subquery()
+    )
+
+
+# (unreadCount, unreadMentions) of one member
+Unread = tuple[int, int]
+
+
+def unread_counts(session: Session, conversation_id: str, user_ids: Sequence[str] | None = None) -> dict[str, Unread]:
+    """{userId: (unreadCount, unreadMentions)} for active members (or just `user_ids`), in one
+    query."""
+    query = sa.select(col(ConversationMember.user_id), unread_count_expr(), unread_mentions_expr()).where(
         col(ConversationMember.conversation_id) == conversation_id, col(ConversationMember.left_at).is_(None)
     )
     if user_ids is not None:
         if not user_ids:
             return {}
         query = query.where(col(ConversationMember.user_id).in_(list(user_ids)))
-    return {user_id: count for user_id, count in session.execute(query)}
+    return {user_id: (count, mentions) for user_id, count, mentions in session.execute(query)}
 
 
-def publish_unread_counts(session: Session, conversation_id: str, counts: Mapping[str, int]) -> None:
-    """Queue chat:unread_count_update {conversationId, unreadCount} for each user in
-    `counts` (their own count; the one place this event is built)."""
-    for user_id, count in counts.items():
-        publish_on_commit(session, Event("chat:unread_count_update",
-                                         {"conversationId": conversation_id, "unreadCount": count}, [user_id]))
+def publish_unread_counts(session: Session, conversation_id: str, counts: Mapping[str, Unread]) -> None:
+    """Queue chat:unread_count_update {conversationId, unreadCount, unreadMentions} for each
+    user in `counts` (their own counts; the one place this event is built)."""
+    for user_id, (count, mentions) in counts.items():
+        publish_on_commit(session, Event("chat:unread_count_update", {
+            "conversationId": conversation_id, "unreadCount": count, "unreadMentions": mentions}, [user_id]))
 
 
-def _ensure_an_admin(members: Sequence[ConversationMember]) -> None:
-    """A group must keep an admin: hand it to the longest-standing active member."""
+def _ensure_an_admin(members: Sequence[ConversationMember]) -> str | None:
+    """A group must keep an admin: hand it to the longest-standing active member. Returns
+    the id of the member made admin, if one was."""
     active = [m for m in members if m.left_at is None]
     if active and not any(m.is_admin for m in active):
         oldest = min(active, key=lambda m: (ser.as_utc(m.joined_at), m.user_id))
         oldest.is_admin = True
+        return oldest.user_id
+    return None
+
+
+def publish_notices(session: Session, conversation_id: str, written: Sequence[dict[str, Any]],
+                    member_ids: Iterable[str]) -> None:
+    """Queue chat:new_message for each notice just written, to the active members. Their
+    unread counts travel in the chat:conversation_updated that every notice comes with."""
+    recipients = list(member_ids)
+    for message in written:
+        publish_on_commit(session, Event("chat:new_message",
+                                         {"conversationId": conversation_id, "message": message, "tempId": None},
+                                         recipients))
 
 
 def _locked_conversation(session: Session, conversation_id: str) -> Conversation:
@@ -265,13 +301,15 @@ def _require_users_exist(session: Session, user_ids: Sequence[str]) -> None:
 
 def _conversation_rows(session: Session, actor_id: str, *filters: Any, offset: int = 0,
                        limit: int | None = None) -> list[Any]:
-    """(conversation, viewer's isArchived, viewer's unreadCount, total) rows of the actor's
-    active memberships, newest activity first — one query however many conversations."""
+    """(conversation, viewer's membership, viewer's unreadCount, unreadMentions, total) rows of
+    the actor's active memberships — pinned ones first (most recently pinned on top, as in
+    WhatsApp), then newest activity first — one query however many conversations."""
     query = (
         sa.select(
             Conversation,
-            col(ConversationMember.is_archived),
+            ConversationMember,
             unread_count_expr().label("unread"),
+            unread_mentions_expr().label("mentions"),
             sa.func.count().over().label("total"),
         )
         .join(
@@ -280,7 +318,9 @@ def _conversation_rows(session: Session, actor_id: str, *filters: Any, offset: i
                     col(ConversationMember.user_id) == actor_id),
         )
         .where(col(ConversationMember.left_at).is_(None), *filters)
-        .order_by(col(Conversation.last_activity_at).desc(), col(Conversation.id).desc())
+        .execution_options(populate_existing=True)  # rows a Core UPDATE changed in this session
+        .order_by(col(ConversationMember.pinned_at).is_(None), col(ConversationMember.pinned_at).desc(),
+                  col(Conversation.last_activity_at).desc(), col(Conversation.id).desc())
         .offset(offset)
     )
     if limit is not None:
@@ -288,9 +328,10 @@ def _conversation_rows(session: Session, actor_id: str, *filters: Any, offset: i
     return list(session.execute(query))
 
 
-def _build_conversations(session: Session, rows: Sequence) -> list[dict[str, Any]]:
-    """Conversation objects for rows of _conversation_rows: participants in one query, every
-    lastMessage through one batch load (messages_out's fixed handful of queries)."""
+def _build_conversations(session: Session, viewer_id: str, rows: Sequence) -> list[dict[str, Any]]:
+    """Conversation objects for rows of _conversation_rows, as `viewer_id` sees them:
+    participants in one query, every lastMessage through one batch load (messages_out's
+    fixed handful of queries)."""
     if not rows:
         return []
     conversations = [row[0] for row in rows]
@@ -307,16 +348,19 @@ def _build_conversations(session: Session, rows: Sequence) -> list[dict[str, Any
         )
         for out in ser.messages_out(session, pairs, positions):
             last_messages[out["_id"]] = out
-    return [
-        ser.conversation_out(
-            conv,
-            roster.get(conv.id, []),
-            last_message=last_messages.get(conv.last_message_id) if conv.last_message_id else None,
-            unread_count=unread,
-            is_archived=archived,
-        )
-        for conv, archived, unread, _total in rows
-    ]
+    now = utcnow()
+    out = []
+    for conv, member, unread, mentions, _total in rows:
+        entries = roster.get(conv.id, [])
+        viewer = next((user for m, user in entries if m.user_id == viewer_id), None)
+        last = last_messages.get(conv.last_message_id) if conv.last_message_id else None
+        if last is not None and not ser.sees_receipts(viewer):
+            last = ser.without_receipts(last)
+        out.append(ser.conversation_out(
+            conv, entries, last_message=last, unread_count=unread, unread_mentions=mentions,
+            is_archived=member.is_archived, preferences=ser.member_preferences(member, now),
+        ))
+    return out
 
 
 def conversation_view(session: Session, actor_id: str, conversation_id: str) -> dict[str, Any]:
@@ -324,20 +368,30 @@ def conversation_view(session: Session, actor_id: str, conversation_id: str) -> 
     rows = _conversation_rows(session, actor_id, col(Conversation.id) == conversation_id)
     if not rows:
         raise conversation_not_found()
-    return _build_conversations(session, rows)[0]
+    return _build_conversations(session, actor_id, rows)[0]
 
 
 def conversation_views(session: Session, conversation_id: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """(shared view with unreadCount 0, {memberId: the conversation as that member sees it})
-    for chat:conversation_updated: each member gets their own unreadCount and isArchived."""
+    """(shared view with nothing unread and no preferences, {memberId: the conversation as
+    that member sees it}) for chat:conversation_updated: each member gets their own
+    unreadCount, unreadMentions, isArchived, mute and pin, and a lastMessage without
+    receipts if they turned read receipts off."""
     conv = session.execute(sa.select(Conversation).where(col(Conversation.id) == conversation_id)).scalar_one()
-    base = _build_conversations(session, [(conv, False, 0, 1)])[0]
+    base = _build_conversations(session, "", [(conv, ConversationMember(), 0, 0, 1)])[0]
     flags = session.execute(
-        sa.select(col(ConversationMember.user_id), col(ConversationMember.is_archived), unread_count_expr()).where(
-            col(ConversationMember.conversation_id) == conversation_id, col(ConversationMember.left_at).is_(None)
-        )
+        sa.select(ConversationMember, col(User.read_receipts), unread_count_expr(), unread_mentions_expr())
+        .join(User, col(User.id) == col(ConversationMember.user_id))
+        .where(col(ConversationMember.conversation_id) == conversation_id, col(ConversationMember.left_at).is_(None))
+        .execution_options(populate_existing=True)  # rows a Core UPDATE changed in this session
     )
-    views = {uid: {**base, "unreadCount": unread, "isArchived": archived} for uid, archived, unread in flags}
+    now = utcnow()
+    views = {}
+    for member, sees_receipts, unread, mentions in flags:
+        view = {**base, "unreadCount": unread, "unreadMentions": mentions, "isArchived": member.is_archived,
+                **ser.member_preferences(member, now)}
+        if not sees_receipts and view["lastMessage"] is not None:
+            view["lastMessage"] = ser.without_receipts(view["lastMessage"])
+        views[member.user_id] = view
     return base, views
 
 
@@ -375,7 +429,7 @@ def list_conversations(actor_id: str, page: Any = 1, limit: Any = DEFAULT_PAGE_L
     with session_scope() as session:
         rows = _conversation_rows(session, actor_id, *filters, offset=offset, limit=limit)
         if rows:
-            total = rows[0][3]
+            total = rows[0][4]
         elif page == 1:
             total = 0
         else:  # past the end: the window count has no row to ride on
@@ -385,7 +439,7 @@ def list_conversations(actor_id: str, page: Any = 1, limit: Any = DEFAULT_PAGE_L
                 .join(ConversationMember, col(ConversationMember.conversation_id) == col(Conversation.id))
                 .where(col(ConversationMember.user_id) == actor_id, col(ConversationMember.left_at).is_(None), *filters)
             ).scalar_one()
-        items = _build_conversations(session, rows)
+        items = _build_conversations(session, actor_id, rows)
     meta = {"page": page, "limit": limit, "total": total, "hasMore": offset + len(items) < total}
     return items, meta
 
@@ -473,13 +527,19 @@ def _create_group(actor_id: str, others: list[str], kind: str, name: Any,
         raise ValidationFailed(f"A group has at most {MAX_GROUP_MEMBERS} members.", code="invalid_participants")
     with session_scope() as session:
         _require_users_exist(session, others)
+        user_settings.check_group_invites(session, actor_id, others)
         conv = Conversation(type=kind, name=title, project_id=project, created_by_id=actor_id)
         session.add(conv)
         session.flush()
-        session.add(ConversationMember(conversation_id=conv.id, user_id=actor_id, is_admin=True))
+        creator = ConversationMember(conversation_id=conv.id, user_id=actor_id, is_admin=True)
+        session.add(creator)
         session.add_all(ConversationMember(conversation_id=conv.id, user_id=uid) for uid in others)
         session.flush()
+        actor = session.get(User, actor_id)
+        notice = notices.write(session, conv, actor, notices.GROUP_CREATED, utcnow(), {}, creator, name=title,
+                               userIds=others)
         views = publish_conversation_updated(session, conv.id)
+        publish_notices(session, conv.id, [notice], views)
         return views[actor_id], True
 
 
@@ -487,7 +547,8 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
                         add_participant_ids: Any = None, remove_participant_ids: Any = None,
                         add_admin_ids: Any = None, remove_admin_ids: Any = None) -> dict[str, Any]:
     """Rename, change the avatar, add/remove members, grant/revoke admin (groups and project
-    conversations only). Admin-only except the avatar, which any member may change."""
+    conversations only; admins only). Adding someone needs their consent (settings:
+    groupInvites). Each change leaves a notice in the conversation (notices.py)."""
     cid = check_conversation_id(conversation_id)
     new_name = None if name is None else _check_name(name)
     avatar_given = avatar is not None
@@ -513,8 +574,9 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
             raise conversation_not_found()
         if conv.type == "direct":
             raise ValidationFailed("A direct conversation cannot be renamed or change members.", code="not_a_group")
-        if (new_name is not None or adds or removes or promote or demote) and not me.is_admin:
-            raise Forbidden("Only a group admin can rename it or change its members.", code="not_admin")
+        if not me.is_admin:
+            raise Forbidden("Only a group admin can rename the group or change its photo or members.",
+                            code="not_admin")
 
         now = utcnow()
         active = {uid for uid, m in members.items() if m.left_at is None}
@@ -523,6 +585,9 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
             raise ValidationFailed("Not a member: " + ", ".join(not_members[:10]) + ".", code="not_a_member")
         new_users = [uid for uid in adds if uid not in active]
         _require_users_exist(session, new_users)
+        user_settings.check_group_invites(session, actor_id, new_users)
+        admins_before = {uid for uid, m in members.items() if m.left_at is None and m.is_admin}
+        old_name, old_avatar = conv.name, conv.avatar
         if len(active) + len(new_users) - len(removes) > MAX_GROUP_MEMBERS:
             raise ValidationFailed(f"A group has at most {MAX_GROUP_MEMBERS} members.", code="invalid_participants")
 
@@ -546,7 +611,7 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
             members[uid].is_admin = True
         for uid in demote:
             members[uid].is_admin = False
-        _ensure_an_admin(list(members.values()))
+        handed_to = _ensure_an_admin(list(members.values()))
 
         if new_name is not None:
             conv.name = new_name
@@ -556,12 +621,49 @@ def update_conversation(actor_id: str, conversation_id: Any, name: Any = None, a
                            else uploads.attach_avatar(session, actor_id, cid, new_avatar_upload))
         conv.updated_at = now
         session.flush()
+        made_admin = [uid for uid in promote if uid not in admins_before]
+        written = _write_update_notices(session, conv, actor_id, now, renamed_from=old_name if (
+            new_name is not None and new_name != old_name) else None, added=new_users,
+            removed=[uid for uid in removes if uid != actor_id], left=actor_id in removes, made_admin=made_admin,
+            handed_to=handed_to if handed_to not in made_admin else None,
+            avatar_changed=avatar_given and conv.avatar != old_avatar)
         views = publish_conversation_updated(session, cid, removed_user_ids=removes)
+        publish_notices(session, cid, written, views)
         typing_domain.ended_by_leaving(session, cid, removes, views)
         if actor_id in views:
             return views[actor_id]
         # The actor removed themselves: show them the result once (they can no longer GET it).
         return conversation_views(session, cid)[0]
+
+
+def _write_update_notices(session: Session, conv: Conversation, actor_id: str, now: Any, *,
+                          renamed_from: str | None, added: list[str], removed: list[str], left: bool,
+                          made_admin: list[str], handed_to: str | None, avatar_changed: bool) -> list[dict[str, Any]]:
+    """The notices of one update, in a fixed order (rename, additions, removals, the actor
+    leaving, admins, photo)."""
+    names = notices.display_names(session, [*added, *removed, *made_admin, *([handed_to] if handed_to else [])])
+    actor = session.get(User, actor_id)
+    me = session.get(ConversationMember, (conv.id, actor_id))
+
+    def write(kind: str, by: User | None = actor, **data: Any) -> dict[str, Any]:
+        return notices.write(session, conv, by, kind, now, names, me if by is actor else None, **data)
+
+    written = []
+    if renamed_from is not None:
+        written.append(write(notices.GROUP_RENAMED, name=conv.name, oldName=renamed_from))
+    if added:
+        written.append(write(notices.MEMBERS_ADDED, userIds=added))
+    if removed:
+        written.append(write(notices.MEMBER_REMOVED, userIds=removed))
+    if left:
+        written.append(write(notices.MEMBER_LEFT))
+    if made_admin:
+        written.append(write(notices.ADMINS_ADDED, userIds=made_admin))
+    if handed_to:  # the last admin went: admin passed on by itself
+        written.append(write(notices.ADMINS_ADDED, by=None, userIds=[handed_to]))
+    if avatar_changed:
+        written.append(write(notices.AVATAR_CHANGED, removed=conv.avatar is None))
+    return written
 
 
 def archive_or_leave(actor_id: str, conversation_id: Any) -> None:
@@ -585,7 +687,10 @@ def archive_or_leave(actor_id: str, conversation_id: Any) -> None:
             raise conversation_not_found()
         me.left_at, me.is_admin = utcnow(), False
         conv.updated_at = me.left_at
-        _ensure_an_admin(members)
+        handed_to = _ensure_an_admin(members)
         session.flush()
+        written = _write_update_notices(session, conv, actor_id, me.left_at, renamed_from=None, added=[], removed=[],
+                                        left=True, made_admin=[], handed_to=handed_to, avatar_changed=False)
         views = publish_conversation_updated(session, cid, removed_user_ids=[actor_id])
+        publish_notices(session, cid, written, views)
         typing_domain.ended_by_leaving(session, cid, [actor_id], views)

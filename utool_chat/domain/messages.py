@@ -22,9 +22,21 @@ from sqlmodel import Session, col
 
 from utool_chat import config
 from utool_chat.db.engine import session_scope
-from utool_chat.db.models import Attachment, Conversation, Message, Reaction, ReadReceipt, User, new_id, table, utcnow
+from utool_chat.db.models import (
+    Attachment,
+    Conversation,
+    ConversationMember,
+    Message,
+    MessageMention,
+    Reaction,
+    ReadReceipt,
+    User,
+    new_id,
+    table,
+    utcnow,
+)
 from utool_chat.domain import conversations as convs
-from utool_chat.domain import permissions, ratelimit, search, uploads
+from utool_chat.domain import formatting, permissions, ratelimit, search, uploads
 from utool_chat.domain import serializers as ser
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -44,6 +56,7 @@ MIME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z
 members_t = convs.members_t
 conversations_t = table(Conversation)
 receipts_t = table(ReadReceipt)
+mentions_t = table(MessageMention)
 
 
 # --- input checks ----------------------------------------------------------------------
@@ -169,6 +182,41 @@ def serialize_with(session: Session, msg: Message, sender: User | None,
     return ser.messages_out(session, [(msg, sender)], {msg.conversation_id: positions})[0]
 
 
+def _sees_receipts(roster: list[ser.RosterEntry], user_id: str) -> bool:
+    return ser.sees_receipts(next((u for m, u in roster if m.user_id == user_id), None))
+
+
+def as_seen_by(message: dict[str, Any], roster: list[ser.RosterEntry], viewer_id: str) -> dict[str, Any]:
+    """The message as `viewer_id` sees it: without anyone's reads if they turned read
+    receipts off (ser.without_receipts)."""
+    return message if _sees_receipts(roster, viewer_id) else ser.without_receipts(message)
+
+
+def mentionable(roster: list[ser.RosterEntry], sender: ConversationMember, conversation_type: str
+                ) -> formatting.Mentionable:
+    """Who a message of `sender` may mention: the active members; @everyone for a group's
+    admins only (in a direct chat it would mention one person twice)."""
+    return formatting.Mentionable(
+        users={u.id: (u.username, u.display_name) for _, u in roster},
+        everyone=conversation_type != "direct" and sender.is_admin,
+    )
+
+
+def _store_mentions(session: Session, msg: Message, roster: list[ser.RosterEntry]) -> None:
+    """message_mentions rows for the members `msg` mentions (everyone else with @everyone),
+    never its sender: one INSERT, none when it mentions nobody."""
+    mentioned = [m.user_id for m, _ in roster] if msg.mentions_everyone else list(msg.mentions or [])
+    rows = [{"message_id": msg.id, "user_id": uid, "conversation_id": msg.conversation_id, "seq": msg.seq}
+            for uid in mentioned if uid != msg.sender_id]
+    if rows:
+        session.exec(sa.insert(mentions_t).values(rows))
+
+
+def _apply_rendering(msg: Message, rendered: formatting.Rendered) -> None:
+    msg.content_html, msg.snippet = rendered.html, rendered.snippet
+    msg.mentions, msg.mentions_everyone = rendered.mentions or None, rendered.mentions_everyone
+
+
 def _moved(positions: list[ser.Position], user_id: str, *, read_seq: int | None = None,
            delivered_seq: int | None = None) -> list[ser.Position]:
     """`positions` with one member's read/delivered position moved forward (never back)."""
@@ -248,7 +296,7 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
         .where(conversations_t.c.id == cid)
         .values(last_seq=conversations_t.c.last_seq + 1, last_message_id=message_id, last_activity_at=now,
                 updated_at=now)
-        .returning(conversations_t.c.last_seq)
+        .returning(conversations_t.c.last_seq, conversations_t.c.type)  # the type: who may use @everyone
     )
     upload_ids = [f["uploadId"] for f in files if "uploadId" in f]
     if upload_ids:
@@ -259,8 +307,8 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
             .where(col(Attachment.id).in_(upload_ids)).scalar_subquery()
         )
     bumped = session.exec(bump).one()
-    seq = bumped[0]
-    upload_names = bumped[1].split(search.FIELD_SEP) if upload_ids and bumped[1] else []
+    seq, conversation_type = bumped[0], bumped[1]
+    upload_names = bumped[2].split(search.FIELD_SEP) if upload_ids and bumped[2] else []
     file_names = [f["name"] for f in files if "uploadId" not in f] + upload_names
 
     if temp_id is not None:
@@ -274,8 +322,10 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
     msg = Message(id=message_id, conversation_id=cid, seq=seq, sender_id=actor_id, content=text, content_type=kind,
                   reply_to_id=reply_id, temp_id=temp_id, created_at=now, updated_at=now,
                   search_text=search.search_text(text, file_names))
+    _apply_rendering(msg, formatting.render(text, mentionable(roster, me, conversation_type)))
     session.add(msg)
     session.flush()  # the models declare no relationships, so the ORM would not order these INSERTs
+    _store_mentions(session, msg, roster)
     session.add_all(
         Attachment(message_id=message_id, uploader_id=actor_id, url=f["url"], mime_type=f["type"], name=f["name"],
                    size=f["size"], position=i)
@@ -302,19 +352,24 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
     )
     # Answering implies having read what came before: record it so readBy agrees with status.
     read_others = me.last_read_seq < seq - 1
+    shares = bool(my_user.read_receipts)
     if read_others:
-        session.exec(sa.insert(receipts_t).values(conversation_id=cid, user_id=actor_id, up_to_seq=seq, read_at=now))
+        session.exec(sa.insert(receipts_t).values(conversation_id=cid, user_id=actor_id, up_to_seq=seq, read_at=now,
+                                                  hidden=not shares))
 
     message = ser.message_out(msg, my_user, attachments=files, reactions=[], read_by=[], status="sent",
                               reply_to=reply)
     everyone = [m.user_id for m, _ in roster]
-    new_message: dict[str, Any] = {"conversationId": cid, "message": message, "tempId": temp_id}
-    if read_others:  # what the sender thereby read (ser.receipt_out), for the messages before this one
-        new_message["receipt"] = ser.receipt_out("read", actor_id, seq, now)
-    publish_on_commit(session, Event("chat:new_message", new_message, everyone))
+    # What the sender thereby read (ser.receipt_out), for the messages before this one.
+    receipt = ser.receipt_out("read" if shares else "delivered", actor_id, seq, now if shares else None)
+    for sees, recipients in _by_receipt_visibility(roster):
+        new_message: dict[str, Any] = {"conversationId": cid, "message": message, "tempId": temp_id}
+        if read_others:
+            new_message["receipt"] = ser.receipt_for(receipt, viewer_sees=sees)
+        publish_on_commit(session, Event("chat:new_message", new_message, recipients))
     counts = convs.unread_counts(session, cid, [uid for uid in everyone if uid != actor_id])
     if read_others:
-        counts[actor_id] = 0
+        counts[actor_id] = (0, 0)
     convs.publish_unread_counts(session, cid, counts)
     # Members who had archived it get the conversation back in their list.
     for member, _ in roster:
@@ -369,7 +424,7 @@ def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HIST
         rows = rows[:limit]
         if newer:
             rows.reverse()
-        items = ser.messages_out(session, rows, {cid: ser.positions_of(roster)})
+        items = _for_viewer(ser.messages_out(session, rows, {cid: ser.positions_of(roster)}), roster, actor_id)
     meta = {
         "hasMore": has_more,
         "limit": limit,
@@ -434,8 +489,14 @@ def messages_since(actor_id: str, conversation_id: Any, after_seq: Any, limit: A
         ))
         has_more = len(rows) > limit
         rows = rows[:limit]
-        items = ser.messages_out(session, rows, {cid: ser.positions_of(roster)})
+        items = _for_viewer(ser.messages_out(session, rows, {cid: ser.positions_of(roster)}), roster, actor_id)
     return items, {"hasMore": has_more, "lastSeq": items[-1]["seq"] if items else after}
+
+
+def _for_viewer(items: list[dict[str, Any]], roster: list[ser.RosterEntry], viewer_id: str) -> list[dict[str, Any]]:
+    if _sees_receipts(roster, viewer_id):
+        return items
+    return [ser.without_receipts(item) for item in items]
 
 
 # --- edit and delete -----------------------------------------------------------------------------
@@ -451,6 +512,8 @@ def edit_message(actor_id: str, message_id: Any, content: Any) -> dict[str, Any]
             raise Forbidden("You can only edit your own messages.", code=refusal)
         if refusal == "message_deleted":
             raise Conflict("This message was deleted.", code=refusal)
+        if refusal == "system_message":
+            raise Forbidden("Group notices cannot be edited.", code=refusal)
         if refusal is not None:
             raise Forbidden("This message can no longer be edited.", code=refusal)
         file_names = list(session.execute(
@@ -459,14 +522,24 @@ def edit_message(actor_id: str, message_id: Any, content: Any) -> dict[str, Any]
         text = _check_content(content, allow_empty=bool(file_names))
         positions = ser.positions_of(roster)
         if text == msg.content:  # nothing changed: no edit mark, no event
-            return serialize_with(session, msg, sender, positions)
+            return as_seen_by(serialize_with(session, msg, sender, positions), roster, actor_id)
         now = utcnow()
         msg.content, msg.is_edited, msg.edited_at, msg.updated_at = text, True, now, now
         msg.search_text = search.search_text(text, file_names)
+        # Mentions follow the new text (a member mentioned now has it among their mentions).
+        me = next(m for m, _ in roster if m.user_id == actor_id)
+        conversation_type = session.execute(
+            sa.select(col(Conversation.type)).where(col(Conversation.id) == msg.conversation_id)).scalar_one()
+        _apply_rendering(msg, formatting.render(text, mentionable(roster, me, conversation_type)))
+        session.exec(sa.delete(mentions_t).where(mentions_t.c.message_id == mid))
         session.flush()
+        _store_mentions(session, msg, roster)
         out = serialize_with(session, msg, sender, positions)
         publish_message_updated(session, out, roster)
-        return out
+        convs.publish_unread_counts(session, msg.conversation_id, convs.unread_counts(
+            session, msg.conversation_id, [m.user_id for m, _ in roster if m.user_id != actor_id
+                                           and m.last_read_seq < msg.seq]))
+        return as_seen_by(out, roster, actor_id)
 
 
 def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
@@ -477,16 +550,20 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
         msg, sender, roster = visible_message(session, actor_id, mid, lock=True)
         me = next(m for m, _ in roster if m.user_id == actor_id)
         refusal = permissions.delete_refusal(ser.message_rights(msg), actor_id, me.is_admin)
+        if refusal == "system_message":
+            raise Forbidden("Group notices cannot be deleted.", code=refusal)
         if refusal is not None:
             raise Forbidden("Only the sender or a group admin can delete this message.", code=refusal)
         positions = ser.positions_of(roster)
         if msg.is_deleted:
-            return serialize_with(session, msg, sender, positions)
+            return as_seen_by(serialize_with(session, msg, sender, positions), roster, actor_id)
         now = utcnow()
         msg.content, msg.is_deleted, msg.deleted_at, msg.updated_at = "", True, now, now
         msg.search_text = ""
+        _apply_rendering(msg, formatting.render(""))
         uploads.remove_message_files(session, mid)  # blobs and thumbnails go right after the commit
         session.exec(sa.delete(table(Reaction)).where(table(Reaction).c.message_id == mid))
+        session.exec(sa.delete(mentions_t).where(mentions_t.c.message_id == mid))
         session.flush()
         out = serialize_with(session, msg, sender, positions)
         publish_message_updated(session, out, roster)
@@ -494,18 +571,30 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
         had_it_unread = [m.user_id for m, _ in roster if m.user_id != msg.sender_id and m.last_read_seq < msg.seq]
         convs.publish_unread_counts(session, msg.conversation_id,
                                     convs.unread_counts(session, msg.conversation_id, had_it_unread))
-        return out
+        return as_seen_by(out, roster, actor_id)
+
+
+def _by_receipt_visibility(roster: list[ser.RosterEntry]) -> list[tuple[bool, list[str]]]:
+    """The active members in (sees read receipts, their ids) groups, those who do first; a
+    group with nobody in it is left out. One payload goes to each group."""
+    groups: dict[bool, list[str]] = {True: [], False: []}
+    for member, user in roster:
+        groups[ser.sees_receipts(user)].append(member.user_id)
+    return [(sees, ids) for sees, ids in groups.items() if ids]
 
 
 def publish_message_updated(session: Session, message: dict[str, Any], roster: list[ser.RosterEntry],
                             receipt: dict[str, Any] | None = None) -> None:
     """chat:message_updated {conversationId, message, receipt?} to every active member (the
     actor's other tabs too). `receipt` (ser.receipt_out) when a read or delivery position
-    moved: it applies to every message up to it, not only to `message`."""
-    payload: dict[str, Any] = {"conversationId": message["conversationId"], "message": message}
-    if receipt is not None:
-        payload["receipt"] = receipt
-    publish_on_commit(session, Event("chat:message_updated", payload, [m.user_id for m, _ in roster]))
+    moved: it applies to every message up to it, not only to `message`. Members who turned
+    read receipts off get the message and receipt without anyone's reads."""
+    for sees, recipients in _by_receipt_visibility(roster):
+        payload: dict[str, Any] = {"conversationId": message["conversationId"],
+                                   "message": message if sees else ser.without_receipts(message)}
+        if receipt is not None:
+            payload["receipt"] = ser.receipt_for(receipt, viewer_sees=sees)
+        publish_on_commit(session, Event("chat:message_updated", payload, recipients))
 
 
 # --- read and delivery positions ---------------------------------------------------------------------
@@ -541,19 +630,24 @@ def mark_read(actor_id: str, conversation_id: Any, last_read_message_id: Any) ->
             )
             .returning(members_t.c.last_read_seq)
         ).first() is not None
+        shares = _sees_receipts(roster, actor_id)  # one switch: share my reads, see others'
         if advanced:
             session.exec(sa.insert(receipts_t).values(conversation_id=cid, user_id=actor_id, up_to_seq=msg.seq,
-                                                      read_at=now))
-        position, unread = session.execute(
-            sa.select(members_t.c.last_read_seq, convs.unread_count_expr(members_t.c))
+                                                      read_at=now, hidden=not shares))
+        position, unread, mentions = session.execute(
+            sa.select(members_t.c.last_read_seq, convs.unread_count_expr(members_t.c),
+                      convs.unread_mentions_expr(members_t.c))
             .where(members_t.c.conversation_id == cid, members_t.c.user_id == actor_id)
         ).one()
-        result = {"conversationId": cid, "unreadCount": unread, "lastReadSeq": position}
+        result = {"conversationId": cid, "unreadCount": unread, "unreadMentions": mentions, "lastReadSeq": position}
         if advanced:
-            convs.publish_unread_counts(session, cid, {actor_id: unread})
+            convs.publish_unread_counts(session, cid, {actor_id: (unread, mentions)})
             positions = _moved(ser.positions_of(roster), actor_id, read_seq=msg.seq)
+            # A read that is not shared is, for everyone else, a delivery.
+            receipt = (ser.receipt_out("read", actor_id, msg.seq, now) if shares
+                       else ser.receipt_out("delivered", actor_id, msg.seq))
             publish_message_updated(session, serialize_with(session, msg, sender, positions), roster,
-                                    receipt=ser.receipt_out("read", actor_id, msg.seq, now))
+                                    receipt=receipt)
         return result
 
 
@@ -577,4 +671,4 @@ def mark_delivered(actor_id: str, conversation_id: Any, message_id: Any) -> dict
         out = serialize_with(session, msg, sender, positions)
         if advanced:
             publish_message_updated(session, out, roster, receipt=ser.receipt_out("delivered", actor_id, msg.seq))
-        return out
+        return as_seen_by(out, roster, actor_id)

@@ -2,8 +2,8 @@
 
 The domain's own edit and delete checks call these, and so do the views that decide which
 buttons to show (state/chat_views.py), so a button is offered exactly when the server would
-accept the click. They read only the served fields `sender._id`, `isDeleted` and
-`editableUntil`; the serializer computes `editableUntil` (editable_until below).
+accept the click. They read only the served fields `sender._id`, `contentType`, `isDeleted`
+and `editableUntil`; the serializer computes `editableUntil` (editable_until below).
 
     can_edit(message, viewer_id, now)                -> bool
     can_delete(message, viewer_id, viewer_is_admin)  -> bool
@@ -46,6 +46,8 @@ def _parse(timestamp: Any) -> datetime | None:
 def edit_refusal(message: dict[str, Any], viewer_id: str, now: datetime) -> str | None:
     """Why `viewer_id` may not edit `message` now (an error code), or None if they may.
     A message not yet confirmed by the server has no editableUntil: not editable yet."""
+    if message.get("contentType") == SYSTEM_CONTENT_TYPE:
+        return "system_message"
     if _sender_id(message) != viewer_id:
         return "not_sender"
     if message.get("isDeleted"):
@@ -62,7 +64,10 @@ def can_edit(message: dict[str, Any], viewer_id: str, now: datetime) -> bool:
 
 def delete_refusal(message: dict[str, Any], viewer_id: str, viewer_is_admin: bool) -> str | None:
     """Why `viewer_id` may not delete `message` (an error code), or None if they may: its
-    sender may, and so may an admin of its group (only groups have admins)."""
+    sender may, and so may an admin of its group (only groups have admins). A group notice
+    (a system message) is part of the group's history: nobody deletes it."""
+    if message.get("contentType") == SYSTEM_CONTENT_TYPE:
+        return "system_message"
     if _sender_id(message) == viewer_id or viewer_is_admin:
         return None
     return "not_allowed"

@@ -63,7 +63,7 @@ def add_reaction(actor_id: str, message_id: Any, emoji: Any) -> dict[str, Any]:
         out = msgs.serialize_with(session, msg, sender, ser.positions_of(roster))
         if added:
             msgs.publish_message_updated(session, out, roster)
-        return out
+        return msgs.as_seen_by(out, roster, actor_id)
 
 
 def remove_reaction(actor_id: str, message_id: Any, emoji: Any) -> dict[str, Any]:
@@ -79,4 +79,4 @@ def remove_reaction(actor_id: str, message_id: Any, emoji: Any) -> dict[str, Any
         out = msgs.serialize_with(session, msg, sender, ser.positions_of(roster))
         if removed:
             msgs.publish_message_updated(session, out, roster)
-        return out
+        return msgs.as_seen_by(out, roster, actor_id)

@@ -25,7 +25,7 @@ from utool_chat.db.models import (
     User,
     table,
 )
-from utool_chat.domain import file_urls, permissions
+from utool_chat.domain import file_urls, formatting, permissions
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -121,12 +121,26 @@ def attachment_out(att: Attachment) -> dict[str, Any]:
     return out
 
 
+def rendered(msg: Message) -> tuple[str, str]:
+    """(contentHtml, snippet): as stored when the message was written or edited; rows from
+    before rendering was stored are rendered now (they cannot hold mentions)."""
+    if msg.is_deleted:
+        return "", ""
+    if msg.content_html is not None and msg.snippet is not None:
+        return msg.content_html, msg.snippet
+    out = formatting.render(msg.content)
+    return out.html, out.snippet
+
+
 def reply_out(target: Message, sender: User | None) -> dict[str, Any]:
+    """The quote of a reply's original: `content` its first REPLY_SNIPPET_CHARS characters as
+    typed, `snippet` its plain text (formatting.snippet: what a quote shows)."""
     return {
         "_id": target.id,
         "seq": target.seq,
         "sender": user_out(sender) if sender else None,
         "content": "" if target.is_deleted else target.content[:REPLY_SNIPPET_CHARS],
+        "snippet": rendered(target)[1],
         "isDeleted": target.is_deleted,
     }
 
@@ -144,6 +158,7 @@ def message_rights(msg: Message) -> dict[str, Any]:
     return {
         "_id": msg.id,
         "sender": {"_id": msg.sender_id} if msg.sender_id else None,
+        "contentType": msg.content_type,
         "isDeleted": msg.is_deleted,
         "editableUntil": iso(message_editable_until(msg)),
     }
@@ -160,6 +175,7 @@ def message_out(
     reply_to: dict[str, Any] | None,
 ) -> dict[str, Any]:
     deleted = msg.is_deleted
+    content_html, snippet = rendered(msg)
     return {
         "_id": msg.id,
         "conversationId": msg.conversation_id,
@@ -167,7 +183,16 @@ def message_out(
         "sender": user_out(sender) if sender else None,
         # A deleted message keeps its place (seq stays gap-free) but never its content.
         "content": "" if deleted else msg.content,
+        # What every client shows (domain/formatting.py): sanitised HTML of the content's
+        # Markdown, and its plain text for previews and notifications.
+        "contentHtml": content_html,
+        "snippet": snippet,
+        # Member ids the message mentions (fixed when it was stored) and @everyone.
+        "mentions": [] if deleted else list(msg.mentions or []),
+        "mentionsEveryone": False if deleted else msg.mentions_everyone,
         "contentType": msg.content_type,
+        # A group notice's structured data (contentType "system"; domain/notices.py), else null.
+        "notice": msg.notice,
         "attachments": [] if deleted else list(attachments),
         "replyTo": reply_to,
         "readBy": list(read_by),
@@ -266,19 +291,20 @@ def _read_times(session: Session, messages: Sequence[Message]) -> ReadTimes:
         ranges[m.conversation_id] = (min(lo, m.seq), max(hi, m.seq))
 
     rr = table(ReadReceipt)
+    visible = rr.c.hidden.is_(False)  # reads made with read receipts off are never shown
     in_page = sa.or_(
         *(sa.and_(rr.c.conversation_id == cid, rr.c.up_to_seq.between(lo, hi)) for cid, (lo, hi) in ranges.items())
     )
     above_page = sa.or_(*(sa.and_(rr.c.conversation_id == cid, rr.c.up_to_seq > hi) for cid, (_, hi) in ranges.items()))
     first_above = (
         sa.select(rr.c.conversation_id, rr.c.user_id, sa.func.min(rr.c.up_to_seq).label("up_to_seq"))
-        .where(above_page)
+        .where(above_page, visible)
         .group_by(rr.c.conversation_id, rr.c.user_id)
         .subquery()
     )
     later = rr.alias("later")
     query = sa.union_all(
-        sa.select(rr.c.conversation_id, rr.c.user_id, rr.c.up_to_seq, rr.c.read_at).where(in_page),
+        sa.select(rr.c.conversation_id, rr.c.user_id, rr.c.up_to_seq, rr.c.read_at).where(in_page, visible),
         sa.select(later.c.conversation_id, later.c.user_id, later.c.up_to_seq, later.c.read_at).join(
             first_above,
             sa.and_(
@@ -286,7 +312,7 @@ def _read_times(session: Session, messages: Sequence[Message]) -> ReadTimes:
                 later.c.user_id == first_above.c.user_id,
                 later.c.up_to_seq == first_above.c.up_to_seq,
             ),
-        ),
+        ).where(later.c.hidden.is_(False)),
     )
     receipts = sorted(session.execute(query).all(), key=lambda r: (r[2], as_utc(r[3])))
     result: dict[str, dict[str, tuple[list[int], list[datetime]]]] = defaultdict(dict)
@@ -297,6 +323,47 @@ def _read_times(session: Session, messages: Sequence[Message]) -> ReadTimes:
     return result
 
 
+STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3}
+
+
+def without_receipts(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as a viewer who turned read receipts off sees it: nobody's reads (readBy
+    empty, status at most "delivered"), as WhatsApp does — they do not share theirs."""
+    if not message.get("readBy") and message.get("status") != "read":
+        return message
+    return {**message, "readBy": [], "status": "delivered" if message.get("status") == "read" else message["status"]}
+
+
+def receipt_for(receipt: dict[str, Any], *, viewer_sees: bool) -> dict[str, Any]:
+    """A receipt_out as one viewer may learn it: a read seen by someone who does not see
+    reads is only a delivery (reading implies having received). (A read by someone who does
+    not share reads is built as a delivery in the first place.)"""
+    if receipt["kind"] == "read" and not viewer_sees:
+        return {"kind": "delivered", "userId": receipt["userId"], "upToSeq": receipt["upToSeq"]}
+    return receipt
+
+
+def sees_receipts(user: User | None) -> bool:
+    return user is None or bool(user.read_receipts)
+
+
+# A mute "until I unmute it" is stored as this far-future time (served as mutedUntil null).
+MUTED_FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def member_preferences(member: ConversationMember, now: datetime) -> dict[str, Any]:
+    """The viewer's own settings of a conversation: muted (until when, null = until they
+    unmute it) and pinned (since when)."""
+    until = as_utc(member.muted_until) if member.muted_until is not None else None
+    muted = until is not None and until > now
+    return {
+        "isMuted": muted,
+        "mutedUntil": iso(until) if muted and until is not None and until < MUTED_FOREVER else None,
+        "isPinned": member.pinned_at is not None,
+        "pinnedAt": iso(member.pinned_at),
+    }
+
+
 def conversation_out(
     conv: Conversation,
     roster: Sequence[RosterEntry],
@@ -304,8 +371,11 @@ def conversation_out(
     last_message: dict[str, Any] | None,
     unread_count: int,
     is_archived: bool,
+    unread_mentions: int = 0,
+    preferences: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`unreadCount` and `isArchived` are the viewer's; everything else is shared."""
+    """`unreadCount`, `unreadMentions`, `isArchived` and `preferences` (member_preferences:
+    isMuted, mutedUntil, isPinned, pinnedAt) are the viewer's; everything else is shared."""
     return {
         "_id": conv.id,
         "type": conv.type,
@@ -319,7 +389,10 @@ def conversation_out(
         "projectId": conv.project_id,
         "lastMessage": last_message,
         "unreadCount": unread_count,
+        # How many of those mention the viewer (by name or @everyone): the list's "@" marker.
+        "unreadMentions": unread_mentions,
         "isArchived": is_archived,
+        **(preferences or {"isMuted": False, "mutedUntil": None, "isPinned": False, "pinnedAt": None}),
         "createdAt": iso(conv.created_at),
         "updatedAt": iso(conv.updated_at),
         "lastActivityAt": iso(conv.last_activity_at),
