@@ -13,6 +13,11 @@ RATE_LIMIT_LOGIN             Failed logins per username before login is refused 
 SESSION_TTL_DAYS             Login sessions expire after this many days (default 30).
 TYPING_TTL_SECONDS           A typing state not refreshed ends after this (default 5), in the server's
                              registry (domain/typing.py), which announces the end to every client.
+PRESENCE_HEARTBEAT_SECONDS   How often each backend process refreshes its presence in Redis (default 15); a
+                             process silent for three of these is taken as gone and its users as offline.
+PRESENCE_IDLE_SECONDS        After this long without input (default 300) a client reports its user "away".
+REDIS_PRESENCE_PREFIX        Key prefix of presence in Redis (default utool_chat:presence:<db index>; read in
+                             domain/presence.py).
 REDIS_EVENTS_CHANNEL         Redis pub/sub channel of the event bus (default utool_chat:events:<db index>;
                              read in events/bus.py).
 
@@ -66,6 +71,10 @@ class Settings:
     typing_ttl_seconds: float = field(
         default_factory=lambda: float(os.environ.get("TYPING_TTL_SECONDS", "5"))
     )
+    presence_heartbeat_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("PRESENCE_HEARTBEAT_SECONDS", "15"))
+    )
+    presence_idle_seconds: int = field(default_factory=lambda: int(os.environ.get("PRESENCE_IDLE_SECONDS", "300")))
     max_message_chars: int = 4000
     max_body_bytes: int = 1_000_000
     # --- uploads ---

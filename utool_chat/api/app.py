@@ -194,9 +194,10 @@ async def _unexpected(_request: Request, exc: Exception):
 
 
 def _include_routers() -> None:
-    from utool_chat.api import auth, chat, friends, search, uploads
+    from utool_chat.api import auth, chat, friends, me, search, uploads
 
     api.include_router(auth.router)
+    api.include_router(me.router)
     api.include_router(friends.router)
     api.include_router(chat.router)
     api.include_router(uploads.router)

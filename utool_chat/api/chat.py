@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from utool_chat.api.deps import current_user, json_body
 from utool_chat.api.envelope import ok
-from utool_chat.domain import conversations, messages, reactions
+from utool_chat.domain import conversations, messages, reactions, receipts
 from utool_chat.domain.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
@@ -90,6 +90,20 @@ async def update_conversation(conversationId: str, user: User = Depends(current_
     return ok(conversation)
 
 
+@router.put(
+    "/conversations/{conversationId}/preferences",
+    summary="The caller's own settings of a conversation: muted (with mutedFor seconds, or until unmuted), "
+            "pinned, archived",
+)
+async def update_preferences(conversationId: str, user: User = Depends(current_user),
+                             body: Body = Depends(json_body)):
+    conversation = await run_in_threadpool(
+        conversations.update_preferences, user["_id"], conversationId, muted=body.get("muted"),
+        muted_for=body.get("mutedFor"), pinned=body.get("pinned"), archived=body.get("archived"),
+    )
+    return ok(conversation)
+
+
 @router.delete("/conversations/{conversationId}", summary="Archive (direct) or leave (group) for the caller")
 async def archive_or_leave(conversationId: str, user: User = Depends(current_user)):
     await run_in_threadpool(conversations.archive_or_leave, user["_id"], conversationId)
@@ -137,6 +151,12 @@ async def mark_read(conversationId: str, user: User = Depends(current_user),
                     body: Body = Depends(json_body)):
     result = await run_in_threadpool(messages.mark_read, user["_id"], conversationId, body.get("lastReadMessageId"))
     return ok(result)
+
+
+@router.get("/messages/{messageId}/info",
+            summary="Your own message's delivery and reads, member by member (read receipts permitting)")
+async def message_info(messageId: str, user: User = Depends(current_user)):
+    return ok(await run_in_threadpool(receipts.message_info, user["_id"], messageId))
 
 
 @router.put("/messages/{messageId}", summary="Edit your own message (within the edit window)")

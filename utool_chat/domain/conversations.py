@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -39,7 +40,7 @@ from utool_chat.domain import serializers as ser
 from utool_chat.domain import settings as user_settings
 from utool_chat.domain import text as text_checks
 from utool_chat.domain import typing as typing_domain
-from utool_chat.domain.errors import Forbidden, NotFound, ValidationFailed
+from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from utool_chat.events import Event, publish_on_commit
 
 TYPES = ("direct", "group", "project")
@@ -49,6 +50,8 @@ MAX_GROUP_MEMBERS = 500  # including the creator
 MAX_PAGE_LIMIT = 100
 MAX_PAGE = 10_000
 DEFAULT_PAGE_LIMIT = 20
+MAX_PINNED = 5  # pinned conversations per user (Telegram's number; WhatsApp allows 3)
+MAX_MUTE_SECONDS = 366 * 24 * 3600  # "mute for …" up to a year; longer is "until I unmute"
 members_t = table(ConversationMember)
 conversations_t = table(Conversation)
 
@@ -349,18 +352,18 @@ def _build_conversations(session: Session, viewer_id: str, rows: Sequence) -> li
         for out in ser.messages_out(session, pairs, positions):
             last_messages[out["_id"]] = out
     now = utcnow()
-    out = []
+    built: list[dict[str, Any]] = []
     for conv, member, unread, mentions, _total in rows:
-        entries = roster.get(conv.id, [])
+        entries: list[ser.RosterEntry] = roster.get(conv.id, [])
         viewer = next((user for m, user in entries if m.user_id == viewer_id), None)
         last = last_messages.get(conv.last_message_id) if conv.last_message_id else None
         if last is not None and not ser.sees_receipts(viewer):
             last = ser.without_receipts(last)
-        out.append(ser.conversation_out(
+        built.append(ser.conversation_out(
             conv, entries, last_message=last, unread_count=unread, unread_mentions=mentions,
             is_archived=member.is_archived, preferences=ser.member_preferences(member, now),
         ))
-    return out
+    return built
 
 
 def conversation_view(session: Session, actor_id: str, conversation_id: str) -> dict[str, Any]:
@@ -377,7 +380,8 @@ def conversation_views(session: Session, conversation_id: str) -> tuple[dict[str
     unreadCount, unreadMentions, isArchived, mute and pin, and a lastMessage without
     receipts if they turned read receipts off."""
     conv = session.execute(sa.select(Conversation).where(col(Conversation.id) == conversation_id)).scalar_one()
-    base = _build_conversations(session, "", [(conv, ConversationMember(), 0, 0, 1)])[0]
+    nobody = ConversationMember(conversation_id=conversation_id, user_id="")  # no unread, no preferences
+    base = _build_conversations(session, "", [(conv, nobody, 0, 0, 1)])[0]
     flags = session.execute(
         sa.select(ConversationMember, col(User.read_receipts), unread_count_expr(), unread_mentions_expr())
         .join(User, col(User.id) == col(ConversationMember.user_id))
@@ -674,7 +678,7 @@ def archive_or_leave(actor_id: str, conversation_id: Any) -> None:
         me = require_member(session, actor_id, cid)
         conv = _locked_conversation(session, cid)
         if conv.type == "direct":
-            me.is_archived = True
+            me.is_archived, me.pinned_at = True, None  # an archived chat is not pinned any more
             session.flush()
             view = conversation_view(session, actor_id, cid)
             publish_on_commit(session, Event("chat:conversation_updated", {"conversation": view}, [actor_id]))
@@ -694,3 +698,61 @@ def archive_or_leave(actor_id: str, conversation_id: Any) -> None:
         views = publish_conversation_updated(session, cid, removed_user_ids=[actor_id])
         publish_notices(session, cid, written, views)
         typing_domain.ended_by_leaving(session, cid, [actor_id], views)
+
+
+def _check_flag(raw: Any, field: str) -> bool | None:
+    if raw is not None and not isinstance(raw, bool):
+        raise ValidationFailed(f"{field} must be true or false.", code="validation_error")
+    return raw
+
+
+def update_preferences(actor_id: str, conversation_id: Any, muted: Any = None, muted_for: Any = None,
+                       pinned: Any = None, archived: Any = None) -> dict[str, Any]:
+    """The actor's own settings of one conversation (any type), as in WhatsApp:
+
+    muted       true: no notifications (it still counts unread and still shows mentions);
+                with muted_for (seconds, 60 s to a year) only for that long, else until
+                unmuted. false: unmuted.
+    pinned      true: kept at the top of the list (at most MAX_PINNED; pinning an archived
+                conversation brings it back). false: unpinned.
+    archived    true: out of the list (GET ?archived=true lists them) and unpinned; it comes
+                back with the next message. false: back in the list.
+
+    Returns the conversation as the actor sees it; their other tabs hear
+    chat:conversation_updated. Nobody else is told anything."""
+    cid = check_conversation_id(conversation_id)
+    mute, pin, archive = _check_flag(muted, "muted"), _check_flag(pinned, "pinned"), _check_flag(archived, "archived")
+    if muted_for is not None:
+        if mute is not True:
+            raise ValidationFailed("mutedFor goes with muted: true.", code="validation_error")
+        muted_for = check_int(muted_for, "mutedFor", default=0, minimum=60, maximum=MAX_MUTE_SECONDS)
+    if mute is None and pin is None and archive is None:
+        raise ValidationFailed("Give muted, pinned or archived.", code="nothing_to_update")
+    if pin and archive:
+        raise ValidationFailed("An archived conversation cannot be pinned.", code="validation_error")
+    with session_scope() as session:
+        me = require_member(session, actor_id, cid)
+        now = utcnow()
+        if mute is not None:
+            me.muted_until = (None if not mute else
+                              now + timedelta(seconds=muted_for) if muted_for else ser.MUTED_FOREVER)
+        if archive is not None:
+            me.is_archived = archive
+            if archive:
+                me.pinned_at = None
+        if pin is True and me.pinned_at is None:
+            pinned_count = session.execute(
+                sa.select(sa.func.count()).select_from(ConversationMember).where(
+                    col(ConversationMember.user_id) == actor_id, col(ConversationMember.left_at).is_(None),
+                    col(ConversationMember.pinned_at).is_not(None))
+            ).scalar_one()
+            if pinned_count >= MAX_PINNED:
+                raise Conflict(f"You can pin at most {MAX_PINNED} conversations; unpin one first.",
+                               code="too_many_pinned")
+            me.pinned_at, me.is_archived = now, False
+        elif pin is False:
+            me.pinned_at = None
+        session.flush()
+        view = conversation_view(session, actor_id, cid)
+        publish_on_commit(session, Event("chat:conversation_updated", {"conversation": view}, [actor_id]))
+        return view

@@ -16,6 +16,13 @@ Client → server events and their ack data:
     chat:mark_messages_read   {conversationId, lastReadMessageId} -> {conversationId, unreadCount, lastReadSeq}
     chat:message_delivered    {conversationId, messageId}      -> {message}
     chat:sync                 {conversationId, afterSeq, limit?} -> {messages (oldest first), hasMore, lastSeq}
+    chat:set_presence         {status: "online" | "away"}      -> {status}
+    chat:get_presence         {userIds}                        -> {presence: {userId: view}}
+    chat:message_info         {messageId}                      -> who received and read your message
+
+Presence: a connected socket makes its user online; chat:set_presence reports "away" (tab
+hidden, user idle) and "online" again; its disconnect ends it (domain/presence.py: memory
+only here, a background thread does the rest).
 
 Each handler's return value is the contract envelope, sent back when the client asked for
 an ack: {"success": true, "data": ...} or {"success": false, "error", "code"}. A failure
@@ -37,7 +44,7 @@ from typing import Any
 from socketio import AsyncNamespace
 from socketio.exceptions import ConnectionRefusedError
 
-from utool_chat.domain import accounts, conversations, messages
+from utool_chat.domain import accounts, conversations, messages, presence, receipts
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, ValidationFailed
 from utool_chat.domain.text import is_id
@@ -70,6 +77,9 @@ class ChatNamespace(AsyncNamespace):
             "chat:mark_messages_read": self.mark_messages_read,
             "chat:message_delivered": self.message_delivered,
             "chat:sync": self.sync,
+            "chat:set_presence": self.set_presence,
+            "chat:get_presence": self.get_presence,
+            "chat:message_info": self.message_info,
         }
 
     # -- connection -------------------------------------------------------------------
@@ -95,8 +105,10 @@ class ChatNamespace(AsyncNamespace):
         await self.enter_room(sid, session_room(session_id))
         if self._fanout.was_revoked(session_id):  # logged out while this socket was connecting
             raise ConnectionRefusedError("Invalid or expired token.")
+        presence.connected(user["_id"], sid)  # memory only: the presence thread tells the others
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        presence.disconnected(sid)
         try:
             await asyncio.to_thread(typing_domain.end_typing_of, sid)  # the socket kept them alive
         except Exception:
@@ -206,3 +218,13 @@ class ChatNamespace(AsyncNamespace):
             payload.get("limit", messages.MAX_SYNC_LIMIT),
         )
         return {"messages": found, "hasMore": meta["hasMore"], "lastSeq": meta["lastSeq"]}
+
+    async def set_presence(self, sid: str, user: User, payload: Payload) -> dict[str, str]:
+        return presence.report(user["_id"], sid, payload.get("status"))  # memory only: no thread needed
+
+    async def get_presence(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
+        found = await asyncio.to_thread(presence.presence_of, user["_id"], payload.get("userIds"))
+        return {"presence": found}
+
+    async def message_info(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
+        return await asyncio.to_thread(receipts.message_info, user["_id"], payload.get("messageId"))
