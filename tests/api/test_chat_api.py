@@ -28,6 +28,8 @@ def direct(api_client, people):
 @pytest.fixture()
 def group(api_client, people):
     ann, bob, cid = people["ann"], people["bob"], people["cid"]
+    befriend(ann, bob)  # by default people accept groups from friends only
+    befriend(ann, cid)
     r = api_client.post(f"{BASE}/conversations", json={"participantIds": [bob.id, cid.id], "type": "group",
                                                        "name": "Team"}, headers=ann.headers)
     assert r.status_code == 201, r.text
@@ -162,6 +164,7 @@ def test_list_conversations_rejects_bad_query_params(api_client, people, query):
 def test_update_group_over_http(api_client, people, group):
     ann, bob, cid, eve = people["ann"], people["bob"], people["cid"], people["eve"]
     url = f"{BASE}/conversations/{group['_id']}"
+    befriend(ann, eve)
     r = api_client.put(url, json={"name": " Crew ", "addParticipantIds": [eve.id], "removeParticipantIds": [cid.id],
                                   "addAdminIds": [bob.id]}, headers=ann.headers)
     assert r.status_code == 200, r.text
@@ -284,7 +287,8 @@ def test_mark_read_over_http(api_client, people, direct):
     url = f"{BASE}/conversations/{direct['_id']}/messages/read"
     r = api_client.post(url, json={"lastReadMessageId": ids[1]}, headers=bob.headers)
     assert r.status_code == 200
-    assert r.json()["data"] == {"conversationId": direct["_id"], "unreadCount": 1, "lastReadSeq": 2}
+    assert r.json()["data"] == {"conversationId": direct["_id"], "unreadCount": 1, "unreadMentions": 0,
+                                "lastReadSeq": 2}
     listed = api_client.get(f"{BASE}/conversations", headers=bob.headers).json()["data"]
     assert listed[0]["unreadCount"] == 1
     assert_error(api_client.post(url, json={}, headers=bob.headers), 400, "validation_error")  # no id at all

@@ -25,8 +25,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.factories import PASSWORD, Person, new_person, unique_username
-from utool_chat.domain import conversations, friends, messages, ratelimit
+from tests.support.factories import PASSWORD, Person, befriend, new_person, unique_username
+from utool_chat.domain import conversations, friends, messages, ratelimit, settings
 
 HUGE = "a" * 100_000
 TEN_MB = 10 * 1024 * 1024
@@ -62,6 +62,7 @@ def world(pg_url: str) -> Iterator[World]:
     request, _ = friends.send_request(alice.id, user_id=bob.id)
     friends.accept_request(bob.id, request["_id"])
     direct, _ = conversations.create_conversation(alice.id, [bob.id])
+    settings.update_settings(dave.id, {"groupInvites": "everyone"})  # dave is no friend: he lets anyone
     group, _ = conversations.create_conversation(alice.id, [bob.id, dave.id], type="group", name="Team")
     alice_message, _ = messages.send_message(alice.id, direct["_id"], "hello bob")
     bob_message, _ = messages.send_message(bob.id, direct["_id"], "hello alice")
@@ -470,6 +471,7 @@ PRIVATE_ROUTES = [
 def former_member(client: TestClient, w: World) -> Person:
     """Someone who was in the group with alice, then left: no longer allowed to see it."""
     ex = new_person("Ex")
+    befriend(w.alice, ex)
     conversation, _ = conversations.create_conversation(w.alice.id, [w.bob.id, ex.id], type="group", name="Old")
     messages.send_message(w.alice.id, conversation["_id"], "before you left")
     conversations.archive_or_leave(ex.id, conversation["_id"])

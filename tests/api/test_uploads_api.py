@@ -268,15 +268,20 @@ def test_taking_back_an_unsent_upload(world):
 def test_group_avatars_are_uploads_and_external_urls_are_refused(world):
     client, ann, bob = world["client"], world["ann"], world["bob"]
     cid_person = new_person(username="cid")
+    befriend(ann, bob)
+    befriend(ann, cid_person)
     r = client.post(f"{BASE}/conversations", json={"participantIds": [bob.id, cid_person.id], "type": "group",
                                                    "name": "Team"}, headers=ann.headers)
     group = r.json()["data"]
     body = assert_error(client.put(f"{BASE}/conversations/{group['_id']}", json={"avatar": "https://x.example/a.png"},
                                    headers=ann.headers), 400, "invalid_avatar")
     assert "uploadId" in body["error"]
-    face = upload_one(client, bob, "face.png", samples.png())
+    mine = upload_one(client, bob, "mine.png", samples.png())
+    assert_error(client.put(f"{BASE}/conversations/{group['_id']}", json={"avatar": {"uploadId": mine["_id"]}},
+                            headers=bob.headers), 403, "not_admin")  # only admins change the photo
+    face = upload_one(client, ann, "face.png", samples.png())
     r = client.put(f"{BASE}/conversations/{group['_id']}", json={"avatar": {"uploadId": face["_id"]}},
-                   headers=bob.headers)
+                   headers=ann.headers)
     assert r.status_code == 200 and r.json()["data"]["avatar"] == face["url"]
     assert client.get(face["url"], headers=cid_person.headers).status_code == 200
     assert client.get(face["url"], headers=world["eve"].headers).status_code == 404

@@ -17,7 +17,7 @@ import pytest
 import socketio
 
 from tests.realtime.conftest import NAMESPACE, SEND_LIMIT, SOCKETIO_PATH
-from tests.support.factories import Person, direct_conversation, new_person
+from tests.support.factories import Person, direct_conversation, group_conversation, new_person
 from utool_chat.domain import conversations, messages
 from utool_chat.domain.text import is_id
 
@@ -43,7 +43,7 @@ class Cast:
 def cast(backend) -> Cast:
     owner, bob, carol = new_person("Owner"), new_person("Bob"), new_person("Carol")
     extras = [new_person("Extra").id for _ in range(2)]  # a group needs two others besides its owner
-    room, _ = conversations.create_conversation(owner.id, extras, type="group", name="Room")
+    room = group_conversation(owner, extras, name="Room")
     room_message, _ = messages.send_message(owner.id, room["_id"], "welcome")
     private = direct_conversation(bob, carol)["_id"]
     private_message, _ = messages.send_message(bob.id, private, "just between us")

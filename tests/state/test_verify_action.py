@@ -106,7 +106,7 @@ class Verifier:
 
 @dataclass
 class World:
-    ann: str  # admin of the team, friends with bob
+    ann: str  # admin of the team, friends with everyone
     bob: str
     cid: str
     dee: str  # an outsider until added
@@ -131,6 +131,10 @@ def world(db) -> World:
     every status (sent, delivered, read) somewhere in it."""
     ann, bob, cid, dee = (make_user(n)["_id"] for n in ("ann", "bob", "cid", "dee"))
     befriend(ann, bob)
+    # People accept groups from friends (the default): ann may put anyone in one, dee may add cid.
+    for other in (cid, dee):
+        befriend(ann, other)
+    befriend(dee, cid)
     direct, _ = conversations.create_conversation(ann, [bob])
     team, _ = conversations.create_conversation(ann, [bob, cid], type="group", name="Team")
     d1 = say(ann, direct["_id"], "hi bob")
@@ -286,8 +290,8 @@ async def test_make_and_dismiss_an_admin(world: World, verify: Verifier) -> None
 
 
 async def test_change_and_clear_the_avatar(world: World, verify: Verifier, upload_settings) -> None:
-    picture = uploads.store_upload(world.cid, "team.png", io.BytesIO(samples.png()))
-    await verify(lambda: conversations.update_conversation(world.cid, world.team, avatar={"uploadId": picture["_id"]}),
+    picture = uploads.store_upload(world.ann, "team.png", io.BytesIO(samples.png()))
+    await verify(lambda: conversations.update_conversation(world.ann, world.team, avatar={"uploadId": picture["_id"]}),
                  *world.everyone)
     await verify(lambda: conversations.update_conversation(world.ann, world.team, avatar=""), *world.everyone)
 

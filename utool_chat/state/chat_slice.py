@@ -200,7 +200,8 @@ def _with_quote_of(other: dict[str, Any], message: dict[str, Any]) -> dict[str, 
         return other
     deleted = bool(message.get("isDeleted"))
     content = "" if deleted else (message.get("content") or "")[:REPLY_SNIPPET_CHARS]
-    return {**other, "replyTo": {**quote, "content": content, "isDeleted": deleted}}
+    snippet = "" if deleted else message.get("snippet", quote.get("snippet", ""))  # the original's plain text
+    return {**other, "replyTo": {**quote, "content": content, "snippet": snippet, "isDeleted": deleted}}
 
 
 def apply_receipt(chat: Chat, conversation_id: str, receipt: dict[str, Any]) -> None:
