@@ -17,7 +17,7 @@ import pytest
 import socketio
 
 from tests.realtime.conftest import NAMESPACE, SEND_LIMIT, SOCKETIO_PATH
-from tests.support.factories import Person, direct_conversation, group_conversation, new_person
+from tests.support.factories import Person, befriend, direct_conversation, group_conversation, new_person
 from utool_chat.domain import conversations, messages
 from utool_chat.domain.text import is_id
 
@@ -54,6 +54,7 @@ def attacker(cast: Cast) -> Person:
     """A fresh member of the room (fresh, so that earlier tests' sends do not count
     against this one's rate limit)."""
     person = new_person("Mallory")
+    befriend(cast.owner, person)  # people accept groups from friends by default
     conversations.update_conversation(cast.owner.id, cast.room, add_participant_ids=[person.id])
     return person
 
@@ -186,11 +187,14 @@ async def test_a_wrong_field_in_ones_own_conversation_is_refused_and_stores_noth
             await assert_refused(client, event, payload)
         await assert_still_works(client, cast, mallory, owner_socket)
         await client.disconnect()
-    # Only the "still here" proofs were stored, one per batch, with no gap in seq.
+    # Only the "still here" proofs were stored, one per batch (after the notice that the
+    # batch's attacker was added), with no gap in seq.
     items, _ = messages.list_messages(cast.owner.id, cast.room, limit=100)
     stored = sorted(m["seq"] for m in items if m["seq"] > before)
     assert stored == list(range(before + 1, before + 1 + len(stored)))
-    assert {m["content"] for m in items if m["seq"] > before} == {"still here"}
+    assert {m["content"] for m in items if m["seq"] > before and m["contentType"] != "system"} == {"still here"}
+    assert {m["notice"]["type"] for m in items if m["seq"] > before and m["contentType"] == "system"} == {
+        "members_added"}
     assert owner_socket.drain("chat:message_updated") == []  # no read / delivered position moved
     await assert_nothing_leaked(*victims)
 

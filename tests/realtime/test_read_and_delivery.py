@@ -28,7 +28,7 @@ async def test_mark_read_updates_the_readers_other_tabs_and_tells_the_sender(con
     assert ack["success"] is True
     assert ack["data"]["conversationId"] == conversation_id and ack["data"]["unreadCount"] == 0
     assert await bob_tab2.next("chat:unread_count_update", where=lambda e: e["unreadCount"] == 0) == {
-        "conversationId": conversation_id, "unreadCount": 0,
+        "conversationId": conversation_id, "unreadCount": 0, "unreadMentions": 0,
     }
     updated = await alice_socket.next("chat:message_updated", where=lambda e: e["message"]["_id"] == last["_id"])
     assert updated["conversationId"] == conversation_id

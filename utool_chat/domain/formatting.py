@@ -228,9 +228,13 @@ def render_plain(text: str) -> Rendered:
     return _as_plain_text(text) if text else Rendered("", "", [], False)
 
 
+_QUOTE_MARKERS = re.compile(r"^(?:[ \t]*>)+[ \t]?", re.MULTILINE)
+
+
 def _as_plain_text(content: str) -> Rendered:
     escaped = html_lib.escape(content, quote=False).replace("\r\n", "\n").replace("\n", "<br>\n")
-    return Rendered(f"<p>{escaped}</p>", snippet(content), [], False)
+    # The preview shows what was said, not the quote markers in front of it.
+    return Rendered(f"<p>{escaped}</p>", snippet(_QUOTE_MARKERS.sub("", content)), [], False)
 
 
 def _inline_children(tokens: Sequence[Token]) -> list[Token]:

@@ -337,7 +337,7 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
                                          [(i, f["uploadId"]) for i, f in enumerate(files) if "uploadId" in f])
     files = [ser.attachment_out(attached[f["uploadId"]]) if "uploadId" in f else f for f in files]
 
-    # One statement: the sender's own position moves to this message (own messages are never
+    # One statement: the sender's own positions move to this message (own messages are never
     # unread) and the conversation comes back for members who had archived it. Only the
     # sender's row and archived rows are touched, not every member of a big group.
     session.exec(
@@ -348,6 +348,11 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
             is_archived=False,
             last_read_seq=sa.case((members_t.c.user_id == actor_id, seq), else_=members_t.c.last_read_seq),
             last_read_at=sa.case((members_t.c.user_id == actor_id, now), else_=members_t.c.last_read_at),
+            # Read implies received (as in mark_read): what the sender answered is delivered
+            # to them, which is all others learn when they do not share their reads.
+            last_delivered_seq=sa.case((members_t.c.user_id == actor_id, seq),
+                                       else_=members_t.c.last_delivered_seq),
+            last_delivered_at=sa.case((members_t.c.user_id == actor_id, now), else_=members_t.c.last_delivered_at),
         )
     )
     # Answering implies having read what came before: record it so readBy agrees with status.
@@ -362,11 +367,13 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
     everyone = [m.user_id for m, _ in roster]
     # What the sender thereby read (ser.receipt_out), for the messages before this one.
     receipt = ser.receipt_out("read" if shares else "delivered", actor_id, seq, now if shares else None)
+    payloads = []
     for sees, recipients in _by_receipt_visibility(roster):
         new_message: dict[str, Any] = {"conversationId": cid, "message": message, "tempId": temp_id}
         if read_others:
             new_message["receipt"] = ser.receipt_for(receipt, viewer_sees=sees)
-        publish_on_commit(session, Event("chat:new_message", new_message, recipients))
+        payloads.append((new_message, recipients))
+    _publish_merged(session, "chat:new_message", payloads)
     counts = convs.unread_counts(session, cid, [uid for uid in everyone if uid != actor_id])
     if read_others:
         counts[actor_id] = (0, 0)
@@ -583,18 +590,34 @@ def _by_receipt_visibility(roster: list[ser.RosterEntry]) -> list[tuple[bool, li
     return [(sees, ids) for sees, ids in groups.items() if ids]
 
 
+def _publish_merged(session: Session, name: str, payloads: list[tuple[dict[str, Any], list[str]]]) -> None:
+    """One event per distinct payload: the groups of _by_receipt_visibility share one when
+    nothing in it differs for them (nobody read anything, or only a hidden reader did)."""
+    merged: list[tuple[dict[str, Any], list[str]]] = []
+    for payload, recipients in payloads:
+        same = next((entry for entry in merged if entry[0] == payload), None)
+        if same is None:
+            merged.append((payload, list(recipients)))
+        else:
+            same[1].extend(recipients)
+    for payload, recipients in merged:
+        publish_on_commit(session, Event(name, payload, recipients))
+
+
 def publish_message_updated(session: Session, message: dict[str, Any], roster: list[ser.RosterEntry],
                             receipt: dict[str, Any] | None = None) -> None:
     """chat:message_updated {conversationId, message, receipt?} to every active member (the
     actor's other tabs too). `receipt` (ser.receipt_out) when a read or delivery position
     moved: it applies to every message up to it, not only to `message`. Members who turned
     read receipts off get the message and receipt without anyone's reads."""
+    payloads = []
     for sees, recipients in _by_receipt_visibility(roster):
         payload: dict[str, Any] = {"conversationId": message["conversationId"],
                                    "message": message if sees else ser.without_receipts(message)}
         if receipt is not None:
             payload["receipt"] = ser.receipt_for(receipt, viewer_sees=sees)
-        publish_on_commit(session, Event("chat:message_updated", payload, recipients))
+        payloads.append((payload, recipients))
+    _publish_merged(session, "chat:message_updated", payloads)
 
 
 # --- read and delivery positions ---------------------------------------------------------------------
