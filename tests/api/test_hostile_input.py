@@ -83,7 +83,7 @@ def client(world: World) -> Iterator[TestClient]:
 
 # --- the endpoints -----------------------------------------------------------------------------
 
-# Field kinds: "str" a string, "ids" a list of id strings, "list" a list of objects.
+# Field kinds: "str" a string, "ids" a list of id strings, "list" a list of objects, "bool", "int".
 @dataclass(frozen=True)
 class Route:
     name: str
@@ -137,6 +137,14 @@ ROUTES = [
     Route("delete_message", "DELETE", CHAT + "/messages/{message}"),
     Route("react", "POST", CHAT + "/messages/{message}/reactions", (("emoji", "str"),), reads_body=True),
     Route("unreact", "DELETE", CHAT + "/messages/{message}/reactions/{emoji}"),
+    Route("message_info", "GET", CHAT + "/messages/{message}/info"),
+    Route("preferences", "PUT", CHAT + "/conversations/{conversation}/preferences",
+          (("muted", "bool"), ("mutedFor", "int"), ("pinned", "bool"), ("archived", "bool")), reads_body=True),
+    Route("settings", "GET", "/api/v1/users/me/settings"),
+    Route("update_settings", "PUT", "/api/v1/users/me/settings",
+          (("showLastSeen", "bool"), ("readReceipts", "bool"), ("groupInvites", "str"), ("notificationSound", "bool")),
+          reads_body=True),
+    Route("presence", "GET", "/api/v1/users/presence"),
 ]
 ROUTES_BY_NAME = {route.name: route for route in ROUTES}
 
@@ -158,6 +166,9 @@ BASE_BODIES = {
     "mark_read": lambda w: {"lastReadMessageId": w.group_message},
     "edit": lambda w: {"content": "hello bob"},
     "react": lambda w: {"emoji": "👍"},
+    "preferences": lambda w: {"muted": True, "mutedFor": 3600, "pinned": False, "archived": False},
+    "update_settings": lambda w: {"showLastSeen": True, "readReceipts": True, "groupInvites": "friends",
+                                  "notificationSound": True},
 }
 
 BODY_ROUTES = [route for route in ROUTES if route.reads_body]
@@ -174,6 +185,8 @@ WRONG_VALUES = {
              [{"url": "https://e.com/x", "type": "image/png", "size": -1}],
              [{"url": "javascript:alert(1)", "type": "image/png"}],
              [{"url": "https://e.com/x", "type": "not a mime"}]],
+    "bool": ["true", "false", 1, 0, 1.5, [], [True], {}, "yes"],
+    "int": ["60", 1.5, True, [], [60], {}, -1, 0, 59, 10**12],
 }
 MUST_REFUSE_TEXT = {"nul": "a\u0000b", "lone_surrogate": "a\ud800b", "huge": HUGE}
 ODD_BUT_VALID_TEXT = {"rtl_override": "\u202eabc", "zero_width": "a\u200bb\u200d", "four_byte_emoji": "😀👩‍👩‍👧",
@@ -287,7 +300,7 @@ def test_a_null_field_is_either_absent_or_a_400(client, world, route, field, kin
 @pytest.mark.parametrize(("route", "field", "kind"), FIELD_CASES, ids=ids(FIELD_CASES))
 def test_nul_lone_surrogates_and_huge_strings_are_refused(client, world, route, field, kind, problem):
     text = MUST_REFUSE_TEXT[problem]
-    value = text if kind == "str" else [text] if kind == "ids" else [{"url": "https://e.com/" + text,
+    value = text if kind in ("str", "bool", "int") else [text] if kind == "ids" else [{"url": "https://e.com/" + text,
                                                                       "type": "image/png", "name": text}]
     body = {**route.base_body(world), field: value}
     # Asking for an impossible user is a 404 "no such user"; a wrong username/password pair
@@ -465,6 +478,8 @@ PRIVATE_ROUTES = [
     ("delete_message", "message", None),
     ("react", "message", lambda w: {"emoji": "👀"}),
     ("unreact", "message", None),
+    ("message_info", "message", None),
+    ("preferences", "conversation", lambda w: {"muted": True}),
 ]
 
 
