@@ -43,7 +43,8 @@ def test_adding_to_an_existing_group_asks_the_same(people):
     group = create(ann, [bob, cid])
     refusal(lambda: convs.update_conversation(ann, group["_id"], add_participant_ids=[eve]))
     settings.update_settings(eve, {"groupInvites": "everyone"})
-    assert eve in {p["_id"] for p in convs.update_conversation(ann, group["_id"], add_participant_ids=[eve])["participants"]}
+    added = convs.update_conversation(ann, group["_id"], add_participant_ids=[eve])
+    assert eve in {p["_id"] for p in added["participants"]}
 
 
 def test_nobody_means_not_even_friends(people):

@@ -27,6 +27,7 @@ BACKEND_ENV = {
     "TYPING_TTL_SECONDS": str(TYPING_TTL),
     "RATE_LIMIT_SEND": f"{SEND_LIMIT}/10second",
     "RATE_LIMIT_TYPING": "50/10second",
+    "PRESENCE_HEARTBEAT_SECONDS": "1",
 }
 NAMESPACE = "/chat"
 SOCKETIO_PATH = "/_event"

@@ -19,7 +19,9 @@ from tests.support.factories import direct_conversation, new_person
 def two_backends(pg_url: str) -> Iterator[tuple[BackendProcess, BackendProcess]]:
     # A Redis database and a channel of their own, so parallel runs never hear each other.
     redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
-    env = {**BACKEND_ENV, "REDIS_EVENTS_CHANNEL": f"utool_test:{uuid.uuid4().hex}"}
+    run = uuid.uuid4().hex
+    env = {**BACKEND_ENV, "REDIS_EVENTS_CHANNEL": f"utool_test:{run}",
+           "REDIS_PRESENCE_PREFIX": f"utool_test:presence:{run}"}
     with running_backend(pg_url, redis_url=redis_url, env=env) as a, \
             running_backend(pg_url, redis_url=redis_url, env=env) as b:
         yield a, b
@@ -68,3 +70,26 @@ async def test_a_logout_on_one_process_disconnects_that_logins_sockets_on_the_ot
     assert response.status_code == 200, response.text
 
     await asyncio.wait_for(on_a.disconnected.wait(), EVENT_TIMEOUT)
+
+
+async def test_presence_crosses_processes(connect, two_backends) -> None:
+    process_a, process_b = two_backends
+    alice, bob = new_person(), new_person()
+    direct_conversation(alice, bob)
+    alice_on_a = await connect(alice, base_url=process_a.url)
+    bob_on_b = await connect(bob, base_url=process_b.url)
+    online = await alice_on_a.next("chat:presence_update", where=lambda e: e["userId"] == bob.id)
+    assert online["status"] == "online"
+    # Process A answers from its own mirror, fed by B's events: bob is online there too.
+    asked = await alice_on_a.call("chat:get_presence", {"userIds": [bob.id]})
+    assert asked["data"]["presence"][bob.id]["status"] == "online"
+    # A second connection of bob's on A: going away on B leaves him online.
+    bob_on_a = await connect(bob, base_url=process_a.url)
+    await bob_on_b.call("chat:set_presence", {"status": "away"})
+    await alice_on_a.assert_nothing("chat:presence_update", within=1.0)
+    await bob_on_a.disconnect()
+    away = await alice_on_a.next("chat:presence_update", where=lambda e: e["userId"] == bob.id)
+    assert away["status"] == "away"
+    await bob_on_b.disconnect()
+    offline = await alice_on_a.next("chat:presence_update", where=lambda e: e["userId"] == bob.id)
+    assert offline["status"] == "offline" and offline["lastSeenAt"]
