@@ -23,7 +23,7 @@ import pytest
 from tests import media_samples as samples
 from tests.support.events import RecordedEvents, recorded_events
 from tests.support.factories import befriend, make_user
-from utool_chat.domain import conversations, messages, reactions, uploads
+from utool_chat.domain import conversations, messages, presence, reactions, settings, uploads
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import NotFound
 from utool_chat.state.chat_slice import (
@@ -32,6 +32,9 @@ from utool_chat.state.chat_slice import (
     conversations_fetched,
     initial_chat,
     messages_fetched,
+    missing_presence,
+    presence_fetched,
+    settings_fetched,
     typing_names,
 )
 
@@ -44,6 +47,8 @@ def fetched_slice(user_id: str, loaded: Iterable[str]) -> Chat:
     chat = initial_chat()
     listed, meta = conversations.list_conversations(user_id, limit=PAGE)
     conversations_fetched(chat, listed, bool(meta["hasMore"]), 1)
+    settings_fetched(chat, settings.get_settings(user_id))
+    presence_fetched(chat, presence.presence_of(user_id, presence.watchable_ids(user_id)))
     # The slice shows the list in the server's order.
     assert chat["conversations"]["ids"] == [c["_id"] for c in listed]
     for cid in loaded:
@@ -98,6 +103,11 @@ class Verifier:
                     except NotFound:
                         pass
                 apply_event(chat, uid, evt, fetched)
+            # What the tab's door does next: ask for the presence of people it just met…
+            presence_fetched(chat, presence.presence_of(uid, missing_presence(chat)))
+            # …while people it can no longer see keep their last state, shown nowhere.
+            visible = set(presence.watchable_ids(uid))
+            chat["presence"] = {k: v for k, v in chat["presence"].items() if k in visible}
             found = list(differences(chat, fetched_slice(uid, loaded[uid])))
             names = [e.name for e in received if uid in e.user_ids]
             assert not found, f"{uid}'s slice drifted after {names}:\n" + "\n".join(found[:20])
@@ -354,3 +364,70 @@ async def test_typing_start_and_stop(world: World, verify: Verifier) -> None:
     assert [typing_names(chats[uid], world.team) for uid in world.everyone] == [[], [], [], []]
     assert not typing_domain.registry.is_typing(world.bob, world.team)
     assert not typing_domain.registry.is_typing(world.cid, world.team)
+
+
+# --- beyond text: mentions, preferences, settings, receipts, presence ------------------------------
+
+
+async def test_send_with_mentions(world: World, verify: Verifier) -> None:
+    await verify(lambda: say(world.bob, world.team, f"<@{world.cid}> and @ann, look"), *world.everyone)
+    await verify(lambda: say(world.ann, world.team, "@everyone standup"), *world.everyone)
+    await verify(lambda: say(world.ann, world.direct, f"<@{world.bob}> in private"), *world.everyone)
+
+
+async def test_edit_and_delete_change_who_is_mentioned(world: World, verify: Verifier) -> None:
+    sent = say(world.ann, world.team, f"<@{world.bob}> first")
+    await verify(lambda: messages.edit_message(world.ann, sent["_id"], f"<@{world.cid}> instead"), *world.everyone)
+    await verify(lambda: messages.delete_message(world.ann, sent["_id"]), *world.everyone)
+
+
+async def test_reading_a_mention(world: World, verify: Verifier) -> None:
+    sent = say(world.ann, world.team, f"<@{world.cid}> read me")
+    await verify(lambda: messages.mark_read(world.cid, world.team, sent["_id"]), *world.everyone)
+
+
+async def test_mute_pin_archive_and_back(world: World, verify: Verifier) -> None:
+    for change in ({"muted": True}, {"muted": True, "muted_for": 3600}, {"pinned": True}, {"muted": False},
+                   {"archived": True}, {"archived": False}, {"pinned": True}, {"pinned": False}):
+        await verify(lambda change=change: conversations.update_preferences(world.bob, world.team, **change),
+                     *world.everyone)
+
+
+async def test_a_pinned_conversation_stays_on_top_as_messages_arrive(world: World, verify: Verifier) -> None:
+    conversations.update_preferences(world.ann, world.direct, pinned=True)
+    await verify(lambda: say(world.cid, world.team, "newer, but not pinned"), *world.everyone)
+
+
+async def test_turning_read_receipts_off(world: World, verify: Verifier) -> None:
+    messages.mark_read(world.bob, world.team, world.team_ids[4])  # ann sees bob's read…
+    await verify(lambda: settings.update_settings(world.ann, {"readReceipts": False}), *world.everyone)
+    # …no longer; and a reader who hides reads is only a delivery for everyone.
+    await verify(lambda: settings.update_settings(world.cid, {"readReceipts": False}), *world.everyone)
+    await verify(lambda: messages.mark_read(world.cid, world.team, world.team_ids[3]), *world.everyone)
+    await verify(lambda: say(world.cid, world.team, "answering with receipts off"), *world.everyone)
+    await verify(lambda: messages.mark_read(world.bob, world.team, world.team_ids[2]), *world.everyone)
+
+
+async def test_hiding_last_seen(world: World, verify: Verifier) -> None:
+    await verify(lambda: settings.update_settings(world.bob, {"showLastSeen": False}), *world.everyone)
+
+
+@pytest.fixture()
+def live_presence(db) -> Iterator[presence.Presence]:
+    presence.tracker.reset(presence.MemoryStore())
+    presence.tracker.autostart = False
+    yield presence.tracker
+    presence.tracker.reset()
+    presence.tracker.autostart = True
+
+
+async def test_presence_comes_and_goes(world: World, verify: Verifier, live_presence: presence.Presence) -> None:
+    def step(change: Callable[[], Any]) -> Callable[[], Any]:
+        return lambda: (change(), live_presence.flush())
+
+    await verify(step(lambda: presence.connected(world.bob, "bob-tab")), *world.everyone)
+    await verify(step(lambda: presence.connected(world.cid, "cid-tab")), *world.everyone)
+    await verify(step(lambda: presence.report(world.bob, "bob-tab", "away")), *world.everyone)
+    await verify(step(lambda: presence.disconnected("bob-tab")), *world.everyone)
+    await verify(lambda: settings.update_settings(world.ann, {"showLastSeen": False}), *world.everyone)
+    await verify(step(lambda: presence.disconnected("cid-tab")), *world.everyone)

@@ -312,7 +312,7 @@ class Presence:
     def __init__(self, store: Store | None = None) -> None:
         self.connections = Connections()
         self._store = store
-        self._mirror: dict[str, tuple[str, int]] = {}  # everyone not offline: (status, changed ms)
+        self._mirror: dict[str, tuple[str, int]] = {}  # user -> (status, changed ms), offline ones included
         self._mirror_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -387,10 +387,9 @@ class Presence:
             held = self._mirror.get(user_id)
             if held is not None and held[1] > at_ms:
                 return
-            if status == OFFLINE:
-                self._mirror.pop(user_id, None)
-            else:
-                self._mirror[user_id] = (status, at_ms)
+            # Offline users are kept too, with the time they went: changedAt stays the same
+            # in an answer as in the event that announced it.
+            self._mirror[user_id] = (status, at_ms)
 
     def start(self) -> None:
         with self._start_lock:

@@ -33,7 +33,8 @@ WINDOW_SIZE = 200  # live messages kept per conversation beyond the pages the us
 STATUS_RANK = {"sending": 0, "sent": 1, "delivered": 2, "read": 3}
 # The bus events that can change the open conversation's message views; the others
 # (typing, unread counts) only touch the conversation list and the typing line.
-MESSAGE_VIEW_EVENTS = frozenset({"chat:new_message", "chat:message_updated", "chat:conversation_updated"})
+MESSAGE_VIEW_EVENTS = frozenset({"chat:new_message", "chat:message_updated", "chat:conversation_updated",
+                                 "chat:settings_updated"})
 
 
 Chat = dict[str, Any]
@@ -58,6 +59,8 @@ def initial_chat() -> Chat:
             "windowSize": {},  # {conversationId: how many messages this window may hold}
         },
         "typingUsers": {},  # {conversationId: {userId: userName}}: who the server holds as typing
+        "presence": {},  # {userId: {userId, status, lastSeenAt, changedAt}} (domain/presence.py views)
+        "settings": None,  # the user's own settings (domain/settings.py), once fetched
     }
 
 
@@ -73,9 +76,16 @@ def activity_time(conversation: dict[str, Any]) -> str:
             or conversation.get("createdAt") or "")
 
 
+def list_order(conversation: dict[str, Any]) -> tuple[bool, str, str]:
+    """The list's order, as the server's: pinned ones first (the most recently pinned on
+    top), then by activity; sorted descending."""
+    pinned = bool(conversation.get("isPinned"))
+    return pinned, (conversation.get("pinnedAt") or "") if pinned else "", activity_time(conversation)
+
+
 def _sort_conversations(chat: Chat) -> None:
     convs = chat["conversations"]
-    convs["ids"].sort(key=lambda cid: activity_time(convs["entities"][cid]), reverse=True)
+    convs["ids"].sort(key=lambda cid: list_order(convs["entities"][cid]), reverse=True)
 
 
 def _sort_messages(chat: Chat, conversation_id: str) -> None:
@@ -309,10 +319,66 @@ def clear_conversation_unread_count(chat: Chat, conversation_id: str) -> None:
         convo["unreadCount"] = 0
 
 
-def set_unread_count(chat: Chat, conversation_id: str, unread_count: int) -> None:
+def set_unread_count(chat: Chat, conversation_id: str, unread_count: int, unread_mentions: int | None = None) -> None:
+    """chat:unread_count_update: the server's counts (unreadMentions: those that mention me,
+    the list's "@" marker)."""
     convo = chat["conversations"]["entities"].get(conversation_id)
     if convo is not None:
         convo["unreadCount"] = max(0, int(unread_count))
+        if unread_mentions is not None:
+            convo["unreadMentions"] = max(0, int(unread_mentions))
+
+
+def presence_fetched(chat: Chat, views: dict[str, dict[str, Any]]) -> None:
+    """presence_of's answer (GET /users/presence, chat:get_presence): merged in, newest wins."""
+    for view in views.values():
+        apply_presence(chat, view)
+
+
+def apply_presence(chat: Chat, view: dict[str, Any]) -> None:
+    """One user's presence (a chat:presence_update or a fetched view). Updates can cross on
+    their way from several processes: one older than the held one (changedAt) is dropped."""
+    user_id = view.get("userId")
+    if not user_id:
+        return
+    held = chat["presence"].get(user_id)
+    if held is not None and (held.get("changedAt") or "") > (view.get("changedAt") or ""):
+        return
+    chat["presence"][user_id] = dict(view)
+
+
+def missing_presence(chat: Chat) -> list[str]:
+    """Participants of the listed conversations whose presence the slice does not hold yet
+    (a conversation just appeared, a member was added): the door asks presence_of for them
+    and hands the answer to presence_fetched."""
+    known = chat["presence"]
+    wanted = {p.get("_id") for c in chat["conversations"]["entities"].values() for p in c.get("participants") or []}
+    return sorted(uid for uid in wanted if uid and uid not in known)
+
+
+def strip_receipts(chat: Chat) -> None:
+    """The user turned read receipts off: they see nobody's reads any more (readBy empty,
+    "read" shown as "delivered"), as the server now serves them. Turning them back on needs
+    a refetch: the slice does not hold the reads it stopped showing."""
+    def stripped(message: dict[str, Any]) -> dict[str, Any]:
+        status = message.get("status")
+        if not message.get("readBy") and status != "read":
+            return message
+        return {**message, "readBy": [], "status": "delivered" if status == "read" else status}
+
+    for entities in chat["messages"]["entities"].values():
+        for key, message in entities.items():
+            entities[key] = stripped(message)
+    for convo in chat["conversations"]["entities"].values():
+        if convo.get("lastMessage"):
+            convo["lastMessage"] = stripped(convo["lastMessage"])
+
+
+def settings_fetched(chat: Chat, settings: dict[str, Any]) -> None:
+    """The user's settings. A chat:settings_updated that turns readReceipts or showLastSeen
+    off is applied to what the slice holds (apply_event); turning one on needs a refetch of
+    the messages and presence (the slice does not hold what it stopped showing)."""
+    chat["settings"] = dict(settings)
 
 
 def add_or_update_conversation(chat: Chat, conversation: dict[str, Any]) -> None:
@@ -433,7 +499,17 @@ def apply_event(chat: Chat, me: str, evt: Any, fetched_conversation: dict[str, A
         if payload.get("receipt"):
             apply_receipt(chat, cid, payload["receipt"])
     elif name == "chat:unread_count_update":
-        set_unread_count(chat, cid, payload.get("unreadCount") or 0)
+        set_unread_count(chat, cid, payload.get("unreadCount") or 0, payload.get("unreadMentions"))
+    elif name == "chat:presence_update":
+        apply_presence(chat, payload)
+    elif name == "chat:settings_updated":
+        before = chat.get("settings") or {}
+        settings_fetched(chat, payload["settings"])
+        if not payload["settings"].get("readReceipts") and before.get("readReceipts", True):
+            strip_receipts(chat)
+        if not payload["settings"].get("showLastSeen") and before.get("showLastSeen", True):
+            # Hiding one's own last seen hides everyone's from oneself (WhatsApp's rule).
+            chat["presence"] = {uid: {**view, "lastSeenAt": None} for uid, view in chat["presence"].items()}
     elif name == "chat:conversation_updated":
         convo = payload["conversation"]
         still_member = any(p.get("_id") == me for p in convo.get("participants") or [])
