@@ -74,7 +74,9 @@ def test_group_created_in_the_new_chat_dialog_reaches_both_friends_and_they_chat
     expect(page_a.get_by_test_id("message").filter(has_text="Who's driving?")).to_be_visible()
     snippet = conversation_row(page_c, group_id).get_by_test_id("conversation-snippet")
     expect(snippet).to_have_text("Bob: Who's driving?")
-    expect(conversation_row(page_c, group_id).get_by_test_id("unread-badge")).to_have_text("1")
+    # The notice "Alice created the group" and Bob's message (notices count as unread for
+    # everyone but their actor).
+    expect(conversation_row(page_c, group_id).get_by_test_id("unread-badge")).to_have_text("2")
     send(page_a, "I can, 3 seats left")
     expect(page_b.get_by_test_id("message").filter(has_text="3 seats left")).to_be_visible()
 

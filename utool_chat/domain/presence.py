@@ -41,6 +41,7 @@ How it works, and why it never puts Redis on a request's path:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
@@ -392,26 +393,36 @@ class Presence:
             self._mirror[user_id] = (status, at_ms)
 
     def start(self) -> None:
+        """Start the presence thread if it is not running. Never waits: a door may call it
+        (the first connection does); the thread flushes as soon as it is up."""
         with self._start_lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            ready = threading.Event()
-            self._thread = threading.Thread(target=self._run, args=(ready,), name="presence", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="presence", daemon=True)
             self._thread.start()
-        ready.wait(10)
+            atexit.register(self._leave)
 
-    def _run(self, ready: threading.Event) -> None:
-        asyncio.run(self._main(ready))
+    def _leave(self) -> None:
+        """The process is stopping: drop its liveness key so the others reap it at once."""
+        stop = getattr(self._store, "stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except Exception:
+                log.debug("presence: could not withdraw this process", exc_info=True)
 
-    async def _main(self, ready: threading.Event) -> None:
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        self._wake.set()  # flush at once: connections may have come before the thread
         subscribed = asyncio.Event()
         mirror = asyncio.create_task(self._follow_the_bus(subscribed))
         try:
             await asyncio.wait_for(subscribed.wait(), 10)
         except TimeoutError:
             log.warning("presence: the event bus did not answer; statuses of other processes may lag")
-        ready.set()
         failing = False
         while True:
             try:
