@@ -7,7 +7,7 @@ Existing messages keep content_html/snippet NULL: they are rendered when served 
 them can hold a mention: mentions did not exist).
 
 Revision ID: 0004_beyond_text
-Revises: 0002_uploads
+Revises: 0003_search
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0004_beyond_text"
-down_revision = "0002_uploads"
+down_revision = "0003_search"
 branch_labels = None
 depends_on = None
 
