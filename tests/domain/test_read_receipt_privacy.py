@@ -116,3 +116,17 @@ def test_answering_with_receipts_off_reads_quietly(db, events):
     (new,) = named(events, "chat:new_message")
     assert new.payload["receipt"] == {"kind": "delivered", "userId": bob, "upToSeq": 2}
     assert history_of(ann, conv, first["_id"])["status"] == "delivered"
+
+
+def test_search_results_and_history_around_a_message_are_stripped_too(team):
+    from utool_chat.domain import search
+
+    msg, _ = messages.send_message(team["ann"], team["conv"], "findable words here")
+    messages.mark_read(team["bob"], team["conv"], msg["_id"])
+    found, _ = search.search_messages(team["ann"], "findable")
+    assert [r["user"] for r in found[0]["message"]["readBy"]] == [team["bob"]]
+    settings.update_settings(team["ann"], {"readReceipts": False})
+    found, _ = search.search_messages(team["ann"], "findable")
+    assert found[0]["message"]["readBy"] == [] and found[0]["message"]["status"] == "delivered"
+    around, _ = messages.list_messages(team["ann"], team["conv"], around_message_id=msg["_id"])
+    assert all(m["readBy"] == [] for m in around)

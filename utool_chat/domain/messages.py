@@ -467,7 +467,7 @@ def _page_around(actor_id: str, cid: str, limit: int, around_id: str) -> tuple[l
         take_older = min(len(older_rows), max(others // 2, others - len(newer_rows)))
         take_newer = min(len(newer_rows), others - take_older)
         page = newer_rows[len(newer_rows) - take_newer:] + rows[at:at + 1] + older_rows[:take_older]
-        items = ser.messages_out(session, page, {cid: ser.positions_of(roster)})
+        items = _for_viewer(ser.messages_out(session, page, {cid: ser.positions_of(roster)}), roster, actor_id)
     before, after = len(older_rows) > take_older, len(newer_rows) > take_newer
     meta = {
         "hasMore": before or after,

@@ -461,6 +461,9 @@ def search_messages(actor_id: str, q: Any, conversation_id: Any = None, limit: A
         roster = convs.active_members(session, {m.conversation_id for m, _ in rows})
         positions = {conversation: ser.positions_of(entries) for conversation, entries in roster.items()}
         messages = ser.messages_out(session, rows, positions)
+        viewer = next((u for entries in roster.values() for m, u in entries if m.user_id == actor_id), None)
+        if not ser.sees_receipts(viewer):  # read receipts off: nobody's reads (settings.readReceipts)
+            messages = [ser.without_receipts(m) for m in messages]
     by_id = {p.id: p for p in places}
     items = [
         {
