@@ -205,9 +205,8 @@ def mentionable(roster: list[ser.RosterEntry], sender: ConversationMember, conve
 def _store_mentions(session: Session, msg: Message, roster: list[ser.RosterEntry]) -> None:
     """message_mentions rows for the members `msg` mentions (everyone else with @everyone),
     never its sender: one INSERT, none when it mentions nobody."""
-    mentioned = [m.user_id for m, _ in roster] if msg.mentions_everyone else list(msg.mentions or [])
     rows = [{"message_id": msg.id, "user_id": uid, "conversation_id": msg.conversation_id, "seq": msg.seq}
-            for uid in mentioned if uid != msg.sender_id]
+            for uid in sorted(_mentioned(msg, roster))]
     if rows:
         session.exec(sa.insert(mentions_t).values(rows))
 
@@ -530,23 +529,37 @@ def edit_message(actor_id: str, message_id: Any, content: Any) -> dict[str, Any]
         positions = ser.positions_of(roster)
         if text == msg.content:  # nothing changed: no edit mark, no event
             return as_seen_by(serialize_with(session, msg, sender, positions), roster, actor_id)
+        # Mentions follow the new text: a member mentioned now has it among their mentions, one
+        # no longer mentioned does not. The type is asked only when @everyone could count.
+        me = next(m for m, _ in roster if m.user_id == actor_id)
+        conversation_type = "direct"
+        if me.is_admin and "@" + formatting.EVERYONE in text.lower():
+            conversation_type = session.execute(
+                sa.select(col(Conversation.type)).where(col(Conversation.id) == msg.conversation_id)).scalar_one()
+        before = _mentioned(msg, roster)
         now = utcnow()
         msg.content, msg.is_edited, msg.edited_at, msg.updated_at = text, True, now, now
         msg.search_text = search.search_text(text, file_names)
-        # Mentions follow the new text (a member mentioned now has it among their mentions).
-        me = next(m for m, _ in roster if m.user_id == actor_id)
-        conversation_type = session.execute(
-            sa.select(col(Conversation.type)).where(col(Conversation.id) == msg.conversation_id)).scalar_one()
         _apply_rendering(msg, formatting.render(text, mentionable(roster, me, conversation_type)))
-        session.exec(sa.delete(mentions_t).where(mentions_t.c.message_id == mid))
+        after = _mentioned(msg, roster)
+        if before:
+            session.exec(sa.delete(mentions_t).where(mentions_t.c.message_id == mid))
         session.flush()
         _store_mentions(session, msg, roster)
         out = serialize_with(session, msg, sender, positions)
         publish_message_updated(session, out, roster)
-        convs.publish_unread_counts(session, msg.conversation_id, convs.unread_counts(
-            session, msg.conversation_id, [m.user_id for m, _ in roster if m.user_id != actor_id
-                                           and m.last_read_seq < msg.seq]))
+        # Those whose unread mentions changed hear their counts (none for a plain edit).
+        changed = [m.user_id for m, _ in roster if m.user_id in before ^ after and m.last_read_seq < msg.seq]
+        if changed:
+            convs.publish_unread_counts(session, msg.conversation_id,
+                                        convs.unread_counts(session, msg.conversation_id, changed))
         return as_seen_by(out, roster, actor_id)
+
+
+def _mentioned(msg: Message, roster: list[ser.RosterEntry]) -> set[str]:
+    """Who counts `msg` among their mentions (message_mentions rows): its sender never."""
+    ids = {m.user_id for m, _ in roster} if msg.mentions_everyone else set(msg.mentions or [])
+    return ids - {msg.sender_id} if msg.sender_id else ids
 
 
 def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
@@ -567,10 +580,12 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
         now = utcnow()
         msg.content, msg.is_deleted, msg.deleted_at, msg.updated_at = "", True, now, now
         msg.search_text = ""
+        had_mentions = bool(msg.mentions or msg.mentions_everyone)
         _apply_rendering(msg, formatting.render(""))
         uploads.remove_message_files(session, mid)  # blobs and thumbnails go right after the commit
         session.exec(sa.delete(table(Reaction)).where(table(Reaction).c.message_id == mid))
-        session.exec(sa.delete(mentions_t).where(mentions_t.c.message_id == mid))
+        if had_mentions:
+            session.exec(sa.delete(mentions_t).where(mentions_t.c.message_id == mid))
         session.flush()
         out = serialize_with(session, msg, sender, positions)
         publish_message_updated(session, out, roster)
