@@ -85,6 +85,9 @@ async def test_presence_crosses_processes(connect, two_backends) -> None:
     assert asked["data"]["presence"][bob.id]["status"] == "online"
     # A second connection of bob's on A: going away on B leaves him online.
     bob_on_a = await connect(bob, base_url=process_a.url)
+    # Process A writes this connection to Redis from its presence thread (never in the
+    # handler): give it one heartbeat, or the "away" below could overtake it.
+    await asyncio.sleep(float(BACKEND_ENV["PRESENCE_HEARTBEAT_SECONDS"]) + 0.5)
     await bob_on_b.call("chat:set_presence", {"status": "away"})
     await alice_on_a.assert_nothing("chat:presence_update", within=1.0)
     await bob_on_a.disconnect()
