@@ -16,6 +16,7 @@ import copy
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -387,10 +388,11 @@ async def test_reading_a_mention(world: World, verify: Verifier) -> None:
 
 
 async def test_mute_pin_archive_and_back(world: World, verify: Verifier) -> None:
-    for change in ({"muted": True}, {"muted": True, "muted_for": 3600}, {"pinned": True}, {"muted": False},
-                   {"archived": True}, {"archived": False}, {"pinned": True}, {"pinned": False}):
-        await verify(lambda change=change: conversations.update_preferences(world.bob, world.team, **change),
-                     *world.everyone)
+    changes: list[dict[str, Any]] = [
+        {"muted": True}, {"muted": True, "muted_for": 3600}, {"pinned": True}, {"muted": False},
+        {"archived": True}, {"archived": False}, {"pinned": True}, {"pinned": False}]
+    for change in changes:
+        await verify(partial(conversations.update_preferences, world.bob, world.team, **change), *world.everyone)
 
 
 async def test_a_pinned_conversation_stays_on_top_as_messages_arrive(world: World, verify: Verifier) -> None:
