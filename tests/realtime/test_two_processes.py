@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
 
 from tests.realtime.conftest import BACKEND_ENV, EVENT_TIMEOUT
 from tests.support.backend_process import BackendProcess, running_backend
@@ -22,9 +23,15 @@ def two_backends(pg_url: str) -> Iterator[tuple[BackendProcess, BackendProcess]]
     run = uuid.uuid4().hex
     env = {**BACKEND_ENV, "REDIS_EVENTS_CHANNEL": f"utool_test:{run}",
            "REDIS_PRESENCE_PREFIX": f"utool_test:presence:{run}"}
-    with running_backend(pg_url, redis_url=redis_url, env=env) as a, \
-            running_backend(pg_url, redis_url=redis_url, env=env) as b:
-        yield a, b
+    try:
+        with running_backend(pg_url, redis_url=redis_url, env=env) as a, \
+                running_backend(pg_url, redis_url=redis_url, env=env) as b:
+            yield a, b
+    finally:  # the presence keys the two processes left behind
+        client = redis.Redis.from_url(redis_url)
+        stale = list(client.scan_iter(f"{env['REDIS_PRESENCE_PREFIX']}:*"))
+        if stale:
+            client.delete(*stale)
 
 
 async def test_a_client_on_one_process_receives_live_what_a_client_on_the_other_sends(connect, two_backends) -> None:
