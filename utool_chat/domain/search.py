@@ -46,7 +46,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Attachment, Conversation, ConversationMember, Message, User
@@ -304,7 +304,7 @@ _members = sa.inspect(ConversationMember).local_table
 _messages = sa.inspect(Message).local_table
 
 
-def _places(session: Any, actor_id: str, conversation_id: str | None) -> list[Place]:
+def _places(session: Session, actor_id: str, conversation_id: str | None) -> list[Place]:
     """Every conversation the actor is an active member of (or just `conversation_id`,
     404 unless they are), with what in: is matched against. One query."""
     me, other = _members.alias("me"), _members.alias("other")
