@@ -111,7 +111,12 @@ def test_blank_message_is_not_sent_but_a_link_attachment_alone_is(app_server, si
     page.get_by_test_id("message-input").press("Enter")
     expect(page.get_by_test_id("message")).to_have_count(2)
     sent = page.get_by_test_id("message").last
-    expect(sent.get_by_test_id("attachment-image").locator("img")).to_have_attribute("src", "https://example.com/photos/beach.jpg")
-    expect(sent.get_by_test_id("attachment-file")).to_contain_text("plan.pdf")
+    # Links are links (opened in a new tab), never loaded by the page: not even the picture.
+    links = sent.get_by_test_id("attachment-link")
+    expect(links).to_have_count(2)
+    expect(links.first).to_have_attribute("href", "https://example.com/photos/beach.jpg")
+    expect(links.first).to_contain_text("beach.jpg")
+    expect(links.last).to_contain_text("plan.pdf")
+    expect(sent.locator("img")).to_have_count(0)
     expect(page.get_by_test_id("pending-attachment")).to_have_count(0)
     expect(sent.get_by_test_id("message-status")).to_have_attribute("data-status", "sent")

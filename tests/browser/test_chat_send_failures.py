@@ -1,8 +1,9 @@
 """Sends that fail show "Not sent" with Retry; Retry re-sends the same message exactly once.
-Image links that do not load show a fallback tile instead of a broken image."""
+Photos that do not load show a fallback tile instead of a broken image."""
 
 from __future__ import annotations
 
+import io
 import time
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from limits import parse
 from playwright.sync_api import expect
 
+from tests import media_samples as samples
 from tests.browser.chat_helpers import (
     allow_fast_seeding,
     direct_conversation,
@@ -21,7 +23,10 @@ from tests.browser.chat_helpers import (
 )
 from tests.browser.conftest import PASSWORD, screenshot
 from utool_chat import config
-from utool_chat.domain import accounts, messages
+from utool_chat.db.engine import session_scope
+from utool_chat.db.models import Attachment
+from utool_chat.domain import accounts, messages, uploads
+from utool_chat.storage import get_storage
 
 pytestmark = pytest.mark.browser
 
@@ -80,20 +85,24 @@ def test_rate_limited_send_offers_retry_and_retry_sends_it_once(app_server, sign
 def test_image_that_fails_to_load_shows_a_fallback_tile_with_its_name(app_server, signed_in):
     alice, bob, conversation = friends_in_direct_chat()
     allow_fast_seeding()
-    broken = {
-        "url": f"{app_server.url}/no-such-upload/beach-sunset.jpg", "type": "image/jpeg",
-        "name": "beach-sunset.jpg", "size": None,
-    }
-    working = {"url": f"{app_server.url}/favicon.ico", "type": "image/x-icon", "name": "favicon.ico", "size": None}
-    messages.send_message(bob["_id"], conversation["_id"], "Look at this view!", attachments=[broken], temp_id="img-1")
-    messages.send_message(bob["_id"], conversation["_id"], "And our logo", attachments=[working], temp_id="img-2")
+    broken = uploads.store_upload(bob["_id"], "beach-sunset.png", io.BytesIO(samples.png((40, 30))))
+    working = uploads.store_upload(bob["_id"], "logo.png", io.BytesIO(samples.png((30, 30), (0, 0, 200))))
+    messages.send_message(bob["_id"], conversation["_id"], "Look at this view!",
+                          attachments=[{"uploadId": broken["_id"]}], temp_id="img-1")
+    messages.send_message(bob["_id"], conversation["_id"], "And our logo",
+                          attachments=[{"uploadId": working["_id"]}], temp_id="img-2")
+    # The store lost the first picture's thumbnail: its URL answers an error, not an image.
+    with session_scope() as session:
+        row = session.get(Attachment, broken["_id"])
+        assert row is not None and row.thumbnail_key
+        get_storage().delete([row.thumbnail_key])
 
     page = signed_in(alice)
     open_conversation(page, app_server.url, conversation["_id"])
     broken_msg = page.get_by_test_id("message").filter(has_text="Look at this view!")
     tile = broken_msg.get_by_test_id("attachment-fallback")
     expect(tile).to_be_visible()
-    expect(tile).to_contain_text("beach-sunset.jpg")
+    expect(tile).to_contain_text("beach-sunset.png")
     expect(broken_msg.locator("img.chat-attach-img")).to_have_attribute("data-broken", "true")
     working_msg = page.get_by_test_id("message").filter(has_text="And our logo")
     expect(working_msg.locator("img.chat-attach-img")).to_be_visible()

@@ -167,7 +167,8 @@ def test_only_web_links_become_clickable_attachments():
     assert v.attachment_view({"url": "javascript:alert(1)", "type": "image/png"}).is_link is False
     assert v.attachment_view({"url": "javascript:alert(1)", "type": "image/png"}).is_image is False
     image = v.attachment_view(v.attachment_from_url("https://example.com/cat.jpg"))
-    assert image.is_image and image.is_link and image.name == "cat.jpg"
+    # An external picture is a link, never loaded inline (the host would see every viewer).
+    assert not image.is_image and image.is_link and image.name == "cat.jpg" and image.url == "https://example.com/cat.jpg"
 
 
 def test_list_labels_follow_the_readers_time_zone():

@@ -266,6 +266,28 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
+def is_photo(attachment: Mapping[str, Any]) -> bool:
+    """An attachment shown as a picture: a raster image (SVG is a file: never rendered)."""
+    kind = str(attachment.get("type") or "")
+    return kind.startswith("image/") and kind != "image/svg+xml"
+
+
+def attachments_label(attachments: Sequence[Mapping[str, Any]] | None) -> str:
+    """What a message carries, in words, for previews of a message without text: "Photo",
+    "3 photos", "File: report.pdf", "2 files", "3 attachments". The one rule behind every
+    preview of a captionless message (the served `snippet`, the conversation list,
+    notifications); names are the user's text, kept as text."""
+    items = list(attachments or [])
+    if not items:
+        return ""
+    photos = sum(1 for a in items if is_photo(a))
+    if photos == len(items):
+        return "Photo" if photos == 1 else f"{photos} photos"
+    if len(items) == 1:
+        return snippet(f"File: {items[0].get('name') or 'file'}")
+    return f"{len(items)} files" if photos == 0 else f"{len(items)} attachments"
+
+
 # --- helpers for views ----------------------------------------------------------------------
 
 

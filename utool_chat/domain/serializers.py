@@ -186,7 +186,8 @@ def message_out(
         # What every client shows (domain/formatting.py): sanitised HTML of the content's
         # Markdown, and its plain text for previews and notifications.
         "contentHtml": content_html,
-        "snippet": snippet,
+        # A message without text says what it carries instead ("Photo", "File: x.pdf").
+        "snippet": snippet or ("" if deleted else formatting.attachments_label(attachments)),
         # Member ids the message mentions (fixed when it was stored) and @everyone.
         "mentions": [] if deleted else list(msg.mentions or []),
         "mentionsEveryone": False if deleted else msg.mentions_everyone,

@@ -6,11 +6,12 @@ reader's id, time zone and clock; the chat substates (`state/chat/`) publish the
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from utool_chat.domain import permissions
+from utool_chat.domain import file_urls, formatting, permissions
 from utool_chat.state.chat_slice import Chat, activity_time, message_key, typing_names
 
 RECENT_CHUNK = 25  # recent_messages holds < 2 chunks; older_messages changes every chunk
@@ -30,10 +31,22 @@ class ReactionView:
 
 @dataclasses.dataclass
 class AttachmentView:
-    url: str = ""
+    """One attachment as a message (or the composer) shows it. Uploads are ours: their URLs
+    are signed for the viewer and absolute on the API's origin. A link is shown as a link,
+    never loaded by the viewer's browser (no third-party fetches)."""
+
+    url: str = ""  # the file (signed), or the link
     name: str = ""
-    is_image: bool = False
-    is_link: bool = False  # only http(s) URLs become links/images
+    is_image: bool = False  # an upload shown inline: a raster image with a thumbnail
+    is_link: bool = False  # an external http(s) link (anything else is not a link at all)
+    is_upload: bool = False
+    thumb_url: str = ""  # signed thumbnail of an inline image
+    width: int = 0  # what the inline image reserves (CSS px), from the stored size
+    height: int = 0
+    full_width: int = 0  # the picture's own size (the lightbox)
+    full_height: int = 0
+    size_label: str = ""  # "1.2 MB", "" when unknown
+    kind: str = "file"  # icon family: image, pdf, audio, video, archive, text, file
 
 
 @dataclasses.dataclass
@@ -170,21 +183,84 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def is_image_attachment(attachment: dict[str, Any]) -> bool:
-    kind = str(attachment.get("type") or "")
-    url = str(attachment.get("url") or "").split("?", 1)[0].lower()
-    return kind.startswith("image/") or url.endswith(IMAGE_EXTENSIONS)
-
-
 def is_web_url(url: Any) -> bool:
     return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
 
 
-def attachment_view(attachment: dict[str, Any]) -> AttachmentView:
+INLINE_MAX_WIDTH = 280  # px: an inline image's largest width in a bubble
+INLINE_MAX_HEIGHT = 320
+
+
+@functools.lru_cache(maxsize=1)
+def api_origin() -> str:
+    """Where the browser reaches the backend (rxconfig's api_url, from API_URL): file URLs
+    are paths on it."""
+    from reflex.config import get_config
+
+    return str(get_config().api_url or "").rstrip("/")
+
+
+def file_src(viewer_id: str, url: Any) -> str:
+    """What a browser of `viewer_id` loads for a URL the server sent: one of our file URLs
+    signed for them (domain/file_urls.py) on the API's origin; anything else unchanged."""
+    if file_urls.parse(url) is None:
+        return str(url or "")
+    return api_origin() + file_urls.sign_url(viewer_id, url)
+
+
+def size_label(size: Any) -> str:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return ""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 2**20:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 2**20:.1f} MB"
+
+
+def file_kind(mime_type: Any, name: Any) -> str:
+    kind = str(mime_type or "").lower()
+    ext = str(name or "").rsplit(".", 1)[-1].lower() if "." in str(name or "") else ""
+    if kind == "application/pdf" or ext == "pdf":
+        return "pdf"
+    for family in ("image", "audio", "video"):
+        if kind.startswith(family + "/"):
+            return family
+    if kind in ("application/zip", "application/gzip", "application/x-tar", "application/x-7z-compressed") or ext in (
+        "zip", "gz", "tgz", "tar", "7z", "rar",
+    ):
+        return "archive"
+    if kind.startswith("text/"):
+        return "text"
+    return "file"
+
+
+def _inline_box(width: Any, height: Any) -> tuple[int, int]:
+    """The size an inline image takes (its aspect ratio, at most INLINE_MAX_* px), so the
+    bubble has its final size before the picture arrives."""
+    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+        return 0, 0
+    scale = min(1.0, INLINE_MAX_WIDTH / width, INLINE_MAX_HEIGHT / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def attachment_view(attachment: dict[str, Any], viewer_id: str = "") -> AttachmentView:
     url = str(attachment.get("url") or "")
-    name = attachment.get("name") or url.rstrip("/").rsplit("/", 1)[-1] or url
-    web = is_web_url(url)
-    return AttachmentView(url=url, name=str(name), is_image=web and is_image_attachment(attachment), is_link=web)
+    name = str(attachment.get("name") or url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or url)
+    kind = file_kind(attachment.get("type"), name)
+    size = size_label(attachment.get("size"))
+    if attachment.get("uploadId") or file_urls.parse(url) is not None:
+        thumb = attachment.get("thumbnailUrl")
+        width, height = _inline_box(attachment.get("width"), attachment.get("height"))
+        inline = bool(thumb) and width > 0 and formatting.is_photo(attachment)
+        return AttachmentView(
+            url=file_src(viewer_id, url), name=name, is_image=inline, is_link=False, is_upload=True,
+            thumb_url=file_src(viewer_id, thumb) if inline else "", width=width, height=height,
+            full_width=attachment.get("width") or 0 if inline else 0,
+            full_height=attachment.get("height") or 0 if inline else 0,
+            size_label=size, kind=kind,
+        )
+    return AttachmentView(url=url, name=name, is_link=is_web_url(url), size_label=size, kind=kind)
 
 
 def attachment_from_url(url: str) -> dict[str, Any]:
@@ -220,7 +296,7 @@ def conversation_title(conversation: dict[str, Any], me: str) -> str:
 
 def conversation_avatar(conversation: dict[str, Any], me: str) -> str:
     if conversation.get("avatar"):
-        return conversation["avatar"]
+        return file_src(me, conversation["avatar"])  # a group picture is an upload
     if conversation.get("type") == "direct":
         others = [p for p in conversation.get("participants") or [] if p.get("_id") != me]
         if others:
@@ -245,7 +321,7 @@ def message_snippet(message: dict[str, Any] | None, conversation: dict[str, Any]
     elif message.get("content", "").strip():
         body = snippet(message["content"])
     elif message.get("attachments"):
-        body = "📷 Photo" if all(is_image_attachment(a) for a in message["attachments"]) else "📎 Attachment"
+        body = formatting.attachments_label(message["attachments"])
     else:
         body = ""
     sender = message.get("sender") or {}
@@ -348,7 +424,7 @@ def build_message_views(chat: Chat, conversation_id: str, me: str, tz: tzinfo, n
                 reply_name=display_name(reply.get("sender")) if reply else "",
                 reply_content=_quote_text(reply) if reply else "",
                 reactions=[] if deleted else _reaction_views(msg, me, names),
-                attachments=[] if deleted else [attachment_view(a) for a in msg.get("attachments") or []],
+                attachments=[] if deleted else [attachment_view(a, me) for a in msg.get("attachments") or []],
                 # A copy not confirmed yet (no _id) has no editableUntil and cannot be deleted.
                 can_edit=permissions.can_edit(msg, me, now),
                 can_delete=permissions.can_delete(msg, me, i_am_group_admin),

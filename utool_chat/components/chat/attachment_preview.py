@@ -1,88 +1,34 @@
-"""AttachmentPreview: attachments given as links.
+"""AttachmentPreview: what the next message will carry, in the composer.
 
-In the composer, the links waiting to be sent (a thumbnail for images, a file chip
-otherwise, each removable) and the "attach a link" popover; in a message, the same
-thumbnail/chip. Only http(s) URLs become images or links (never `javascript:`).
+- Files (uploads): the paperclip opens the file picker (several files), files can be dropped
+  onto the conversation or an image pasted into it. assets/uploads.js
+  (`window.utool.attachments`) uploads each one at once and shows it in the #chat-uploads
+  host rendered here (thumbnail or type tile, name, size, progress bar, error, remove);
+  React renders the host empty and only sets its data attributes: the open conversation
+  (pending files are kept per conversation), the API origin, MAX_UPLOAD_BYTES and the
+  server's own "too large" sentence (the browser checks the size first, in the same words).
+- Links: the link button's popover adds a link attachment; pending links are listed here
+  (removable). A link is shown as a link, never loaded by the page.
+
+A message's attachments are rendered by message_attachments.py.
 """
 
 from __future__ import annotations
 
 import reflex as rx
-from reflex_base.vars.base import Var
 
+from utool_chat import config
+from utool_chat.components.chat.message_attachments import file_icon
+from utool_chat.domain import uploads
+from utool_chat.domain.messages import MAX_ATTACHMENTS
 from utool_chat.state.chat import ComposerState
-from utool_chat.state.chat_views import AttachmentView
-
-
-def _file_chip(att: AttachmentView) -> rx.Component:
-    return rx.hstack(
-        rx.icon("file-text", size=16, flex_shrink="0"),
-        rx.text(att.name, class_name="truncate", size="2"),
-        align="center",
-        spacing="2",
-        min_width="0",
-    )
-
-
-# React's own load/error listeners on the <img>: a broken image is marked (CSS then shows
-# the fallback tile beside it); a later successful load (the element reused for another
-# message, or the link came back) clears the mark.
-_MARK_BROKEN: Var[str] = Var(_js_expr="((e) => { e.currentTarget.dataset.broken = 'true'; })")
-_CLEAR_BROKEN: Var[str] = Var(_js_expr="((e) => { delete e.currentTarget.dataset.broken; })")
-
-
-def _image_fallback(att: AttachmentView) -> rx.Component:
-    """Shown instead of an image that failed to load: an icon and the file name."""
-    return rx.box(
-        rx.center(rx.icon("image-off", size=20), class_name="chat-attach-fallback-icon"),
-        rx.box(
-            rx.text(att.name, size="2", weight="medium", class_name="truncate", as_="div"),
-            rx.text("Image could not be loaded", size="1", as_="div", class_name="chat-attach-fallback-hint"),
-            min_width="0",
-        ),
-        class_name="chat-attach-fallback",
-        custom_attrs={"data-testid": "attachment-fallback"},
-    )
-
-
-def message_attachment(att: AttachmentView) -> rx.Component:
-    return rx.cond(
-        att.is_image,
-        rx.el.a(
-            rx.el.img(
-                src=att.url,
-                alt=att.name,
-                class_name="chat-attach-img",
-                loading="lazy",
-                custom_attrs={"onError": _MARK_BROKEN, "onLoad": _CLEAR_BROKEN},
-            ),
-            _image_fallback(att),
-            href=att.url,
-            target="_blank",
-            rel="noopener noreferrer nofollow",
-            custom_attrs={"data-testid": "attachment-image"},
-        ),
-        rx.cond(
-            att.is_link,
-            rx.el.a(
-                _file_chip(att),
-                href=att.url,
-                target="_blank",
-                rel="noopener noreferrer nofollow",
-                class_name="chat-file-chip",
-                custom_attrs={"data-testid": "attachment-file"},
-            ),
-            rx.box(_file_chip(att), class_name="chat-file-chip", custom_attrs={"data-testid": "attachment-file"}),
-        ),
-    )
+from utool_chat.state.chat_views import AttachmentView, api_origin
 
 
 def _pending_item(att: AttachmentView) -> rx.Component:
     return rx.box(
-        rx.cond(
-            att.is_image,
-            rx.image(src=att.url, alt=att.name, class_name="chat-pending-thumb"),
-            rx.center(rx.icon("file-text", size=20), class_name="chat-pending-thumb"),
+        rx.center(
+            rx.cond(att.is_link, rx.icon("link", size=18), file_icon(att.kind, 18)), class_name="chat-pending-thumb"
         ),
         rx.text(att.name, size="1", class_name="truncate", max_width="120px"),
         rx.icon_button(
@@ -100,20 +46,69 @@ def _pending_item(att: AttachmentView) -> rx.Component:
     )
 
 
+def _uploads_host() -> rx.Component:
+    """Filled by assets/uploads.js; React sets only its attributes."""
+    return rx.el.div(
+        id="chat-uploads",
+        class_name="chat-uploads",
+        hidden=True,
+        custom_attrs={
+            "data-testid": "pending-uploads",
+            "aria-live": "polite",
+            "aria-label": "Files to send",
+            "data-conversation-id": ComposerState.current_id,
+            "data-editing": rx.cond(ComposerState.editing_id != "", "true", "false"),
+            "data-api": api_origin(),
+            "data-max-bytes": str(config.settings.max_upload_bytes),
+            "data-too-large": uploads.too_large().message,
+            "data-max-files": str(MAX_ATTACHMENTS),
+        },
+    )
+
+
 def attachment_preview() -> rx.Component:
-    """The links that will go with the next message."""
-    return rx.cond(
-        ComposerState.pending_attachments.length() > 0,
-        rx.box(rx.foreach(ComposerState.pending_attachments, _pending_item), class_name="chat-pending"),
+    """What will go with the next message: uploaded files (uploads.js) and links."""
+    return rx.fragment(
+        rx.script(src=rx.asset("uploads.js")),
+        _uploads_host(),
+        rx.cond(
+            ComposerState.pending_attachments.length() > 0,
+            rx.box(rx.foreach(ComposerState.pending_attachments, _pending_item), class_name="chat-pending"),
+        ),
+    )
+
+
+def attach_file_button() -> rx.Component:
+    """The paperclip: opens the file picker (uploads.js clicks the hidden input, in the same
+    click, so the browser allows it)."""
+    return rx.fragment(
+        rx.el.input(
+            type="file",
+            multiple=True,
+            id="chat-file-input",
+            class_name="chat-file-input",
+            tab_index=-1,
+            custom_attrs={"aria-hidden": "true", "data-testid": "file-input"},
+        ),
+        rx.icon_button(
+            rx.icon("paperclip", size=18),
+            variant="ghost",
+            color_scheme="gray",
+            radius="full",
+            size="2",
+            type="button",
+            aria_label="Attach files",
+            custom_attrs={"data-testid": "attach-file-button", "data-upload-pick": "true"},
+        ),
     )
 
 
 def attach_link_button() -> rx.Component:
-    """The paperclip: a small form that adds a link as an attachment."""
+    """A small form that adds a link as an attachment."""
     return rx.popover.root(
         rx.popover.trigger(
             rx.icon_button(
-                rx.icon("paperclip", size=18),
+                rx.icon("link", size=18),
                 variant="ghost",
                 color_scheme="gray",
                 radius="full",
@@ -127,7 +122,8 @@ def attach_link_button() -> rx.Component:
             rx.form(
                 rx.vstack(
                     rx.text("Attach a link", weight="bold", size="2"),
-                    rx.text("Images (png, jpg, gif, webp) show as a preview.", size="1", color_scheme="gray"),
+                    rx.text("Shown as a link. To send a photo or a file, use the paperclip.", size="1",
+                            color_scheme="gray"),
                     rx.hstack(
                         rx.input(
                             name="url",

@@ -2,7 +2,7 @@
 
 A textarea that grows with its text (CSS field-sizing), Enter sends and Shift+Enter adds a
 line (window.utoolChat), nothing is sent when blank. Shows the reply-to or edit banner and
-the pending link attachments. Keystrokes report typing (throttled to one per 2 s); blur,
+the pending files and links (attachment_preview.py). Keystrokes report typing (throttled to one per 2 s); blur,
 3 s of idle and sending report that typing stopped.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.event import EventCallback
 
-from utool_chat.components.chat.attachment_preview import attach_link_button, attachment_preview
+from utool_chat.components.chat.attachment_preview import attach_file_button, attach_link_button, attachment_preview
 from utool_chat.state.chat import ComposerState
+from utool_chat.state.chat.attachments import UPLOADS_FIELD
 
 
 def _banner(
@@ -63,8 +64,11 @@ def message_input() -> rx.Component:
         rx.box(
             # Outside the message form: the link form lives in a portal, and React would
             # bubble its submit into an enclosing form.
+            attach_file_button(),
             attach_link_button(),
             rx.form(
+                # The finished uploads, set by assets/uploads.js as the form is submitted.
+                rx.el.input(type="hidden", name=UPLOADS_FIELD),
                 rx.el.textarea(
                     id="chat-input",
                     name="content",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
-from utool_chat.components.chat.attachment_preview import message_attachment
+from utool_chat.components.chat.message_attachments import message_attachments
 from utool_chat.state.chat import ChatState, ComposerState, MessageActionsState, OutboxState
 from utool_chat.state.chat_views import REACTION_CHOICES, MessageView
 
@@ -69,7 +69,7 @@ def _body(msg: MessageView) -> rx.Component:
         ),
         rx.box(
             _reply_quote(msg),
-            rx.foreach(msg.attachments, message_attachment),
+            message_attachments(msg),
             rx.cond(
                 msg.content != "",
                 rx.text(msg.content, class_name="chat-text", as_="span", custom_attrs={"data-testid": "message-text"}),

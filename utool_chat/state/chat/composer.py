@@ -1,5 +1,7 @@
 """ComposerState: the message box — its submit, the reply or edit target, pending links, typing.
 
+Uploaded files are the browser's until a message takes them (state/chat/attachments.py).
+
 The draft's text lives in the browser's textarea (`#chat-input`, uncontrolled: no round trip
 per keystroke); the form sends it on submit. A new message or reply goes to the outbox
 (OutboxState); in edit mode the text replaces the message being edited.
@@ -16,6 +18,7 @@ from utool_chat.domain import messages
 from utool_chat.domain import typing as typing_signals
 from utool_chat.domain.errors import DomainError
 from utool_chat.domain.messages import MAX_ATTACHMENTS
+from utool_chat.state.chat.attachments import UPLOADS_FIELD, ready_uploads
 from utool_chat.state.chat.outbox import Draft, OutboxState
 from utool_chat.state.chat.store import ChatState
 from utool_chat.state.chat_slice import update_message
@@ -76,9 +79,11 @@ class ComposerState(ChatState):
             async for update in self._save_edit(me, content):
                 yield update
             return
-        if not content.strip() and not self.pending_attachments:
+        # Files the browser uploaded (assets/uploads.js hands them over in the form).
+        uploaded = ready_uploads(form_arg(form).get(UPLOADS_FIELD))
+        if not content.strip() and not self.pending_attachments and not uploaded:
             return  # blank: nothing to send
-        attachments = [attachment_from_url(a.url) for a in self.pending_attachments]
+        attachments = [attachment_from_url(a.url) for a in self.pending_attachments] + uploaded
         reply_to = self.reply_to_id or None
         self._reset()
         yield CLEAR_INPUT
