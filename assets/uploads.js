@@ -16,10 +16,14 @@
  * progress bar, the error if any and a remove button. Names are set as text, never HTML.
  *
  * takeReady(conversationId) -> {busy, items: [{uploadId, name, type, size, thumbnailUrl?,
- * width?, height?}]} is PLAN.md's contract 3: if no upload is still running, the finished
- * ones leave the pending list and belong to the message being composed. Until the browser
- * outbox calls it, the composer form's submit calls it here (a capture listener) and hands
- * the items to the Reflex composer in the form's hidden `uploads` field.
+ * width?, height?, previewUrl?}]} is PLAN.md's contract 3: if no upload is still running, the
+ * finished ones leave the pending list and belong to the message being composed.
+ * `thumbnailUrl` is the server's stable URL (it needs the Bearer header: the Reflex views
+ * sign it); `previewUrl` is a blob: URL of the local picture, for a bubble drawn in the
+ * browser before the server's copy arrives. Until the browser outbox calls takeReady, the
+ * composer form's submit calls it here (the capture listener at the end of "where files
+ * come from") and hands the items to the Reflex composer in the form's hidden `uploads`
+ * field: the one piece of glue to drop when the outbox takes over.
  *
  * Loaded on every mount of the composer; idempotent. Holds only the pending files.
  */
@@ -161,7 +165,9 @@
       if (list.some((i) => i.status === 'uploading')) return { busy: true, items: [] };
       const ready = list.filter((i) => i.status === 'ready');
       pending.set(cid || currentCid(), list.filter((i) => i.status !== 'ready'));
-      for (const item of ready) if (item.preview) URL.revokeObjectURL(item.preview);
+      // The local picture stays loadable for a while: an optimistic bubble may show it
+      // (`previewUrl`) until the server's copy, with its signed URLs, replaces it.
+      for (const item of ready) if (item.preview) setTimeout(() => URL.revokeObjectURL(item.preview), 120000);
       notice = '';
       render();
       return {
@@ -171,6 +177,7 @@
           const out = { uploadId: u._id, name: u.name, type: u.type, size: u.size };
           if (u.thumbnailUrl) out.thumbnailUrl = u.thumbnailUrl;
           if (u.width) { out.width = u.width; out.height = u.height; }
+          if (i.preview) out.previewUrl = i.preview;  // blob: URL of the local file (photos)
           return out;
         }),
       };
@@ -191,7 +198,6 @@
 
   function build(item) {
     const row = el('div', 'chat-upload');
-    row.dataset.testid = 'pending-attachment';
     row.setAttribute('data-testid', 'pending-attachment');
     row.dataset.kind = 'upload';
     const tile = el('div', 'chat-upload-thumb');

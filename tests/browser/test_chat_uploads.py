@@ -270,6 +270,18 @@ def test_pending_files_belong_to_their_conversation_and_can_be_taken_back(app_se
         assert time.monotonic() < deadline, "the removed upload is still served"
         time.sleep(0.2)
 
+    # Contract 3 (PLAN.md), as the browser outbox will call it at compose time.
+    assert page.evaluate(f"() => window.utool.attachments.takeReady('{with_carol['_id']}')") == {
+        "busy": False, "items": []}
+    drop_files(page, [as_file("notes.pdf", "application/pdf", samples.PDF)])
+    expect(pending_uploads(page)).to_have_attribute("data-status", "ready", timeout=UPLOAD_TIMEOUT_MS)
+    taken = page.evaluate(f"() => window.utool.attachments.takeReady('{with_bob['_id']}')")
+    assert taken["busy"] is False and len(taken["items"]) == 1
+    item = taken["items"][0]
+    assert (item["name"], item["type"], item["size"]) == ("notes.pdf", "application/pdf", len(samples.PDF))
+    assert len(item["uploadId"]) == 32 and "thumbnailUrl" not in item
+    expect(pending_uploads(page)).to_have_count(0)  # the message owns it now
+
 
 def test_a_non_member_cannot_load_the_picture_another_users_page_holds(app_server, signed_in):
     alice, bob, conversation = friends_in_direct_chat()
