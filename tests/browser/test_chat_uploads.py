@@ -97,6 +97,22 @@ def loaded(image_locator) -> None:
     assert image_locator.evaluate("(img) => img.naturalWidth") > 0
 
 
+AXE = os.path.join(os.path.dirname(__file__), "..", "..", ".tools", "node_modules", "axe-core", "axe.min.js")
+
+
+def axe_violations(page, *selectors: str) -> list:
+    """axe-core's WCAG A/AA findings inside the given parts of the page."""
+    page.add_script_tag(path=AXE)
+    return page.evaluate(
+        """async (selectors) => {
+          const found = await axe.run({ include: selectors.map((s) => [s]) },
+                                      { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] });
+          return found.violations.map((v) => [v.id, v.nodes.map((n) => n.target.join(' '))]);
+        }""",
+        list(selectors),
+    )
+
+
 def test_drop_paste_send_view_and_download_between_two_users(app_server, signed_in, tmp_path):
     alice, bob, conversation = friends_in_direct_chat()
     cid = conversation["_id"]
@@ -138,6 +154,7 @@ def test_drop_paste_send_view_and_download_between_two_users(app_server, signed_
     expect(document).to_have_attribute("data-status", "ready", timeout=UPLOAD_TIMEOUT_MS)
     expect(picture.get_by_test_id("upload-progress")).to_have_attribute("value", "100")
     screenshot(page_a, "uploads-composer-pending-desktop")
+    assert axe_violations(page_a, "#chat-uploads", ".chat-composer") == []
     box.press("Enter")
 
     sent = page_a.get_by_test_id("message").filter(has_text="Holiday pictures")
@@ -156,6 +173,7 @@ def test_drop_paste_send_view_and_download_between_two_users(app_server, signed_
     expect(card).to_contain_text("report.pdf")
     expect(card).to_have_attribute("download", "report.pdf")
     screenshot(page_b, "uploads-image-message-and-file-card-desktop")
+    assert axe_violations(page_b, ".chat-attachments") == []
 
     # The lightbox: the full picture, a name, Download; Tab stays inside; Escape closes.
     received.get_by_test_id("attachment-image").click()
@@ -171,6 +189,7 @@ def test_drop_paste_send_view_and_download_between_two_users(app_server, signed_
     page_b.keyboard.press("Shift+Tab")
     assert page_b.evaluate("() => !!document.activeElement.closest('dialog[open]')")
     screenshot(page_b, "uploads-lightbox-desktop")
+    assert axe_violations(page_b, "dialog.chat-lightbox") == []
     page_b.keyboard.press("Escape")
     expect(lightbox).to_have_count(0)
     expect(received.get_by_test_id("attachment-image")).to_be_focused()
@@ -229,6 +248,7 @@ def test_a_file_over_the_limit_shows_the_servers_words_and_can_be_removed(app_se
     expect(item.get_by_test_id("upload-error")).to_have_text(uploads.too_large().message)
     expect(item.get_by_test_id("upload-error")).to_contain_text("25 MiB limit")
     screenshot(page, "uploads-too-large-desktop")
+    assert axe_violations(page, "#chat-uploads") == []
     page.get_by_test_id("message-input").press("Enter")  # nothing ready: nothing is sent
     expect(page.get_by_test_id("message")).to_have_count(0)
     item.get_by_role("button", name="Remove holiday-video.mp4").click()
