@@ -272,6 +272,21 @@
   // pending files of whatever conversation it now belongs to.
   setInterval(() => { if (host() !== shownHost || currentCid() !== shownCid) render(); }, 150);
 
+  // Signed file URLs expire: every quarter of their lifetime the page asks for its views
+  // again (state/chat/attachments.py), so a tab left open keeps showing its pictures.
+  let urlsSignedAt = Date.now();
+  const refreshUrls = () => {
+    const button = document.getElementById('chat-refresh-files');
+    urlsSignedAt = Date.now();
+    if (button) button.click();
+  };
+  api.refreshUrls = refreshUrls;
+  setInterval(() => {
+    const h = host();
+    const every = h ? Number(h.dataset.refreshMs) : 0;
+    if (every && Date.now() - urlsSignedAt >= every) refreshUrls();
+  }, 5000);
+
   // ----- where files come from ------------------------------------------------------------
 
   const inConversation = (node) => !!(node && node.closest && node.closest('[data-testid="conversation-view"]')) && !!host();

@@ -22,6 +22,7 @@ from utool_chat.components.chat.message_attachments import file_icon
 from utool_chat.domain import uploads
 from utool_chat.domain.messages import MAX_ATTACHMENTS
 from utool_chat.state.chat import ComposerState
+from utool_chat.state.chat.attachments import AttachmentsState, url_refresh_ms
 from utool_chat.state.chat_views import AttachmentView, api_origin
 
 
@@ -62,7 +63,20 @@ def _uploads_host() -> rx.Component:
             "data-max-bytes": str(config.settings.max_upload_bytes),
             "data-too-large": uploads.too_large().message,
             "data-max-files": str(MAX_ATTACHMENTS),
+            "data-refresh-ms": str(url_refresh_ms()),
         },
+    )
+
+
+def _refresh_urls_button() -> rx.Component:
+    """Clicked by uploads.js every quarter of the signed URLs' lifetime (a long-open tab)."""
+    return rx.el.button(
+        id="chat-refresh-files",
+        class_name="chat-hidden",
+        type="button",
+        tab_index=-1,
+        on_click=AttachmentsState.refresh_file_urls,
+        custom_attrs={"aria-hidden": "true"},
     )
 
 
@@ -71,6 +85,7 @@ def attachment_preview() -> rx.Component:
     return rx.fragment(
         rx.script(src=rx.asset("uploads.js")),
         _uploads_host(),
+        _refresh_urls_button(),
         rx.cond(
             ComposerState.pending_attachments.length() > 0,
             rx.box(rx.foreach(ComposerState.pending_attachments, _pending_item), class_name="chat-pending"),

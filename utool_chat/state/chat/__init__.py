@@ -9,6 +9,7 @@
     ├─ MessageActionsState     message_actions.py: react, delete
     ├─ ComposerState           composer.py: the message box, reply/edit target, links, typing
     ├─ OutboxState             outbox.py: sending (optimistic copy, failed, Retry/Discard)
+    ├─ AttachmentsState        attachments.py: uploads a message takes, fresh signed file URLs
     ├─ PeoplePickerState       people_picker.py: new chat / add members
     └─ ConversationSettingsState  conversation_settings.py: members, admins, rename, leave
 
@@ -20,6 +21,7 @@ pure functions, no Reflex. The domain does every change (`utool_chat.domain`); t
 are a thin door onto it, and every domain call goes through `state.guards.attempt`.
 """
 
+from utool_chat.state.chat.attachments import AttachmentsState
 from utool_chat.state.chat.composer import ComposerState
 from utool_chat.state.chat.conversation_list import ConversationListState
 from utool_chat.state.chat.conversation_settings import ConversationSettingsState
@@ -32,6 +34,7 @@ from utool_chat.state.chat.people_picker import PeoplePickerState
 from utool_chat.state.chat.store import ChatState, ChatView
 
 __all__ = [
+    "AttachmentsState",
     "ChatListenerState",
     "ChatPageState",
     "ChatState",

@@ -10,6 +10,10 @@ Only `uploadId` matters to the domain (messages.send_message checks that each on
 sender's own upload, not yet attached; anything else is refused there). The other fields
 the browser sends (name, type, size, thumbnail, width and height) only dress the optimistic
 copy until the server's copy replaces it; they are type-checked and cut to size here.
+
+The file URLs a page shows are signed for its viewer and expire (FILE_URL_TTL_SECONDS): a
+tab left open re-renders its views every quarter of that (AttachmentsState, asked by
+uploads.js), so no URL it shows is ever older than a quarter of its lifetime.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import json
 import re
 from typing import Any
 
+from utool_chat import config
 from utool_chat.domain import file_urls
 from utool_chat.domain.messages import MAX_ATTACHMENTS
+from utool_chat.state.chat.store import ChatState
+from utool_chat.state.handler import handler
 
 UPLOADS_FIELD = "uploads"
 MAX_FIELD_CHARS = 64 * 1024
@@ -67,3 +74,20 @@ def ready_uploads(raw: Any) -> list[dict[str, Any]]:
             "height": height if width and height else None,
         })
     return out
+
+
+def url_refresh_ms() -> int:
+    """How often an open page asks for freshly signed URLs: a quarter of their lifetime."""
+    return max(1, config.settings.file_url_ttl_seconds) * 1000 // 4
+
+
+class AttachmentsState(ChatState):
+    """Keeps the signed file URLs of an open page fresh."""
+
+    @handler
+    async def refresh_file_urls(self):
+        """Re-render the tab's views: every file URL is signed again (the same URL within a
+        quarter of the TTL, so only URLs about to age change and the browser cache holds)."""
+        me = await self._me()
+        if me:
+            await self._publish(me)
