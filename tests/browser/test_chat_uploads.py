@@ -398,3 +398,26 @@ def test_uploads_at_phone_width(app_server, signed_in):
     screenshot(page_b, "uploads-lightbox-phone")
     lightbox.get_by_test_id("lightbox-close").click()
     expect(lightbox).to_have_count(0)
+
+
+def test_a_hostile_file_name_is_shown_as_text_everywhere(app_server, signed_in):
+    alice, bob, conversation = friends_in_direct_chat()
+    hostile = '<img src=x onerror="window.__pwned=1">.pdf'
+    page_a = signed_in(alice)
+    open_conversation(page_a, app_server.url, conversation["_id"])
+    drop_files(page_a, [as_file(hostile, "application/pdf", samples.PDF)])
+    item = pending_uploads(page_a)
+    expect(item).to_have_attribute("data-status", "ready", timeout=UPLOAD_TIMEOUT_MS)
+    expect(item.locator(".chat-upload-name")).to_have_text(hostile)
+    page_a.get_by_test_id("message-input").press("Enter")
+
+    page_b = signed_in(bob)
+    open_conversation(page_b, app_server.url, conversation["_id"])
+    card = page_b.get_by_test_id("attachment-file")
+    expect(card.get_by_test_id("file-name")).to_have_text(hostile)
+    expect(card).to_have_attribute("download", hostile)
+    expect(conversation_row(page_b, conversation["_id"]).get_by_test_id("conversation-snippet")).to_have_text(
+        f"File: {hostile}")
+    for page in (page_a, page_b):
+        expect(page.locator("[data-testid=conversation-view] img[src='x']")).to_have_count(0)
+        assert page.evaluate("() => window.__pwned") is None

@@ -79,3 +79,12 @@ async def test_a_page_asks_for_fresh_urls_and_gets_them_signed_anew(chat_tab, mo
     after = alice_tab.get(MessagesState).recent_messages[0].attachments[0].url
     assert after != before
     assert file_urls.verify(photo["_id"], "original", file_urls.query_of(after)) == alice["_id"]
+
+
+async def test_replying_to_a_captionless_photo_quotes_it_as_a_photo(chat_tab):
+    alice_tab, alice, _bob, _cid = chat_tab
+    photo = uploads.store_upload(alice["_id"], "beach.png", io.BytesIO(samples.png((64, 48))))
+    await alice_tab.call(ComposerState.post_new_message, {"content": "", "uploads": field_for(photo)})
+    [shown] = alice_tab.messages()
+    await alice_tab.call(ComposerState.start_reply, shown.message_id)
+    assert alice_tab.get(ComposerState).reply_to_snippet == "Photo"

@@ -17,6 +17,7 @@ import reflex as rx
 from utool_chat.domain import messages
 from utool_chat.domain import typing as typing_signals
 from utool_chat.domain.errors import DomainError
+from utool_chat.domain.formatting import attachments_label
 from utool_chat.domain.messages import MAX_ATTACHMENTS
 from utool_chat.state.chat.attachments import UPLOADS_FIELD, ready_uploads
 from utool_chat.state.chat.outbox import Draft, OutboxState
@@ -126,7 +127,7 @@ class ComposerState(ChatState):
         self.editing_id = self.editing_snippet = ""
         self.reply_to_id = msg["_id"]
         self.reply_to_name = display_name(msg.get("sender"))
-        self.reply_to_snippet = snippet(msg.get("content") or "📎 Attachment", 120)
+        self.reply_to_snippet = snippet(msg.get("content") or attachments_label(msg.get("attachments")), 120)
         return rx.call_script("window.utoolChat && window.utoolChat.focusInput()")
 
     @handler
