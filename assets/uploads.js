@@ -304,8 +304,9 @@
     }
   });
   document.addEventListener('dragover', (ev) => {
-    if (!hasFiles(ev.dataTransfer) || !inConversation(ev.target)) return;
-    ev.preventDefault();
+    if (!hasFiles(ev.dataTransfer) || !host()) return;
+    ev.preventDefault();  // elsewhere on the page too: the browser would open the file, leaving the app
+    if (!inConversation(ev.target)) { ev.dataTransfer.dropEffect = 'none'; return; }
     ev.dataTransfer.dropEffect = 'copy';
     const zone = dropZone();
     if (zone) zone.dataset.dropping = 'true';
@@ -317,13 +318,15 @@
   document.addEventListener('drop', (ev) => {
     const zone = dropZone();
     if (zone) delete zone.dataset.dropping;
-    if (!ev.dataTransfer || !ev.dataTransfer.files.length || !inConversation(ev.target)) return;
+    if (!ev.dataTransfer || !ev.dataTransfer.files.length || !host()) return;
     ev.preventDefault();
-    api.add(ev.dataTransfer.files);
+    if (inConversation(ev.target)) api.add(ev.dataTransfer.files);
   });
   document.addEventListener('paste', (ev) => {
-    const files = ev.clipboardData ? Array.from(ev.clipboardData.files || []) : [];
-    if (!files.length || !inConversation(ev.target)) return;  // text pastes as text
+    const data = ev.clipboardData;
+    const files = data ? Array.from(data.files || []) : [];
+    // Text pastes as text (a copy from an office program may carry a picture of it as well).
+    if (!files.length || Array.from(data.types || []).includes('text/plain') || !inConversation(ev.target)) return;
     ev.preventDefault();
     api.add(files.map((f) => (f.name && f.name !== 'image.png') ? f
       : new File([f], 'Pasted image.' + ((f.type.split('/')[1] || 'png').replace('jpeg', 'jpg')), { type: f.type })));
