@@ -270,7 +270,19 @@
 
   // The host is React's: when it is replaced (another conversation, a remount), show the
   // pending files of whatever conversation it now belongs to.
-  setInterval(() => { if (host() !== shownHost || currentCid() !== shownCid) render(); }, 150);
+  // Pending files are the signed-in user's: another sign-in in this tab starts empty.
+  let shownToken = token();
+  setInterval(() => {
+    const now = token();
+    if (now !== shownToken) {
+      shownToken = now;
+      for (const list of pending.values()) for (const item of list) { item.removed = true; if (item.xhr) item.xhr.abort(); }
+      pending.clear();
+      render();
+    } else if (host() !== shownHost || currentCid() !== shownCid) {
+      render();
+    }
+  }, 150);
 
   // Signed file URLs expire: every quarter of their lifetime the page asks for its views
   // again (state/chat/attachments.py), so a tab left open keeps showing its pictures.
