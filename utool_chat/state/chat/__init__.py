@@ -10,6 +10,7 @@
     ├─ ComposerState           composer.py: the message box, reply/edit target, links, typing
     ├─ OutboxState             outbox.py: sending (optimistic copy, failed, Retry/Discard)
     ├─ PeoplePickerState       people_picker.py: new chat / add members
+    ├─ SearchState             search.py: message search (the sidebar's field and results)
     └─ ConversationSettingsState  conversation_settings.py: members, admins, rename, leave
 
 Reflex loads a substate with its parents only, so a keystroke in the picker's search box
@@ -29,6 +30,7 @@ from utool_chat.state.chat.messages import MessagesState
 from utool_chat.state.chat.outbox import OutboxState
 from utool_chat.state.chat.page import ChatPageState
 from utool_chat.state.chat.people_picker import PeoplePickerState
+from utool_chat.state.chat.search import SearchState
 from utool_chat.state.chat.store import ChatState, ChatView
 
 __all__ = [
@@ -43,4 +45,5 @@ __all__ = [
     "MessagesState",
     "OutboxState",
     "PeoplePickerState",
+    "SearchState",
 ]
