@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from tests.browser.chat_helpers import (
     allow_fast_seeding,
+    api_send,
     conversation_row,
     direct_conversation,
     group_conversation,
@@ -253,9 +254,19 @@ def test_reply_quote_jumps_to_an_original_outside_the_loaded_page(app_server, si
     jump_latest = page.get_by_test_id("jump-to-latest")
     expect(jump_latest).to_have_attribute("data-show", "1")
     screenshot(page, "reply-quote-jump")
+    # A live message while reading old history: not glued under it (there is a gap), but
+    # the list shows it and "Jump to latest" brings it.
+    rows = page.get_by_test_id("message")
+    count = rows.count()
+    api_send(app_server, alice, conversation["_id"], "Live while Bob reads old history")
+    expect(conversation_row(page, conversation["_id"]).get_by_test_id("conversation-snippet")).to_have_text(
+        "Live while Bob reads old history", timeout=LONG_WAIT)
+    expect(rows).to_have_count(count)
+    expect(rows.filter(has_text="Live while Bob reads old history")).to_have_count(0)
     jump_latest.click()
     latest = page.get_by_test_id("message").last
-    expect(latest).to_contain_text("Answering that at last", timeout=LONG_WAIT)
+    expect(latest).to_contain_text("Live while Bob reads old history", timeout=LONG_WAIT)
+    expect(rows.filter(has_text="Answering that at last")).to_have_count(1)
     expect(jump_latest).to_have_attribute("data-show", "0")
     expect(latest).to_be_in_viewport()
 
