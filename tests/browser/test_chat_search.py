@@ -23,6 +23,7 @@ from tests.browser.chat_helpers import (
     open_chat_list,
     open_conversation,
     people,
+    send,
 )
 from tests.browser.conftest import screenshot, wait_for_app
 from utool_chat.domain import messages
@@ -267,6 +268,17 @@ def test_reply_quote_jumps_to_an_original_outside_the_loaded_page(app_server, si
     latest = page.get_by_test_id("message").last
     expect(latest).to_contain_text("Live while Bob reads old history", timeout=LONG_WAIT)
     expect(rows.filter(has_text="Answering that at last")).to_have_count(1)
+    expect(jump_latest).to_have_attribute("data-show", "0")
+
+    # Sending from old history goes back to the latest.
+    quote.click()
+    expect(row).to_have_attribute("data-jump", "highlight", timeout=LONG_WAIT)
+    expect(jump_latest).to_have_attribute("data-show", "1")
+    send(page, "Sent while reading old history")
+    expect(rows.last).to_contain_text("Sent while reading old history", timeout=LONG_WAIT)
+    expect(rows.filter(has_text="Live while Bob reads old history")).to_have_count(1, timeout=LONG_WAIT)
+    expect(row).to_have_count(0)
+    expect(jump_latest).to_have_attribute("data-show", "0")
     expect(jump_latest).to_have_attribute("data-show", "0")
     expect(latest).to_be_in_viewport()
 

@@ -60,6 +60,10 @@ def test_sending_from_a_window_not_at_the_latest_goes_back_to_the_latest():
     assert chat["messages"]["hasMore"]["c1"] is True  # the history before it pages in
     s.receive_message(chat, "c1", msg(101, ME, content="hi"), "t1")
     assert ids(chat) == ["m101"]
+    assert s.take_wants_latest(chat, "c1") and not s.take_wants_latest(chat, "c1")  # asked once
+    # The latest page joins it without a gap.
+    s.messages_fetched(chat, "c1", [msg(n) for n in range(101, 71, -1)], has_more=True, older=False)
+    assert ids(chat) == [f"m{n}" for n in range(72, 102)]
 
 
 def test_around_the_first_messages_there_is_nothing_older():

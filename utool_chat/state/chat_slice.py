@@ -160,6 +160,8 @@ def optimistic_add_message(chat: Chat, conversation_id: str, message: dict[str, 
         _restart_window(chat, conversation_id)
         chat["messages"]["hasNewer"][conversation_id] = False
         chat["messages"]["hasMore"][conversation_id] = True
+        # The door loads the latest page above it (MessagesState.scroll_to_bottom).
+        chat["messages"].setdefault("wantsLatest", {})[conversation_id] = True
     entities = chat["messages"]["entities"][conversation_id]
     message = {**message, "status": "sending", "_order": len(entities)}
     entities[message["tempId"]] = message
@@ -514,6 +516,12 @@ def messages_around_fetched(chat: Chat, conversation_id: str, newest_first: list
     msgs["hasMore"][conversation_id] = has_before
     msgs["hasNewer"][conversation_id] = has_after
     _sort_messages(chat, conversation_id)
+
+
+def take_wants_latest(chat: Chat, conversation_id: str) -> bool:
+    """Whether the window restarted for a message sent from old history and still wants the
+    latest page loaded above it (asked once)."""
+    return bool(chat["messages"].get("wantsLatest", {}).pop(conversation_id, False))
 
 
 def holds_message(chat: Chat, conversation_id: str, message_id: str) -> bool:

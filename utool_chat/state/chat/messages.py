@@ -28,6 +28,7 @@ from utool_chat.state.chat_slice import (
     newest_message_id,
     oldest_message_id,
     set_current_conversation_id,
+    take_wants_latest,
 )
 from utool_chat.state.chat_views import MessageView, build_message_views, split_recent
 from utool_chat.state.guards import attempt, key_arg, sentence
@@ -247,7 +248,12 @@ class MessagesState(ChatState):
             await self._mark_read(me, self.current_id)
 
     @handler
-    def scroll_to_bottom(self):
+    async def scroll_to_bottom(self):
         """Sent after a conversation or an own message is drawn (a round trip, so it runs
-        once the browser has the new rows)."""
-        return rx.call_script("window.utoolChat && window.utoolChat.scrollToBottom(true)")
+        once the browser has the new rows). A message sent from old history restarted the
+        window from it: the latest page comes above it first."""
+        me = await self._me()
+        if me and self.current_id and take_wants_latest(self._store(), self.current_id):
+            async for update in self._fetch(me, self.current_id, older=False):
+                yield update
+        yield rx.call_script("window.utoolChat && window.utoolChat.scrollToBottom(true)")
