@@ -159,6 +159,8 @@
       t.click();
     }
   });
+  // A new query brings new results: none is active until the arrows pick one.
+  document.addEventListener('input', (ev) => { if (ev.target && ev.target.id === 'chat-search-input') api.setActive(-1); });
   setInterval(() => api.attach(), 200);
   api.attach();
 })();
