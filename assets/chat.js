@@ -76,7 +76,8 @@
         S.el = e; S.stick = true; S.pending = null; S.lastKey = lastKey(e);
         e.scrollTop = e.scrollHeight;
         e.addEventListener('scroll', () => {
-          S.stick = nearBottom(e);
+          // A window that is not at the latest message (search-ui's jump) never sticks.
+          S.stick = nearBottom(e) && e.dataset.hasNewer !== '1';
           if (S.stick) showNew(false);
           api.maybeLoadOlder();
         }, { passive: true });

@@ -17,7 +17,7 @@ PACKAGE = ASSETS.parent / "utool_chat"
 
 
 def test_there_are_scripts_to_check():
-    assert {"chat.js", "uploads.js"} <= {p.name for p in SCRIPTS}
+    assert {"chat.js", "uploads.js", "jump.js"} <= {p.name for p in SCRIPTS}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)

@@ -15,6 +15,11 @@ tab in a backend var. Differences from the JS slice, on purpose:
 - each conversation keeps a bounded window of messages (WINDOW_SIZE + pages the user
   loaded); live messages beyond it drop the oldest and set `hasMore` again (reflex#4156:
   every change of a list var resends the whole list).
+- a window need not end at the latest message: opening a conversation at a message (a
+  search result, a reply's quote) loads the page around it, and `hasNewer` says newer
+  messages exist beyond it. Such a window takes no live messages (they would leave a gap;
+  the conversation's lastMessage still moves); newer pages are paged in as the reader
+  scrolls down, and sending from it goes back to the latest (see optimistic_add_message).
 - `typingUsers` is exactly who the server holds as typing: from chat:user_typing until
   chat:user_stopped_typing or a message from them. There is no local timer: the server does
   not re-announce a refresh (domain/typing.py), so a local TTL would take the line down
@@ -54,7 +59,8 @@ def initial_chat() -> Chat:
         "messages": {
             "entities": {},  # {conversationId: {messageKey: message}}
             "idsByConversation": {},  # {conversationId: [messageKey, ...]} oldest first
-            "hasMore": {},
+            "hasMore": {},  # {conversationId: older messages exist before the window}
+            "hasNewer": {},  # {conversationId: newer messages exist after the window}
             "error": {},  # {conversationId: why its latest messages could not be loaded}
             "windowSize": {},  # {conversationId: how many messages this window may hold}
         },
@@ -104,6 +110,7 @@ def _ensure_messages(chat: Chat, conversation_id: str) -> None:
     msgs["entities"].setdefault(conversation_id, {})
     msgs["idsByConversation"].setdefault(conversation_id, [])
     msgs["windowSize"].setdefault(conversation_id, WINDOW_SIZE)
+    msgs.setdefault("hasNewer", {})  # (a slice made before windows could end early)
 
 
 def messages_loaded(chat: Chat, conversation_id: str) -> bool:
@@ -126,9 +133,35 @@ def set_current_conversation_id(chat: Chat, conversation_id: str | None) -> None
     chat["conversations"]["currentConversationId"] = conversation_id or None
 
 
+def at_latest(chat: Chat, conversation_id: str) -> bool:
+    """The conversation's window ends at its latest message (live messages join it)."""
+    return not chat["messages"].get("hasNewer", {}).get(conversation_id)
+
+
+def _restart_window(chat: Chat, conversation_id: str) -> None:
+    """Forget the window's confirmed messages (unsent drafts survive)."""
+    msgs = chat["messages"]
+    entities = msgs["entities"][conversation_id]
+    ids = msgs["idsByConversation"][conversation_id]
+    pending = [k for k in ids if not entities[k].get("seq")]
+    kept = {k: entities[k] for k in pending}
+    entities.clear()
+    entities.update(kept)
+    ids[:] = pending
+    msgs["windowSize"][conversation_id] = WINDOW_SIZE
+
+
 def optimistic_add_message(chat: Chat, conversation_id: str, message: dict[str, Any]) -> None:
-    """Show a message before the server confirms it (`message["tempId"]` is its key)."""
+    """Show a message before the server confirms it (`message["tempId"]` is its key).
+    Sent from a window that is not at the latest, it goes back to the latest: the window
+    restarts from the draft, older history (the latest page first) pages in from there."""
     _ensure_messages(chat, conversation_id)
+    if not at_latest(chat, conversation_id):
+        _restart_window(chat, conversation_id)
+        chat["messages"]["hasNewer"][conversation_id] = False
+        chat["messages"]["hasMore"][conversation_id] = True
+        # The door loads the latest page above it (MessagesState.scroll_to_bottom).
+        chat["messages"].setdefault("wantsLatest", {})[conversation_id] = True
     entities = chat["messages"]["entities"][conversation_id]
     message = {**message, "status": "sending", "_order": len(entities)}
     entities[message["tempId"]] = message
@@ -156,6 +189,8 @@ def receive_message(
         known = entities.get(message["_id"])
         if known is not None:  # the API reply and the bus event both deliver it
             entities[message["_id"]] = _merge_message(known, message)
+        elif not at_latest(chat, conversation_id):
+            pass  # newer messages are missing between the window and this one: paged in later
         else:
             entities[message["_id"]] = message
             ids.append(message["_id"])
@@ -433,13 +468,9 @@ def messages_fetched(
         cached_seqs = [entities[k]["seq"] for k in ids if entities[k].get("seq")]
         page_seqs = [m["seq"] for m in newest_first]
         if not cached_seqs or not page_seqs or min(page_seqs) > max(cached_seqs) + 1:
-            pending = [k for k in ids if not entities[k].get("seq")]  # unsent drafts survive
-            entities_keep = {k: entities[k] for k in pending}
-            entities.clear()
-            entities.update(entities_keep)
-            ids[:] = pending
+            _restart_window(chat, conversation_id)
             msgs["hasMore"][conversation_id] = has_more
-            msgs["windowSize"][conversation_id] = WINDOW_SIZE
+        msgs["hasNewer"][conversation_id] = False  # the latest page: the window ends at the latest
     for message in newest_first:
         known = entities.get(message["_id"])
         entities[message["_id"]] = _merge_message(known, message) if known else message
@@ -448,6 +479,63 @@ def messages_fetched(
     _sort_messages(chat, conversation_id)
     if not older:
         _trim_window(chat, conversation_id)
+
+
+def newer_messages_fetched(chat: Chat, conversation_id: str, newest_first: list[dict[str, Any]],
+                           has_more: bool) -> None:
+    """A page after the newest loaded message (scrolling down in a window that is not at the
+    latest): append and widen the window; `has_more`: still more after this page."""
+    _ensure_messages(chat, conversation_id)
+    msgs = chat["messages"]
+    entities = msgs["entities"][conversation_id]
+    ids = msgs["idsByConversation"][conversation_id]
+    msgs["windowSize"][conversation_id] = max(msgs["windowSize"][conversation_id], len(ids) + len(newest_first))
+    for message in newest_first:
+        known = entities.get(message["_id"])
+        entities[message["_id"]] = _merge_message(known, message) if known else message
+        if known is None:
+            ids.append(message["_id"])
+    msgs["hasNewer"][conversation_id] = has_more
+    _sort_messages(chat, conversation_id)
+
+
+def messages_around_fetched(chat: Chat, conversation_id: str, newest_first: list[dict[str, Any]],
+                            has_before: bool, has_after: bool) -> None:
+    """The page centred on a message (list_messages(aroundMessageId=…)): the window restarts
+    from it, with older (`has_before`) and newer (`has_after`) messages beyond it to page in."""
+    _ensure_messages(chat, conversation_id)
+    msgs = chat["messages"]
+    _restart_window(chat, conversation_id)
+    msgs["error"][conversation_id] = None
+    msgs["windowSize"][conversation_id] = max(WINDOW_SIZE, len(newest_first))
+    entities = msgs["entities"][conversation_id]
+    ids = msgs["idsByConversation"][conversation_id]
+    for message in newest_first:
+        entities[message["_id"]] = message
+        ids.append(message["_id"])
+    msgs["hasMore"][conversation_id] = has_before
+    msgs["hasNewer"][conversation_id] = has_after
+    _sort_messages(chat, conversation_id)
+
+
+def take_wants_latest(chat: Chat, conversation_id: str) -> bool:
+    """Whether the window restarted for a message sent from old history and still wants the
+    latest page loaded above it (asked once)."""
+    return bool(chat["messages"].get("wantsLatest", {}).pop(conversation_id, False))
+
+
+def holds_message(chat: Chat, conversation_id: str, message_id: str) -> bool:
+    """The conversation's window holds this confirmed message."""
+    return message_id in chat["messages"]["entities"].get(conversation_id, {})
+
+
+def newest_loaded_id(chat: Chat, conversation_id: str) -> str | None:
+    """The newest confirmed message in the window (where a page of newer ones starts)."""
+    entities = chat["messages"]["entities"].get(conversation_id, {})
+    for key in reversed(chat["messages"]["idsByConversation"].get(conversation_id, [])):
+        if entities[key].get("seq"):
+            return entities[key]["_id"]
+    return None
 
 
 def oldest_message_id(chat: Chat, conversation_id: str) -> str | None:

@@ -68,6 +68,7 @@ class MessageView:
     error: str = ""
     day_label: str = ""
     has_reply: bool = False
+    reply_id: str = ""  # the original's id (its quote opens it: MessagesState.open_at_message)
     reply_name: str = ""
     reply_content: str = ""
     reactions: list[ReactionView] = dataclasses.field(default_factory=list)
@@ -421,6 +422,7 @@ def build_message_views(chat: Chat, conversation_id: str, me: str, tz: tzinfo, n
                 error=msg.get("error") or "",
                 day_label=day_label(msg.get("createdAt"), tz, now) if new_day else "",
                 has_reply=reply is not None,
+                reply_id=(reply.get("_id") or "") if reply else "",
                 reply_name=display_name(reply.get("sender")) if reply else "",
                 reply_content=_quote_text(reply) if reply else "",
                 reactions=[] if deleted else _reaction_views(msg, me, names),

@@ -13,7 +13,7 @@ from reflex_base.event import EventCallback
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.chat.group_dialogs import conversation_dialogs
-from utool_chat.state.chat import ChatState, ConversationSettingsState, PeoplePickerState
+from utool_chat.state.chat import ChatState, ConversationSettingsState, PeoplePickerState, SearchState
 
 
 def _item(icon: str, label: str, on_select: EventCallback[()], testid: str, **props: Any) -> rx.Component:
@@ -103,6 +103,18 @@ def chat_header() -> rx.Component:
             class_name=rx.cond(
                 ChatState.current_is_group, "chat-header-info chat-header-clickable", "chat-header-info"
             ),
+        ),
+        rx.tooltip(
+            rx.icon_button(
+                rx.icon("search", size=18),
+                variant="ghost",
+                color_scheme="gray",
+                radius="full",
+                aria_label="Search in this conversation",
+                on_click=SearchState.search_in_conversation,
+                custom_attrs={"data-testid": "search-in-conversation"},
+            ),
+            content="Search in this conversation",
         ),
         _menu(),
         conversation_dialogs(),

@@ -7,7 +7,8 @@ import reflex as rx
 from utool_chat.components.chat.conversation_item import conversation_item
 from utool_chat.components.chat.group_dialogs import people_picker_dialog
 from utool_chat.components.chat.placeholders import empty_state, error_state
-from utool_chat.state.chat import ChatState, ConversationListState, PeoplePickerState
+from utool_chat.components.chat.search_panel import searchable
+from utool_chat.state.chat import ChatState, ConversationListState, PeoplePickerState, SearchState
 
 
 def _skeleton_row() -> rx.Component:
@@ -50,7 +51,7 @@ def conversation_list() -> rx.Component:
             spacing="2",
             class_name="chat-sidebar-head",
         ),
-        rx.box(
+        searchable(rx.box(
             rx.cond(
                 ConversationListState.conversations_loading,
                 rx.vstack(
@@ -95,6 +96,7 @@ def conversation_list() -> rx.Component:
             ),
             class_name="chat-conv-scroll",
             custom_attrs={"data-testid": "conversation-list"},
-        ),
+        )),
         class_name="chat-sidebar",
+        custom_attrs={"data-search": rx.cond(SearchState.search_screen, "1", "0")},
     )

@@ -10,7 +10,7 @@ import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.chat.message_attachments import message_attachments
-from utool_chat.state.chat import ChatState, ComposerState, MessageActionsState, OutboxState
+from utool_chat.state.chat import ChatState, ComposerState, MessageActionsState, MessagesState, OutboxState
 from utool_chat.state.chat_views import REACTION_CHOICES, MessageView
 
 
@@ -34,7 +34,12 @@ def _reply_quote(msg: MessageView) -> rx.Component:
             rx.text(msg.reply_name, class_name="chat-reply-name", as_="div"),
             rx.text(msg.reply_content, class_name="chat-reply-text", as_="div"),
             class_name="chat-reply",
-            custom_attrs={"data-testid": "reply-quote"},
+            # Opens the original, loading history if needed (assets/jump.js: Enter / Space too).
+            on_click=MessagesState.open_at_message(ChatState.current_id, msg.reply_id),
+            role="button",
+            tab_index=0,
+            title="Show the original message",
+            custom_attrs={"data-testid": "reply-quote", "data-reply-to": msg.reply_id},
         ),
     )
 
@@ -252,6 +257,7 @@ def message_item(msg: MessageView) -> rx.Component:
                 "data-first": msg.first_in_group,
                 "data-last": msg.last_in_group,
                 "data-status": msg.status,
+                "data-jump": rx.cond(msg.message_id == MessagesState.jump_highlight, "highlight", ""),
             },
         ),
     )

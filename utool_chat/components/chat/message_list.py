@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from utool_chat.components.chat.history_jump import history_bottom, jump_controls
 from utool_chat.components.chat.message_item import message_item
 from utool_chat.components.chat.placeholders import empty_state, error_state
 from utool_chat.state.chat import MessagesState
@@ -68,6 +69,7 @@ def message_list() -> rx.Component:
                             _history_top(),
                             rx.foreach(MessagesState.older_messages, message_item),
                             rx.foreach(MessagesState.recent_messages, message_item),
+                            history_bottom(),
                             class_name="chat-messages",
                             custom_attrs={"data-testid": "message-list"},
                         ),
@@ -85,6 +87,9 @@ def message_list() -> rx.Component:
             custom_attrs={
                 "data-has-older": rx.cond(MessagesState.has_older, "1", "0"),
                 "data-loading": rx.cond(MessagesState.loading_older, "1", "0"),
+                "data-has-newer": rx.cond(MessagesState.has_newer, "1", "0"),
+                "data-loading-newer": rx.cond(MessagesState.loading_newer, "1", "0"),
+                "data-jump-to": MessagesState.jump_highlight,
             },
         ),
         rx.button(
@@ -97,6 +102,7 @@ def message_list() -> rx.Component:
             on_click=rx.call_script("window.utoolChat && window.utoolChat.scrollToBottom(true)"),
             custom_attrs={"data-show": "0", "data-testid": "new-messages-button"},
         ),
+        jump_controls(),
         # Hidden doors for the browser helper.
         rx.el.button(
             id="chat-load-older", class_name="chat-hidden", on_click=MessagesState.fetch_messages, tab_index=-1

@@ -11,6 +11,7 @@
     ├─ OutboxState             outbox.py: sending (optimistic copy, failed, Retry/Discard)
     ├─ AttachmentsState        attachments.py: uploads a message takes, fresh signed file URLs
     ├─ PeoplePickerState       people_picker.py: new chat / add members
+    ├─ SearchState             search.py: message search (the sidebar's field and results)
     └─ ConversationSettingsState  conversation_settings.py: members, admins, rename, leave
 
 Reflex loads a substate with its parents only, so a keystroke in the picker's search box
@@ -31,6 +32,7 @@ from utool_chat.state.chat.messages import MessagesState
 from utool_chat.state.chat.outbox import OutboxState
 from utool_chat.state.chat.page import ChatPageState
 from utool_chat.state.chat.people_picker import PeoplePickerState
+from utool_chat.state.chat.search import SearchState
 from utool_chat.state.chat.store import ChatState, ChatView
 
 __all__ = [
@@ -46,4 +48,5 @@ __all__ = [
     "MessagesState",
     "OutboxState",
     "PeoplePickerState",
+    "SearchState",
 ]

@@ -1,4 +1,5 @@
-"""MessagesState: the open conversation's messages — loading, history paging, marking read.
+"""MessagesState: the open conversation's messages — loading, history paging both ways,
+opening a conversation at a message, marking read.
 
 The views are split in two lists so that a new message resends the short
 `recent_messages` tail, not the whole history (`chat_views.split_recent`).
@@ -6,6 +7,7 @@ The views are split in two lists so that a new message resends the short
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import reflex as rx
@@ -15,15 +17,21 @@ from utool_chat.domain.errors import DomainError, NotFound
 from utool_chat.state.chat.store import ChatState, ChatView
 from utool_chat.state.chat_slice import (
     add_or_update_conversation,
+    at_latest,
     clear_conversation_unread_count,
+    holds_message,
+    messages_around_fetched,
     messages_fetched,
     messages_loaded,
+    newer_messages_fetched,
+    newest_loaded_id,
     newest_message_id,
     oldest_message_id,
     set_current_conversation_id,
+    take_wants_latest,
 )
 from utool_chat.state.chat_views import MessageView, build_message_views, split_recent
-from utool_chat.state.guards import attempt, sentence
+from utool_chat.state.guards import attempt, key_arg, sentence
 from utool_chat.state.handler import handler
 
 PAGE_SIZE = 30  # messages per history page (the plan's fetchMessages limit)
@@ -37,6 +45,13 @@ class MessagesState(ChatState):
     loading_older: rx.Field[bool] = rx.field(False)  # a page of older history (scrolling up)
     messages_error: rx.Field[str] = rx.field("")
     has_older: rx.Field[bool] = rx.field(False)
+    has_newer: rx.Field[bool] = rx.field(False)  # the window is not at the latest message
+    loading_newer: rx.Field[bool] = rx.field(False)  # a page of newer history (scrolling down)
+    jump_highlight: rx.Field[str] = rx.field("")  # the message just opened at, highlighted briefly
+
+    # open_at_message in another conversation: the message to open it at, once the route's
+    # on_load opens it ({"conversationId", "messageId"}; empty when none is pending).
+    _jump_target: dict[str, str] = {}
 
     @rx.var
     def has_messages(self) -> bool:
@@ -51,6 +66,7 @@ class MessagesState(ChatState):
             self._assign("recent_messages", recent)
         msgs = view.chat["messages"]
         self._assign("has_older", bool(msgs["hasMore"].get(cid)))
+        self._assign("has_newer", not at_latest(view.chat, cid) if cid else False)
         self._assign("messages_error", msgs["error"].get(cid) or "")
 
     # ----- loading -------------------------------------------------------------------------
@@ -66,6 +82,12 @@ class MessagesState(ChatState):
                 await self._publish(me)
                 return
             add_or_update_conversation(chat, convo)
+        target, self._jump_target = self._jump_target, {}
+        if target.get("conversationId") == cid:
+            async for update in self._open_around(me, cid, target["messageId"]):
+                yield update
+            return
+        self.jump_highlight = ""
         self.messages_loading = not messages_loaded(chat, cid)
         await self._publish(me)
         yield
@@ -106,6 +128,96 @@ class MessagesState(ChatState):
         self.loading_older = False
         yield rx.call_script("window.utoolChat && window.utoolChat.restoreAfterPrepend()")
 
+    # ----- opening at a message (contract 5) ------------------------------------------------
+
+    @handler
+    async def open_at_message(self, conversation_id: Any, message_id: Any):
+        """Open a conversation at one of its messages (a search result, a reply's quote):
+        navigate there if it is not the open one, load the page around the message (unless
+        the window holds it already), scroll to it and highlight it briefly. Paging works
+        both ways from there (fetch_messages up, fetch_newer_messages down)."""
+        me = await self._me()
+        cid, mid = key_arg(conversation_id), key_arg(message_id)
+        if not me or not cid or not mid:
+            return
+        if cid != self.current_id:
+            # The route's on_load opens it (ChatPageState.on_load → _open) at this message.
+            self._jump_target = {"conversationId": cid, "messageId": mid}
+            yield rx.redirect(f"/chat/{cid}")
+            return
+        async for update in self._open_around(me, cid, mid):
+            yield update
+
+    async def _open_around(self, me: str, cid: str, mid: str):
+        chat = self._store()
+        if not holds_message(chat, cid, mid):
+            self.messages_loading = not messages_loaded(chat, cid)
+            await self._publish(me)
+            yield
+            result = await attempt(
+                "loading messages", messages.list_messages, me, cid, limit=PAGE_SIZE, around_message_id=mid
+            )
+            self.messages_loading = False
+            if isinstance(result, DomainError):
+                yield rx.toast.error(f"Could not open that message: {result.message}")
+                if not messages_loaded(chat, cid):  # show the latest messages instead
+                    async for update in self._fetch(me, cid, older=False):
+                        yield update
+                    await self._publish(me)
+                    yield MessagesState.scroll_to_bottom
+                return
+            page, meta = result
+            messages_around_fetched(chat, cid, page, bool(meta.get("hasMoreBefore")), bool(meta.get("hasMoreAfter")))
+            await self._publish(me)
+        self.jump_highlight = mid
+        yield rx.call_script(f"window.utool && window.utool.jump && window.utool.jump.reveal({json.dumps(mid)})")
+        await self._mark_read(me, cid)
+
+    @handler
+    def end_highlight(self):
+        """assets/jump.js, once the highlight has been seen (about 2.5 s)."""
+        self.jump_highlight = ""
+
+    @handler
+    async def fetch_newer_messages(self):
+        """Load the page after the newest message shown (scrolling down in a window that
+        is not at the latest)."""
+        me = await self._me()
+        cid = self.current_id
+        chat = self._store()
+        after = newest_loaded_id(chat, cid) if cid else None
+        if not me or not cid or not after or self.loading_newer or at_latest(chat, cid):
+            return
+        self.loading_newer = True
+        yield
+        result = await attempt(
+            "loading messages", messages.list_messages, me, cid, limit=PAGE_SIZE, after_message_id=after
+        )
+        self.loading_newer = False
+        if isinstance(result, DomainError):
+            yield rx.toast.error(f"Could not load messages: {result.message}")
+            return
+        page, meta = result
+        newer_messages_fetched(chat, cid, page, bool((meta or {}).get("hasMore")))
+        await self._publish(me)
+        yield rx.call_script("window.utool && window.utool.jump && window.utool.jump.afterNewer()")
+        await self._mark_read(me, cid)
+
+    @handler
+    async def jump_to_latest(self):
+        """The "Jump to latest" button of a window that is not at the latest."""
+        me = await self._me()
+        cid = self.current_id
+        if not me or not cid:
+            return
+        self.loading_newer = True
+        yield
+        async for update in self._fetch(me, cid, older=False):
+            yield update
+        self.loading_newer = False
+        yield MessagesState.scroll_to_bottom
+        await self._mark_read(me, cid)
+
     @handler
     async def retry_messages(self):
         """The error state's "Try again"."""
@@ -120,7 +232,8 @@ class MessagesState(ChatState):
         chat = self._store()
         last_id = newest_message_id(chat, cid)
         convo = chat["conversations"]["entities"].get(cid) or {}
-        if not last_id or not convo.get("unreadCount"):
+        # A window that is not at the latest has not shown the newest messages yet.
+        if not last_id or not convo.get("unreadCount") or not at_latest(chat, cid):
             return
         clear_conversation_unread_count(chat, cid)
         await self._publish(me, with_messages=False)
@@ -135,7 +248,12 @@ class MessagesState(ChatState):
             await self._mark_read(me, self.current_id)
 
     @handler
-    def scroll_to_bottom(self):
+    async def scroll_to_bottom(self):
         """Sent after a conversation or an own message is drawn (a round trip, so it runs
-        once the browser has the new rows)."""
-        return rx.call_script("window.utoolChat && window.utoolChat.scrollToBottom(true)")
+        once the browser has the new rows). A message sent from old history restarted the
+        window from it: the latest page comes above it first."""
+        me = await self._me()
+        if me and self.current_id and take_wants_latest(self._store(), self.current_id):
+            async for update in self._fetch(me, self.current_id, older=False):
+                yield update
+        yield rx.call_script("window.utoolChat && window.utoolChat.scrollToBottom(true)")
