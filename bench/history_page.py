@@ -36,6 +36,7 @@ MESSAGES = 0  # how many the conversation holds (for the report lines)
 def seed(url: str, n_messages: int) -> tuple[str, str, list[str]]:
     """Two friends, one direct conversation, n messages; returns (reader, conversation, ids)."""
     from utool_chat.db.models import new_id
+    from utool_chat.domain import formatting, search
 
     ann, bob, conv = new_id(), new_id(), new_id()
     start = datetime.now(UTC) - timedelta(days=30)
@@ -58,13 +59,17 @@ def seed(url: str, n_messages: int) -> tuple[str, str, list[str]]:
         )
         with cur.copy(
             "COPY messages (id, conversation_id, seq, sender_id, content, content_type, is_edited, is_deleted,"
-            " created_at, updated_at) FROM STDIN"
+            " created_at, updated_at, content_html, snippet, search_text) FROM STDIN"
         ) as copy:
             for i, message_id in enumerate(ids):
                 ts = start + timedelta(seconds=i * 20)
                 sender = ann if i % 3 else bob
-                copy.write_row((message_id, conv, i + 1, sender, f"message number {i + 1} " + "lorem " * (i % 20),
-                                "text", False, False, ts, ts))
+                content = f"message number {i + 1} " + "lorem " * (i % 20)
+                # Rendered as a send stores it (rows stored before rendering existed are
+                # rendered when served: not what a history page of today's rows costs).
+                rendered = formatting.render(content)
+                copy.write_row((message_id, conv, i + 1, sender, content, "text", False, False, ts, ts,
+                                rendered.html, rendered.snippet, search.search_text(content, [])))
         with cur.copy("COPY read_receipts (conversation_id, user_id, up_to_seq, read_at) FROM STDIN") as copy:
             for seq in range(50, n_messages - 10, 50):
                 copy.write_row((conv, bob, seq, start + timedelta(seconds=seq * 20 + 5)))
@@ -130,18 +135,21 @@ def main() -> None:
         print(f"-- domain list_messages(limit={args.limit}); {load_average()}")
         for _ in range(20):  # warm up the pool, caches and statement compilation
             messages.list_messages(reader, conv, limit=args.limit, before_message_id=rng.choice(ids))
-        latest, back = [], []
+        latest, back, cpu = [], [], []
         for cursor in cursors:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             newest, _ = messages.list_messages(reader, conv, limit=args.limit)
             latest.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
             page, _meta = messages.list_messages(reader, conv, limit=args.limit, before_message_id=cursor)
             back.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.thread_time() - c) * 500)  # per call, of the two
             assert len(newest) == args.limit and newest[0]["seq"] == args.messages
             assert not page or page[0]["seq"] == seq_of[cursor] - 1
         report(f"latest page of {args.limit}", latest)
         report(f"page of {args.limit} back at {args.calls} random cursors", back)
+        # CPU of this process per call: what Python costs, whatever the other processes on the machine do
+        report("CPU of this process per call", cpu)
         if args.http:
             from tests.support.factories import issue_token
 

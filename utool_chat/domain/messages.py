@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from utool_chat import config
-from utool_chat.db.engine import session_scope
+from utool_chat.db.engine import read_scope, session_scope
 from utool_chat.db.models import (
     Attachment,
     Conversation,
@@ -510,7 +510,7 @@ def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HIST
     cursor_id = before_message_id if before_message_id is not None else after_message_id
     if cursor_id is not None:
         _check_body_id(cursor_id, cursor_field, "invalid_cursor")
-    with session_scope() as session:
+    with read_scope() as session:
         roster = convs.roster_or_404(session, actor_id, cid)
         query = _with_sender().where(col(Message.conversation_id) == cid)
         if cursor_id is not None:
@@ -547,7 +547,7 @@ def _page_around(actor_id: str, cid: str, limit: int, around_id: str) -> tuple[l
     opens in context. meta.hasMoreBefore / hasMoreAfter: older / newer messages remain
     beyond the page (continue with beforeMessageId=oldestMessageId and
     afterMessageId=newestMessageId); hasMore: either does. One statement for the rows."""
-    with session_scope() as session:
+    with read_scope() as session:
         roster = convs.roster_or_404(session, actor_id, cid)
         message_id, seq = col(Message.id), col(Message.seq)
         in_conversation = col(Message.conversation_id) == cid
@@ -588,7 +588,7 @@ def messages_since(actor_id: str, conversation_id: Any, after_seq: Any, limit: A
     cid = convs.check_conversation_id(conversation_id)
     after = convs.check_int(after_seq, "afterSeq", default=0, minimum=0, maximum=2**62)
     limit = convs.check_int(limit, "limit", default=MAX_SYNC_LIMIT, minimum=1, maximum=MAX_SYNC_LIMIT)
-    with session_scope() as session:
+    with read_scope() as session:
         roster = convs.roster_or_404(session, actor_id, cid)
         rows = list(session.execute(
             _with_sender().where(col(Message.conversation_id) == cid, col(Message.seq) > after)
