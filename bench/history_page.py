@@ -1,16 +1,20 @@
 """Benchmark: one page of history (list_messages, limit=50) from a 100,000-message conversation.
 
-    .venv/bin/python bench/history_page.py [--messages 100000] [--calls 300] [--limit 50]
+    .venv/bin/python bench/history_page.py [--messages 100000] [--calls 300] [--limit 50] [--http]
 
 Creates its own temporary Postgres database (TEST_PG_ADMIN_URL or 127.0.0.1:5432), migrates
 it, COPYs the messages in (plus a read receipt every 50 messages, so readBy has real work),
-times `calls` list_messages calls at random beforeMessageId cursors through the real domain
-function (serialisation and batch loads included), prints p50/p99, and drops the database.
+times `calls` calls of the latest page (no cursor) and `calls` at random beforeMessageId
+cursors (pages back) through the real domain function (serialisation and batch loads
+included), prints p50/p99 of each, and drops the database. With --http the same two through
+GET /api/v1/chat/conversations/{id}/messages of a backend process (granian, as the realtime
+tests start it): what a client waits for, JSON encoding and the HTTP stack included.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import statistics
@@ -22,13 +26,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import psycopg  # noqa: E402
+from common import backends, http_session, load_average  # noqa: E402
 
 from tests.conftest import migrate, temporary_pg_database  # noqa: E402
+
+MESSAGES = 0  # how many the conversation holds (for the report lines)
 
 
 def seed(url: str, n_messages: int) -> tuple[str, str, list[str]]:
     """Two friends, one direct conversation, n messages; returns (reader, conversation, ids)."""
     from utool_chat.db.models import new_id
+    from utool_chat.domain import formatting, search
 
     ann, bob, conv = new_id(), new_id(), new_id()
     start = datetime.now(UTC) - timedelta(days=30)
@@ -51,13 +59,17 @@ def seed(url: str, n_messages: int) -> tuple[str, str, list[str]]:
         )
         with cur.copy(
             "COPY messages (id, conversation_id, seq, sender_id, content, content_type, is_edited, is_deleted,"
-            " created_at, updated_at) FROM STDIN"
+            " created_at, updated_at, content_html, snippet, search_text) FROM STDIN"
         ) as copy:
             for i, message_id in enumerate(ids):
                 ts = start + timedelta(seconds=i * 20)
                 sender = ann if i % 3 else bob
-                copy.write_row((message_id, conv, i + 1, sender, f"message number {i + 1} " + "lorem " * (i % 20),
-                                "text", False, False, ts, ts))
+                content = f"message number {i + 1} " + "lorem " * (i % 20)
+                # Rendered as a send stores it (rows stored before rendering existed are
+                # rendered when served: not what a history page of today's rows costs).
+                rendered = formatting.render(content)
+                copy.write_row((message_id, conv, i + 1, sender, content, "text", False, False, ts, ts,
+                                rendered.html, rendered.snippet, search.search_text(content, [])))
         with cur.copy("COPY read_receipts (conversation_id, user_id, up_to_seq, read_at) FROM STDIN") as copy:
             for seq in range(50, n_messages - 10, 50):
                 copy.write_row((conv, bob, seq, start + timedelta(seconds=seq * 20 + 5)))
@@ -65,12 +77,43 @@ def seed(url: str, n_messages: int) -> tuple[str, str, list[str]]:
     return ann, conv, ids
 
 
+def report(label: str, timings_ms: list[float]) -> None:
+    timings_ms = sorted(timings_ms)
+    p99 = timings_ms[min(len(timings_ms) - 1, round(0.99 * (len(timings_ms) - 1)))]
+    print(f"  {label} over {MESSAGES:,} messages: p50 {statistics.median(timings_ms):.2f} ms, "
+          f"p99 {p99:.2f} ms, max {timings_ms[-1]:.2f} ms")
+
+
+async def over_http(base_url: str, token: str, conv: str, cursors: list[str], limit: int) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{base_url}/api/v1/chat/conversations/{conv}/messages"
+    async with http_session() as http:
+        async def get(params: dict[str, str]) -> float:
+            t = time.perf_counter()
+            async with http.get(url, params=params, headers=headers) as response:
+                body = await response.read()
+                assert response.status == 200, body[:200]
+            return (time.perf_counter() - t) * 1000
+
+        for cursor in cursors[:20]:
+            await get({"limit": str(limit), "beforeMessageId": cursor})
+        latest, back = [], []
+        for cursor in cursors:
+            latest.append(await get({"limit": str(limit)}))
+            back.append(await get({"limit": str(limit), "beforeMessageId": cursor}))
+    report(f"HTTP latest page of {limit}", latest)
+    report(f"HTTP page of {limit} back", back)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--http", action="store_true", help="also through the HTTP API of a backend process")
     args = parser.parse_args()
+    global MESSAGES
+    MESSAGES = args.messages
 
     with temporary_pg_database(prefix="utool_bench") as url:
         migrate(url)
@@ -88,25 +131,33 @@ def main() -> None:
 
         seq_of = {message_id: i + 1 for i, message_id in enumerate(ids)}
         rng = random.Random(42)
+        cursors = [rng.choice(ids) for _ in range(args.calls)]
+        print(f"-- domain list_messages(limit={args.limit}); {load_average()}")
         for _ in range(20):  # warm up the pool, caches and statement compilation
             messages.list_messages(reader, conv, limit=args.limit, before_message_id=rng.choice(ids))
-        timings = []
-        for _ in range(args.calls):
-            cursor = rng.choice(ids)
+        latest, back, cpu = [], [], []
+        for cursor in cursors:
+            t, c = time.perf_counter(), time.thread_time()
+            newest, _ = messages.list_messages(reader, conv, limit=args.limit)
+            latest.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
             page, _meta = messages.list_messages(reader, conv, limit=args.limit, before_message_id=cursor)
-            timings.append((time.perf_counter() - t) * 1000)
+            back.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.thread_time() - c) * 500)  # per call, of the two
+            assert len(newest) == args.limit and newest[0]["seq"] == args.messages
             assert not page or page[0]["seq"] == seq_of[cursor] - 1
-        t = time.perf_counter()
-        newest, _ = messages.list_messages(reader, conv, limit=args.limit)
-        newest_ms = (time.perf_counter() - t) * 1000
-        assert len(newest) == args.limit and newest[0]["seq"] == args.messages
+        report(f"latest page of {args.limit}", latest)
+        report(f"page of {args.limit} back at {args.calls} random cursors", back)
+        # CPU of this process per call: what Python costs, whatever the other processes on the machine do
+        report("CPU of this process per call", cpu)
+        if args.http:
+            from tests.support.factories import issue_token
 
-        timings.sort()
-        p50 = statistics.median(timings)
-        p99 = timings[min(len(timings) - 1, round(0.99 * (len(timings) - 1)))]
-        print(f"list_messages(limit={args.limit}) at {args.calls} random cursors over {args.messages:,} messages:"
-              f" p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {timings[-1]:.2f} ms; newest page {newest_ms:.2f} ms")
+            token = issue_token(reader)
+            with backends(url) as (backend,):
+                print(f"-- HTTP GET .../messages?limit={args.limit} on {backend.url}; {load_average()}")
+                asyncio.run(over_http(backend.url, token, conv, cursors, args.limit))
+        print(f"-- done; {load_average()}")
         engine.get_engine().dispose()
 
 

@@ -62,3 +62,15 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_scope() -> Iterator[Session]:
+    """A session that only reads. On Postgres its statements run in autocommit: under READ
+    COMMITTED (the default here) each statement of a transaction sees its own snapshot anyway,
+    so a read gives the same answer without the BEGIN and COMMIT round trips."""
+    with session_scope() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+

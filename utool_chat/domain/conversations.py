@@ -255,10 +255,15 @@ def unread_counts(session: Session, conversation_id: str, user_ids: Sequence[str
 
 def publish_unread_counts(session: Session, conversation_id: str, counts: Mapping[str, Unread]) -> None:
     """Queue chat:unread_count_update {conversationId, unreadCount, unreadMentions} for each
-    user in `counts` (their own counts; the one place this event is built)."""
-    for user_id, (count, mentions) in counts.items():
+    user in `counts` (their own counts; the one place this event is built). Users with the
+    same counts share one event: a message to a group of 200 is then a handful of events,
+    each serialised and emitted once, not one per member."""
+    alike: dict[Unread, list[str]] = defaultdict(list)
+    for user_id, unread in counts.items():
+        alike[unread].append(user_id)
+    for (count, mentions), user_ids in alike.items():
         publish_on_commit(session, Event("chat:unread_count_update", {
-            "conversationId": conversation_id, "unreadCount": count, "unreadMentions": mentions}, [user_id]))
+            "conversationId": conversation_id, "unreadCount": count, "unreadMentions": mentions}, user_ids))
 
 
 def _ensure_an_admin(members: Sequence[ConversationMember]) -> str | None:

@@ -12,6 +12,7 @@ Read state is a position per member (last_read_seq); `unreadCount` is derived fr
 
 from __future__ import annotations
 
+import json
 import re
 from functools import partial
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from utool_chat import config
-from utool_chat.db.engine import session_scope
+from utool_chat.db.engine import read_scope, session_scope
 from utool_chat.db.models import (
     Attachment,
     Conversation,
@@ -290,6 +291,133 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
 
     now = utcnow()
     message_id = new_id()
+    shares = bool(my_user.read_receipts)
+    if not files and session.get_bind().dialect.name == "postgresql" and not _may_mention_everyone(me, text):
+        stored = _store_in_one_statement(session, me, roster, message_id, text, kind, reply_id, temp_id, now,
+                                         shares)
+    else:
+        stored = _store_in_steps(session, me, roster, message_id, text, kind, files, reply_id, temp_id, now, shares)
+    if isinstance(stored, dict):  # a retry: the message stored the first time
+        return stored, None
+    msg, files = stored
+    seq = msg.seq
+    read_others = me.last_read_seq < seq - 1
+
+    message = ser.message_out(msg, my_user, attachments=files, reactions=[], read_by=[], status="sent",
+                              reply_to=reply)
+    everyone = [m.user_id for m, _ in roster]
+    # What the sender thereby read (ser.receipt_out), for the messages before this one.
+    receipt = ser.receipt_out("read" if shares else "delivered", actor_id, seq, now if shares else None)
+    payloads = []
+    for sees, recipients in _by_receipt_visibility(roster):
+        new_message: dict[str, Any] = {"conversationId": cid, "message": message, "tempId": temp_id}
+        if read_others:
+            new_message["receipt"] = ser.receipt_for(receipt, viewer_sees=sees)
+        payloads.append((new_message, recipients))
+    _publish_merged(session, "chat:new_message", payloads)
+    counts = convs.unread_counts(session, cid, [uid for uid in everyone if uid != actor_id])
+    if read_others:
+        counts[actor_id] = (0, 0)
+    convs.publish_unread_counts(session, cid, counts)
+    # Members who had archived it get the conversation back in their list.
+    for member, _ in roster:
+        if member.is_archived and member.user_id != actor_id:
+            convs.publish_conversation_updated(session, cid)
+            break
+    return message, everyone
+
+
+# What storing did: (the new message, its attachments as served), or, for a repeated
+# tempId, the message stored the first time (serialised; the transaction rolled back).
+Stored = tuple[Message, list[dict[str, Any]]] | dict[str, Any]
+
+
+def _serve_retry(session: Session, roster: list[ser.RosterEntry], cid: str, actor_id: str, temp_id: str
+                 ) -> dict[str, Any] | None:
+    """The message a repeated tempId stored, serialised, and our statements undone (None if
+    there is none)."""
+    existing = _find_by_temp_id(session, cid, actor_id, temp_id)
+    if existing is None:
+        return None
+    out = serialize_with(session, existing[0], existing[1], ser.positions_of(roster))
+    session.rollback()
+    return out
+
+
+def _may_mention_everyone(me: ConversationMember, text: str) -> bool:
+    """Whether the rendering of `text` depends on the conversation's type (which only the
+    row lock's statement tells): an admin writing @everyone."""
+    return me.is_admin and "@" + formatting.EVERYONE in text.lower()
+
+
+# Postgres: the seq bump (the row lock), the message, the sender's own positions and the
+# un-archiving, and the sender's read receipt, in ONE statement. A repeated tempId inserts
+# nothing (ON CONFLICT waits for a racing original to commit), and the caller rolls back.
+# The members' unread counts are asked by a statement after it, which sees every send
+# committed before our lock was granted (a sub-select here would see the statement's
+# snapshot, taken before the lock wait).
+_SEND_STATEMENT = sa.text("""
+WITH bump AS (
+    UPDATE conversations SET last_seq = last_seq + 1, last_message_id = :id, last_activity_at = :now,
+                             updated_at = :now
+    WHERE id = :cid RETURNING last_seq
+), stored AS (
+    INSERT INTO messages (id, conversation_id, seq, sender_id, content, content_type, reply_to_id, temp_id,
+                          is_edited, is_deleted, search_text, created_at, updated_at, content_html, snippet,
+                          mentions, mentions_everyone)
+    SELECT :id, :cid, bump.last_seq, :sender, :content, :kind, :reply, :temp, false, false, :search, :now, :now,
+           :html, :snippet, CAST(:mentions AS json), false
+    FROM bump
+    ON CONFLICT (conversation_id, sender_id, temp_id) DO NOTHING
+    RETURNING seq
+), own AS (
+    UPDATE conversation_members AS m SET
+        is_archived = false,
+        last_read_seq = CASE WHEN m.user_id = :sender THEN bump.last_seq ELSE m.last_read_seq END,
+        last_read_at = CASE WHEN m.user_id = :sender THEN :now ELSE m.last_read_at END,
+        last_delivered_seq = CASE WHEN m.user_id = :sender THEN bump.last_seq ELSE m.last_delivered_seq END,
+        last_delivered_at = CASE WHEN m.user_id = :sender THEN :now ELSE m.last_delivered_at END
+    FROM bump
+    WHERE m.conversation_id = :cid AND m.left_at IS NULL AND (m.user_id = :sender OR m.is_archived)
+), receipt AS (  -- answering implies having read what came before (readBy agrees with status)
+    INSERT INTO read_receipts (conversation_id, user_id, up_to_seq, read_at, hidden)
+    SELECT :cid, :sender, bump.last_seq, :now, :hidden FROM bump WHERE :read_seq < bump.last_seq - 1
+)
+SELECT bump.last_seq, (SELECT count(*) FROM stored) FROM bump
+""")
+
+
+def _store_in_one_statement(session: Session, me: ConversationMember, roster: list[ser.RosterEntry],
+                            message_id: str, text: str, kind: str, reply_id: str | None, temp_id: str | None,
+                            now: Any, shares: bool) -> Stored:
+    """A message without attachments, on Postgres (_SEND_STATEMENT). Two statements with
+    mentions (their rows need the seq)."""
+    cid, actor_id = me.conversation_id, me.user_id
+    rendered = formatting.render(text, mentionable(roster, me, "direct"))  # "direct": no @everyone here
+    msg = Message(id=message_id, conversation_id=cid, seq=0, sender_id=actor_id, content=text, content_type=kind,
+                  reply_to_id=reply_id, temp_id=temp_id, created_at=now, updated_at=now,
+                  search_text=search.search_text(text, []))
+    _apply_rendering(msg, rendered)
+    seq, inserted = session.execute(_SEND_STATEMENT, {
+        "id": message_id, "cid": cid, "sender": actor_id, "content": text, "kind": kind, "reply": reply_id,
+        "temp": temp_id, "search": msg.search_text, "now": now, "html": msg.content_html, "snippet": msg.snippet,
+        "mentions": json.dumps(msg.mentions) if msg.mentions else None, "hidden": not shares,
+        "read_seq": me.last_read_seq,
+    }).one()
+    if not inserted:  # ON CONFLICT on uq_messages_temp_id: the first one is committed
+        served = _serve_retry(session, roster, cid, actor_id, temp_id or "")
+        assert served is not None, "a tempId conflict without the message it conflicted with"
+        return served
+    msg.seq = seq
+    _store_mentions(session, msg, roster)
+    return msg, []
+
+
+def _store_in_steps(session: Session, me: ConversationMember, roster: list[ser.RosterEntry], message_id: str,
+                    text: str, kind: str, files: list[dict[str, Any]], reply_id: str | None, temp_id: str | None,
+                    now: Any, shares: bool) -> Stored:
+    """Any message, on any database: a statement per table."""
+    cid, actor_id = me.conversation_id, me.user_id
     bump = (
         sa.update(conversations_t)
         .where(conversations_t.c.id == cid)
@@ -311,12 +439,9 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
     file_names = [f["name"] for f in files if "uploadId" not in f] + upload_names
 
     if temp_id is not None:
-        existing = _find_by_temp_id(session, cid, actor_id, temp_id)
-        if existing is not None:
-            # A retry: serve the stored message and undo our bump of the conversation row.
-            out = serialize_with(session, existing[0], existing[1], ser.positions_of(roster))
-            session.rollback()
-            return out, None
+        served = _serve_retry(session, roster, cid, actor_id, temp_id)  # after the bump: the row lock
+        if served is not None:
+            return served
 
     msg = Message(id=message_id, conversation_id=cid, seq=seq, sender_id=actor_id, content=text, content_type=kind,
                   reply_to_id=reply_id, temp_id=temp_id, created_at=now, updated_at=now,
@@ -355,34 +480,10 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
         )
     )
     # Answering implies having read what came before: record it so readBy agrees with status.
-    read_others = me.last_read_seq < seq - 1
-    shares = bool(my_user.read_receipts)
-    if read_others:
+    if me.last_read_seq < seq - 1:
         session.exec(sa.insert(receipts_t).values(conversation_id=cid, user_id=actor_id, up_to_seq=seq, read_at=now,
                                                   hidden=not shares))
-
-    message = ser.message_out(msg, my_user, attachments=files, reactions=[], read_by=[], status="sent",
-                              reply_to=reply)
-    everyone = [m.user_id for m, _ in roster]
-    # What the sender thereby read (ser.receipt_out), for the messages before this one.
-    receipt = ser.receipt_out("read" if shares else "delivered", actor_id, seq, now if shares else None)
-    payloads = []
-    for sees, recipients in _by_receipt_visibility(roster):
-        new_message: dict[str, Any] = {"conversationId": cid, "message": message, "tempId": temp_id}
-        if read_others:
-            new_message["receipt"] = ser.receipt_for(receipt, viewer_sees=sees)
-        payloads.append((new_message, recipients))
-    _publish_merged(session, "chat:new_message", payloads)
-    counts = convs.unread_counts(session, cid, [uid for uid in everyone if uid != actor_id])
-    if read_others:
-        counts[actor_id] = (0, 0)
-    convs.publish_unread_counts(session, cid, counts)
-    # Members who had archived it get the conversation back in their list.
-    for member, _ in roster:
-        if member.is_archived and member.user_id != actor_id:
-            convs.publish_conversation_updated(session, cid)
-            break
-    return message, everyone
+    return msg, files
 
 
 # --- history ---------------------------------------------------------------------------------
@@ -409,7 +510,7 @@ def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HIST
     cursor_id = before_message_id if before_message_id is not None else after_message_id
     if cursor_id is not None:
         _check_body_id(cursor_id, cursor_field, "invalid_cursor")
-    with session_scope() as session:
+    with read_scope() as session:
         roster = convs.roster_or_404(session, actor_id, cid)
         query = _with_sender().where(col(Message.conversation_id) == cid)
         if cursor_id is not None:
@@ -446,7 +547,7 @@ def _page_around(actor_id: str, cid: str, limit: int, around_id: str) -> tuple[l
     opens in context. meta.hasMoreBefore / hasMoreAfter: older / newer messages remain
     beyond the page (continue with beforeMessageId=oldestMessageId and
     afterMessageId=newestMessageId); hasMore: either does. One statement for the rows."""
-    with session_scope() as session:
+    with read_scope() as session:
         roster = convs.roster_or_404(session, actor_id, cid)
         message_id, seq = col(Message.id), col(Message.seq)
         in_conversation = col(Message.conversation_id) == cid
@@ -487,7 +588,7 @@ def messages_since(actor_id: str, conversation_id: Any, after_seq: Any, limit: A
     cid = convs.check_conversation_id(conversation_id)
     after = convs.check_int(after_seq, "afterSeq", default=0, minimum=0, maximum=2**62)
     limit = convs.check_int(limit, "limit", default=MAX_SYNC_LIMIT, minimum=1, maximum=MAX_SYNC_LIMIT)
-    with session_scope() as session:
+    with read_scope() as session:
         roster = convs.roster_or_404(session, actor_id, cid)
         rows = list(session.execute(
             _with_sender().where(col(Message.conversation_id) == cid, col(Message.seq) > after)

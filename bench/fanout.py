@@ -1,0 +1,101 @@
+"""Group fan-out: one member sends, every other member's socket gets chat:new_message.
+
+    .venv/bin/python bench/fanout.py [--sizes 20,200] [--messages 100]
+
+Starts the real backend (granian, as the realtime tests do) on a private Postgres database
+with the rate limits lifted; for each group size, every member but the sender connects one
+socket, then the sender sends `--messages` messages over Socket.IO one at a time and waits
+until all the others have it. Prints, per size, the time from the send until the last
+member had it (p50 / p95 / p99), until the first had it, and the backend's CPU per message.
+The clients run in this process, on the same cores as the backend: at 200 members they
+parse 199 copies of each event, which is part of what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+from typing import Any
+
+from common import SocketClient, backends, bench_database, cpu_seconds, describe_ms, http_session, load_average, now
+
+
+async def measure(base_url: str, pgid: int, size: int, count: int) -> None:
+    from tests.support.factories import group_conversation, new_person
+
+    owner = new_person()
+    members = [new_person() for _ in range(size - 1)]
+    conversation_id = group_conversation(owner, members, name=f"fan-out {size}")["_id"]
+    pending: dict[str, tuple[float, set[int], asyncio.Future]] = {}
+    first_at: dict[str, float] = {}
+
+    def listener(index: int):
+        def on_event(name: str, data: Any) -> None:
+            if name != "chat:new_message":
+                return
+            entry = pending.get(data.get("tempId"))
+            if entry is None:
+                return
+            _started, missing, done = entry
+            first_at.setdefault(data["tempId"], now())
+            missing.discard(index)
+            if not missing and not done.done():
+                done.set_result(now())
+        return on_event
+
+    async with http_session() as http:
+        clients = []
+        for start in range(0, len(members), 50):
+            clients += await asyncio.gather(*(
+                SocketClient.connect(http, base_url, members[i].token, listener(i))
+                for i in range(start, min(len(members), start + 50))
+            ))
+        sender = await SocketClient.connect(http, base_url, owner.token)
+        last, first = [], []
+        cpu_before = 0.0
+        for i in range(count + 10):  # the first 10 warm up
+            if i == 10:
+                cpu_before = cpu_seconds(pgid)
+            temp_id = uuid.uuid4().hex
+            done = asyncio.get_running_loop().create_future()
+            started = now()
+            pending[temp_id] = (started, set(range(len(members))), done)
+            result = await sender.call("chat:send_message", {"conversationId": conversation_id,
+                                                             "content": f"fan-out {i}", "tempId": temp_id})
+            if not result.get("success"):
+                raise RuntimeError(f"send refused: {result}")
+            finished = await asyncio.wait_for(done, 30)
+            del pending[temp_id]
+            if i >= 10:
+                last.append(finished - started)
+                first.append(first_at.pop(temp_id) - started)
+        cpu_used = cpu_seconds(pgid) - cpu_before
+        print(f"  {size} members: send -> all {size - 1} others have it: {describe_ms(last)}")
+        print(f"  {size} members: send -> the first has it: {describe_ms(first)}")
+        print(f"  backend CPU {cpu_used / count * 1000:.2f} ms per message")
+        for client in [sender, *clients]:
+            await client.close()
+
+
+async def run(base_url: str, pgid: int, sizes: list[int], count: int) -> None:
+    for size in sizes:
+        print(f"-- group of {size}; {load_average()}")
+        await measure(base_url, pgid, size, count)
+    print(f"-- done; {load_average()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="20,200", help="comma-separated group sizes (members, sender included)")
+    parser.add_argument("--messages", type=int, default=100)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    with bench_database() as url, backends(url) as (backend,):
+        print(f"backend {backend.url} (granian, 1 worker), database {url.rsplit('/', 1)[1]}")
+        asyncio.run(run(backend.url, backend.process.pid, sizes, args.messages))
+
+
+if __name__ == "__main__":
+    main()
