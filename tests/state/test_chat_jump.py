@@ -98,8 +98,8 @@ def test_a_result_view_names_the_conversation_sender_and_time():
     assert [(seg.text, seg.mark) for seg in view.segments] == [("Lunch", True), (" at noon?", False)]
     own = result_view({**item, "message": {**message, "sender": user(ME)}}, ME, UTC, NOW)
     assert own.sender_name == "You"
-    group = result_view({**item, "conversation": {**item["conversation"], "type": "group", "name": "Team",
-                                                  "otherParticipant": None}}, ME, UTC, datetime(2026, 3, 12, tzinfo=UTC))
+    in_group = {**item["conversation"], "type": "group", "name": "Team", "otherParticipant": None}
+    group = result_view({**item, "conversation": in_group}, ME, UTC, datetime(2026, 3, 12, tzinfo=UTC))
     assert (group.conversation_name, group.is_group, group.time_label) == ("Team", True, "Tue")
 
 
