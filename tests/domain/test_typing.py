@@ -80,17 +80,19 @@ async def test_typing_stopped_tells_the_other_active_members(people) -> None:
     assert not typing_domain.registry.is_typing(bob, conv)
 
 
-async def test_a_state_nobody_refreshes_ends_by_itself_after_the_ttl(people) -> None:
+async def test_a_state_nobody_refreshes_ends_by_itself_after_the_ttl(people, monkeypatch) -> None:
     alice, bob, carol, _dave, conv = people
+    ttl = 1.5  # longer than the module's: the sleeps below must stay well inside it on a loaded machine
+    monkeypatch.setattr(config, "settings", config.Settings(typing_ttl_seconds=ttl))
     async with recorded_events() as received:
         typing_domain.typing_started(alice, conv)
-        await asyncio.sleep(TTL * 0.6)
+        await asyncio.sleep(ttl * 0.6)
         typing_domain.typing_started(alice, conv)  # a refresh postpones the end
-        await asyncio.sleep(TTL * 0.6)
+        await asyncio.sleep(ttl * 0.6)
         await received.settle()
         assert [e.name for e in received] == ["chat:user_typing"]  # 1.2 TTL after the start, 0.6 after the refresh
         assert (await received.next()).name == "chat:user_typing"
-        stopped = await received.next(TTL * 3)
+        stopped = await received.next(ttl * 3)
     assert stopped.name == "chat:user_stopped_typing" and stopped.payload["userId"] == alice
     assert sorted(stopped.user_ids) == sorted([bob, carol])
     assert not typing_domain.registry.is_typing(alice, conv)
