@@ -10,7 +10,7 @@ from utool_chat.realtime.server import create_sio
 app = rx.App(
     api_transformer=api,
     sio=create_sio(),
-    stylesheets=["/styles.css", "/chat.css", "/uploads.css"],  # assets/
+    stylesheets=["/styles.css", "/chat.css", "/uploads.css", "/features.css"],  # assets/
 )
 register_pages(app)
 # Deletes uploads never attached once they expire (UPLOAD_EXPIRY_SECONDS), in every backend process.

@@ -105,6 +105,15 @@ def test_admin_renames_adds_promotes_and_removes_members_and_everyone_sees_it_li
         expect(page.get_by_test_id("chat-title")).to_have_text("Sci-fi book club 🚀")
     name = conversation_row(page_b, group["_id"]).get_by_test_id("conversation-name")
     expect(name).to_have_text("Sci-fi book club 🚀")
+    # …and every member's open view (each tab loaded the group directly) shows the notice.
+    renamed = "Alice Archer renamed the group to “Sci-fi book club 🚀”"
+    for page in (page_a, page_b, page_c):
+        expect(page.get_by_test_id("notice").filter(has_text=renamed)).to_be_visible()
+    screenshot(page_b, "chat-group-rename-notice")
+    phone = signed_in(carol, width=390, height=844)
+    open_conversation(phone, app_server.url, group["_id"])
+    expect(phone.get_by_test_id("notice").filter(has_text=renamed)).to_be_visible()
+    screenshot(phone, "chat-group-rename-notice-phone")
 
     # Add Dave from the members dialog; Bob's open members dialog follows.
     page_b.get_by_test_id("chat-title").click()  # a group's name opens its members
@@ -132,8 +141,23 @@ def test_admin_renames_adds_promotes_and_removes_members_and_everyone_sees_it_li
     # Remove Carol: she is told, sent back to her list, and the group is gone from it.
     member_row(page_a, carol).get_by_test_id("member-menu").click()
     page_a.get_by_test_id("remove-member").click()
+    # Removing asks first; Cancel keeps her.
+    confirm = page_a.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("Remove Carol Chen?")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(page_a.get_by_role("alertdialog")).to_have_count(0)
+    expect(member_row(page_a, carol)).to_be_visible()
+    member_row(page_a, carol).get_by_test_id("member-menu").click()
+    page_a.get_by_test_id("remove-member").click()
+    screenshot(page_a, "chat-group-remove-confirm")
+    page_a.get_by_test_id("confirm-remove-member").click()
     expect(member_row(page_a, carol)).to_have_count(0)
+    for page in (page_a, page_b):
+        expect(page.get_by_test_id("notice").filter(has_text="Alice Archer removed Carol Chen")).to_be_visible()
     expect(page_b.get_by_test_id("member")).to_have_count(3)
+    page_b.keyboard.press("Escape")
+    expect(page_b.get_by_role("dialog")).to_have_count(0)
+    screenshot(page_b, "chat-group-removal-notice")
     page_c.wait_for_url(re.compile(r"/chat/?$"))
     expect(conversation_row(page_c, group["_id"])).to_have_count(0)
     expect(page_c.get_by_test_id("no-conversation")).to_be_visible()

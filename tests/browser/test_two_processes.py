@@ -102,3 +102,27 @@ def test_a_logout_on_one_process_sends_that_logins_tab_on_the_other_process_to_l
     phone.wait_for_timeout(500)
     expect(phone).to_have_url(re.compile(r"/chat/?$"))
     expect(phone.get_by_test_id("user-menu")).to_contain_text("Alice Archer")
+
+
+def test_presence_on_one_process_shows_live_on_the_other(two_app_servers, page_at):
+    """Bob's tab on process two is seen online, away and offline by Alice on process one
+    (presence lives in Redis; each process announces the transitions it finds)."""
+    one, two = two_app_servers
+    alice, bob, conversation = friends_in_direct_chat()
+    page_a = page_at(one.url)
+    log_in(page_a, one.url, alice)
+    open_conversation(page_a, one.url, conversation["_id"])
+    header = page_a.get_by_test_id("chat-presence")
+    expect(header).to_have_text("offline")
+
+    page_b = page_at(two.url)
+    log_in(page_b, two.url, bob)
+    open_conversation(page_b, two.url, conversation["_id"])
+    expect(header).to_have_text("online", timeout=30_000)
+    page_b.evaluate("""() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    expect(header).to_have_text("away", timeout=30_000)
+    page_b.context.close()
+    expect(header).to_have_text(re.compile(r"^last seen today at \d\d:\d\d$"), timeout=60_000)

@@ -12,6 +12,7 @@ from typing import Literal
 import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
+from utool_chat.components.notifications import notification_support
 from utool_chat.state.auth import AuthState
 from utool_chat.state.chat import ChatState
 
@@ -94,6 +95,12 @@ def user_menu() -> rx.Component:
             ),
             rx.menu.separator(),
             rx.menu.item(
+                rx.icon("settings", size=16),
+                "Settings",
+                on_select=rx.redirect("/settings"),
+                data_testid="nav-settings",
+            ),
+            rx.menu.item(
                 rx.icon("log-out", size=16),
                 "Log out",
                 color="red",
@@ -140,6 +147,7 @@ def app_shell(*content: rx.Component, active: Section | None = None, full_width:
         top_bar(active),
         rx.cond(AuthState.is_authenticated, body, full_page_spinner()),
         hydration_marker(),
+        notification_support(),
         class_name="app-shell",
     )
 

@@ -8,9 +8,11 @@ from utool_chat.pages import chat
 from utool_chat.pages.auth import login_page, register_page
 from utool_chat.pages.friends import friends_page
 from utool_chat.pages.index import index_page
+from utool_chat.pages.settings import settings_page
 from utool_chat.state.auth import AuthState
 from utool_chat.state.chat import ChatState
 from utool_chat.state.friends import FriendsState
+from utool_chat.state.settings import SettingsState
 
 TITLE = "uTool Chat"
 
@@ -26,5 +28,11 @@ def register_pages(app: rx.App) -> None:
         route="/friends",
         title=f"Friends · {TITLE}",
         on_load=[AuthState.check_login, FriendsState.load, ChatState.refresh_unread_total],
+    )
+    app.add_page(
+        settings_page,
+        route="/settings",
+        title=f"Settings · {TITLE}",
+        on_load=[AuthState.check_login, SettingsState.load, ChatState.refresh_unread_total],
     )
     chat.add_chat_pages(app)  # /chat and /chat/[conversation_id], with their loaders

@@ -6,6 +6,7 @@ import reflex as rx
 from reflex_base.vars.object import ObjectVar
 
 from utool_chat.components.avatar import user_avatar
+from utool_chat.components.chat.presence import friend_presence_dot, friend_presence_text, presence_reporter
 from utool_chat.components.dialogs import confirm_dialog
 from utool_chat.components.layout import app_shell
 from utool_chat.state.friends import QUERY_MAX_CHARS, FriendsState, Person
@@ -246,7 +247,12 @@ def _remove_friend_control(person: PersonVar) -> rx.Component:
 
 def friends_card() -> rx.Component:
     def row(person: PersonVar) -> rx.Component:
-        return _person_row(person, _message_button(person), _remove_friend_control(person), testid="friend")
+        return rx.box(
+            _person_row(person, friend_presence_text(person["presence"]), _message_button(person),
+                        _remove_friend_control(person), testid="friend"),
+            friend_presence_dot(person["presence"]),
+            class_name="friend-with-presence",
+        )
 
     return _section(
         "Your friends",
@@ -281,6 +287,7 @@ def friends_page() -> rx.Component:
             incoming_card(),
             friends_card(),
             outgoing_card(),
+            presence_reporter(),
             spacing="5",
             width="100%",
             align="stretch",

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from utool_chat.domain import file_urls, formatting, permissions
+from utool_chat.state import beyond_text
 from utool_chat.state.chat_slice import Chat, activity_time, message_key, typing_names
 
 RECENT_CHUNK = 25  # recent_messages holds < 2 chunks; older_messages changes every chunk
@@ -75,6 +76,12 @@ class MessageView:
     attachments: list[AttachmentView] = dataclasses.field(default_factory=list)
     can_edit: bool = False
     can_delete: bool = False
+    # Beyond text (state/beyond_text.py): the sanitised HTML ("" before the server's copy),
+    # a group notice, whether it mentions the reader, the seen-by line under one's last.
+    content_html: str = ""
+    is_notice: bool = False
+    mentions_me: bool = False
+    seen_by: str = ""
 
 
 @dataclasses.dataclass
@@ -88,6 +95,10 @@ class ConversationItemView:
     time_label: str = ""
     unread: int = 0
     unread_label: str = ""
+    has_mention: bool = False  # unread messages mention me: the "@" marker
+    is_pinned: bool = False
+    is_muted: bool = False
+    presence: str = ""  # a direct chat's other person: online / away / offline ("" unknown)
 
 
 @dataclasses.dataclass
@@ -320,12 +331,16 @@ def message_snippet(message: dict[str, Any] | None, conversation: dict[str, Any]
     if message.get("isDeleted"):
         body = "Message deleted"
     elif message.get("content", "").strip():
-        body = snippet(message["content"])
+        # The server's plain-text snippet (Markdown and mentions resolved); the raw text
+        # for an optimistic copy.
+        body = snippet(message.get("snippet") or message["content"])
     elif message.get("attachments"):
         body = formatting.attachments_label(message["attachments"])
     else:
         body = ""
     sender = message.get("sender") or {}
+    if beyond_text.is_notice(message):
+        return body  # "Ann renamed the group …": the sentence names its actor itself
     if sender.get("_id") == me:
         return f"You: {body}"
     if conversation.get("type") != "direct":
@@ -366,6 +381,10 @@ def build_conversation_items(chat: Chat, me: str, tz: tzinfo, now: datetime) -> 
                 time_label=list_time_label(activity_time(convo), tz, now),
                 unread=unread,
                 unread_label="99+" if unread > 99 else str(unread),
+                has_mention=int(convo.get("unreadMentions") or 0) > 0,
+                is_pinned=bool(convo.get("isPinned")),
+                is_muted=bool(convo.get("isMuted")),
+                presence=beyond_text.presence_status(chat, beyond_text.direct_peer(convo, me)),
             )
         )
     return items
@@ -386,6 +405,7 @@ def build_message_views(chat: Chat, conversation_id: str, me: str, tz: tzinfo, n
     local = [ts.astimezone(tz) if ts else None for ts in created]
     days = [ts.date() if ts else None for ts in local]
     senders = [(m.get("sender") or {}).get("_id") for m in ordered]
+    own_last = beyond_text.own_last_message_id(ordered, me) if is_group else ""
 
     def same_run(i: int) -> bool:
         """Messages i and i+1 form one bubble group: same sender, same day, within 5 minutes."""
@@ -413,7 +433,7 @@ def build_message_views(chat: Chat, conversation_id: str, me: str, tz: tzinfo, n
                 last_in_group=index + 1 == len(ordered) or not same_run(index),
                 sender_name=display_name(sender) if sender else "Deleted user",
                 sender_avatar=sender.get("avatar") or "",
-                content=msg.get("content") or "",
+                content=beyond_text.plain_text_for(msg, convo),
                 is_deleted=deleted,
                 is_edited=bool(msg.get("isEdited")) and not deleted,
                 time_label=stamp.strftime("%H:%M") if stamp else "",
@@ -430,6 +450,10 @@ def build_message_views(chat: Chat, conversation_id: str, me: str, tz: tzinfo, n
                 # A copy not confirmed yet (no _id) has no editableUntil and cannot be deleted.
                 can_edit=permissions.can_edit(msg, me, now),
                 can_delete=permissions.can_delete(msg, me, i_am_group_admin),
+                content_html="" if deleted else beyond_text.content_html_for(msg, me),
+                is_notice=beyond_text.is_notice(msg),
+                mentions_me=beyond_text.mentions_me(msg, me),
+                seen_by=beyond_text.seen_by_line(msg, convo) if own_last and msg.get("_id") == own_last else "",
             )
         )
     return views

@@ -15,13 +15,14 @@ from typing import Any
 import reflex as rx
 from reflex_base.event import EventSpec
 
-from utool_chat.domain import friends
+from utool_chat.domain import friends, presence
 from utool_chat.domain.errors import DomainError
 from utool_chat.events import Event
 from utool_chat.state.auth import AuthState
 from utool_chat.state.guards import attempt, person_arg, text_arg
 from utool_chat.state.handler import handler
 from utool_chat.state.live import TabListener, listener_step
+from utool_chat.state.tab_presence import FRIENDS_SUFFIX, connect_tab, disconnect_tab
 
 SEARCH_LIMIT = 20
 # The search box's max_length: the domain's limit (nothing longer can match anyone).
@@ -111,6 +112,10 @@ class FriendsState(rx.State):
         """Friends, incoming, outgoing, and the search results for `query` (None: no search)
         (runs in a worker thread: two queries, three with a search)."""
         people = [_person(u) for u in friends.list_friends(user_id)]
+        # Friends may always see each other's status (one query).
+        seen = presence.presence_of(user_id, [p["id"] for p in people[: presence.MAX_IDS]]) if people else {}
+        for person in people:
+            person["presence"] = (seen.get(person["id"]) or {}).get("status") or ""
         requests = friends.list_requests(user_id)
         incoming = [_request_row(r, "from") for r in requests["incoming"]]
         outgoing = [_request_row(r, "to") for r in requests["outgoing"]]
@@ -269,6 +274,8 @@ class FriendsState(rx.State):
             self._listener_user_id = user_id
             self._on_page = True
             client_token = self.router.session.client_token
+        if client_token:  # the tab is a presence connection while this page listens
+            await connect_tab(user_id, client_token + FRIENDS_SUFFIX)
 
         async def still_wanted() -> bool:
             async with self:
@@ -276,7 +283,8 @@ class FriendsState(rx.State):
                 return self._on_page and auth.user_id == user_id
 
         try:
-            async with TabListener(self, user_id, client_token, lambda evt: evt.name in FRIEND_EVENTS) as bus:
+            wanted = FRIEND_EVENTS | {presence.PRESENCE_UPDATE}
+            async with TabListener(self, user_id, client_token, lambda evt: evt.name in wanted) as bus:
                 while True:
                     evt = await bus.next(LISTENER_IDLE_CHECK_SECONDS)
                     if bus.sign_out is not None:
@@ -288,13 +296,27 @@ class FriendsState(rx.State):
                         continue
                     if not await still_wanted():
                         return
+                    if evt.name == presence.PRESENCE_UPDATE:
+                        async with self:
+                            self._apply_presence(evt.payload)
+                        continue
                     toast = await listener_step(self._follow_change(user_id, evt), "applying " + evt.name, None)
                     if toast is not None:
                         yield toast
         finally:
+            if client_token:
+                await disconnect_tab(client_token + FRIENDS_SUFFIX)
             async with self:
                 if self._listener_user_id == user_id:
                     self._listener_user_id = ""
+
+    def _apply_presence(self, update: dict[str, Any]) -> None:
+        """A friend's chat:presence_update: their row's status (the event goes only to
+        those who may see it)."""
+        status = update.get("status") or ""
+        if any(p["id"] == update.get("userId") and p.get("presence") != status for p in self.friends):
+            self.friends = [{**p, "presence": status} if p["id"] == update.get("userId") else p
+                            for p in self.friends]
 
     async def _follow_change(self, user_id: str, evt: Event) -> EventSpec | None:
         """The listener's work for one friendship event: reload the lists (and the results

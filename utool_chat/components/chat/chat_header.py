@@ -13,6 +13,7 @@ from reflex_base.event import EventCallback
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.chat.group_dialogs import conversation_dialogs
+from utool_chat.components.chat.presence import preference_items, presence_line
 from utool_chat.state.chat import ChatState, ConversationSettingsState, PeoplePickerState, SearchState
 
 
@@ -54,6 +55,7 @@ def _menu() -> rx.Component:
             )
         ),
         rx.dropdown_menu.content(
+            preference_items(),
             rx.cond(
                 ChatState.current_is_group,
                 _group_items(),
@@ -94,8 +96,10 @@ def chat_header() -> rx.Component:
             rx.cond(
                 (ChatState.typing_label != "") & ~ChatState.current_is_group,
                 rx.text("typing…", size="1", color="var(--accent-11)", as_="div", font_style="italic"),
-                rx.text(ChatState.current_subtitle, size="1", color_scheme="gray", class_name="truncate", as_="div",
-                        custom_attrs={"data-testid": "chat-subtitle"}),
+                presence_line(
+                    rx.text(ChatState.current_subtitle, size="1", color_scheme="gray", class_name="truncate",
+                            as_="div", custom_attrs={"data-testid": "chat-subtitle"}),
+                ),
             ),
             flex="1",
             min_width="0",

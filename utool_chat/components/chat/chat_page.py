@@ -15,6 +15,8 @@ import reflex as rx
 
 from utool_chat.components.chat.conversation_list import conversation_list
 from utool_chat.components.chat.conversation_view import conversation_view
+from utool_chat.components.chat.mentions import mention_support
+from utool_chat.components.chat.presence import presence_reporter
 from utool_chat.state.chat import ChatListenerState, ChatPageState, ChatState
 
 # Evaluated in the browser on mount; its value (the IANA zone name) goes to set_timezone.
@@ -24,6 +26,8 @@ TIMEZONE_JS = "Intl.DateTimeFormat().resolvedOptions().timeZone || ''"
 def chat_layout() -> rx.Component:
     return rx.box(
         rx.script(src=rx.asset("chat.js")),
+        mention_support(),
+        presence_reporter(),
         conversation_list(),
         conversation_view(),
         class_name="chat-shell",

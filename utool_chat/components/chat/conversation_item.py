@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
+from utool_chat.components.chat.presence import presence_dot
 from utool_chat.state.chat import ChatState
 from utool_chat.state.chat_views import ConversationItemView
 
@@ -23,6 +24,7 @@ def conversation_item(item: ConversationItemView) -> rx.Component:
                     background="var(--gray-10)", border="2px solid var(--color-panel-solid)",
                 ),
             ),
+            presence_dot(item.presence),
             position="relative",
             flex_shrink="0",
         ),
@@ -30,6 +32,10 @@ def conversation_item(item: ConversationItemView) -> rx.Component:
             rx.hstack(
                 rx.text(item.name, class_name="chat-conv-name truncate", size="2", flex="1",
                         custom_attrs={"data-testid": "conversation-name"}),
+                rx.cond(item.is_muted, rx.icon("bell-off", size=12, class_name="chat-conv-flag",
+                                               custom_attrs={"data-testid": "muted-icon", "aria-label": "Muted"})),
+                rx.cond(item.is_pinned, rx.icon("pin", size=12, class_name="chat-conv-flag",
+                                                custom_attrs={"data-testid": "pinned-icon", "aria-label": "Pinned"})),
                 rx.text(item.time_label, class_name="chat-conv-time"),
                 align="baseline",
                 spacing="2",
@@ -44,6 +50,11 @@ def conversation_item(item: ConversationItemView) -> rx.Component:
                     size="2",
                     flex="1",
                     custom_attrs={"data-testid": "conversation-snippet"},
+                ),
+                rx.cond(
+                    item.has_mention,
+                    rx.el.span("@", class_name="chat-mention-badge",
+                               custom_attrs={"data-testid": "mention-badge", "aria-label": "Mentions you"}),
                 ),
                 rx.cond(
                     unread,
@@ -67,5 +78,7 @@ def conversation_item(item: ConversationItemView) -> rx.Component:
             "data-conversation-id": item.id,
             "data-selected": item.id == ChatState.current_id,
             "data-unread": unread,
+            "data-pinned": item.is_pinned,
+            "data-presence": item.presence,
         },
     )

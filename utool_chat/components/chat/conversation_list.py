@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from utool_chat.components.chat.archived import archived_entry
 from utool_chat.components.chat.conversation_item import conversation_item
 from utool_chat.components.chat.group_dialogs import people_picker_dialog
 from utool_chat.components.chat.placeholders import empty_state, error_state
 from utool_chat.components.chat.search_panel import searchable
+from utool_chat.components.notifications import enable_notifications_banner
 from utool_chat.state.chat import ChatState, ConversationListState, PeoplePickerState, SearchState
 
 
@@ -51,6 +53,7 @@ def conversation_list() -> rx.Component:
             spacing="2",
             class_name="chat-sidebar-head",
         ),
+        enable_notifications_banner(),
         searchable(rx.box(
             rx.cond(
                 ConversationListState.conversations_loading,
@@ -94,6 +97,7 @@ def conversation_list() -> rx.Component:
                     ),
                 ),
             ),
+            archived_entry(),
             class_name="chat-conv-scroll",
             custom_attrs={"data-testid": "conversation-list"},
         )),

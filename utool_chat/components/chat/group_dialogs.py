@@ -12,6 +12,7 @@ from __future__ import annotations
 import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
+from utool_chat.components.chat.message_info import message_info_dialog
 from utool_chat.components.dialogs import confirm_dialog
 from utool_chat.state.chat import ChatState, ConversationSettingsState, PeoplePickerState
 from utool_chat.state.chat.people_picker import ADD_MEMBERS, NEW_CHAT
@@ -220,7 +221,7 @@ def _member_menu(person: PersonView) -> rx.Component:
             rx.dropdown_menu.item(
                 rx.icon("user-minus", size=14), "Remove from group",
                 color="red",
-                on_select=ConversationSettingsState.remove_member(person.id),
+                on_select=ConversationSettingsState.ask_remove(person.id),
                 custom_attrs={"data-testid": "remove-member"},
             ),
             align="end",
@@ -370,6 +371,26 @@ def leave_confirm_dialog() -> rx.Component:
     )
 
 
+def remove_confirm_dialog() -> rx.Component:
+    return confirm_dialog(
+        "Remove " + ConversationSettingsState.confirm_remove_name + "?",
+        rx.text(
+            ConversationSettingsState.confirm_remove_name,
+            " will leave “", ChatState.current_name, "” and stop receiving its messages. Everyone in the group",
+            " sees that you removed them.",
+        ),
+        rx.button(
+            "Remove", color_scheme="red",
+            on_click=ConversationSettingsState.remove_member(ConversationSettingsState.confirm_remove_id),
+            custom_attrs={"data-testid": "confirm-remove-member"},
+        ),
+        on_cancel=ConversationSettingsState.ask_remove(""),
+        open=ConversationSettingsState.confirm_remove_id != "",
+    )
+
+
 def conversation_dialogs() -> rx.Component:
     """The open conversation's dialogs (rendered once, beside the header)."""
-    return rx.fragment(members_dialog(), rename_dialog(), leave_confirm_dialog())
+    return rx.fragment(
+        members_dialog(), rename_dialog(), leave_confirm_dialog(), remove_confirm_dialog(), message_info_dialog()
+    )

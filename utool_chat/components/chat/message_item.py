@@ -10,6 +10,8 @@ import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.chat.message_attachments import message_attachments
+from utool_chat.components.chat.message_body import message_body, notice_row
+from utool_chat.components.chat.message_info import info_menu_item, seen_by_line
 from utool_chat.state.chat import ChatState, ComposerState, MessageActionsState, MessagesState, OutboxState
 from utool_chat.state.chat_views import REACTION_CHOICES, MessageView
 
@@ -75,10 +77,7 @@ def _body(msg: MessageView) -> rx.Component:
         rx.box(
             _reply_quote(msg),
             message_attachments(msg),
-            rx.cond(
-                msg.content != "",
-                rx.text(msg.content, class_name="chat-text", as_="span", custom_attrs={"data-testid": "message-text"}),
-            ),
+            message_body(msg),
             _meta(msg),
         ),
     )
@@ -160,7 +159,7 @@ def _actions(msg: MessageView) -> rx.Component:
                 custom_attrs={"data-testid": "reply-button"},
             ),
             rx.cond(
-                msg.can_edit | msg.can_delete,
+                msg.can_edit | msg.can_delete | msg.is_own,
                 rx.dropdown_menu.root(
                     rx.dropdown_menu.trigger(
                         rx.icon_button(
@@ -174,6 +173,7 @@ def _actions(msg: MessageView) -> rx.Component:
                         )
                     ),
                     rx.dropdown_menu.content(
+                        info_menu_item(msg),
                         rx.cond(
                             msg.can_edit,
                             rx.dropdown_menu.item(
@@ -230,6 +230,12 @@ def day_separator(msg: MessageView) -> rx.Component:
 def message_item(msg: MessageView) -> rx.Component:
     return rx.fragment(
         day_separator(msg),
+        rx.cond(msg.is_notice, notice_row(msg), _bubble_row(msg)),
+    )
+
+
+def _bubble_row(msg: MessageView) -> rx.Component:
+    return rx.fragment(
         rx.box(
             rx.cond(
                 ChatState.current_is_group & ~msg.is_own,
@@ -244,6 +250,7 @@ def message_item(msg: MessageView) -> rx.Component:
                 rx.box(_body(msg), class_name="chat-bubble"),
                 _reactions(msg),
                 _failed_row(msg),
+                seen_by_line(msg),
                 class_name="chat-col",
             ),
             _actions(msg),

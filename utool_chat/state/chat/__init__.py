@@ -12,7 +12,10 @@
     ├─ AttachmentsState        attachments.py: uploads a message takes, fresh signed file URLs
     ├─ PeoplePickerState       people_picker.py: new chat / add members
     ├─ SearchState             search.py: message search (the sidebar's field and results)
-    └─ ConversationSettingsState  conversation_settings.py: members, admins, rename, leave
+    ├─ ConversationSettingsState  conversation_settings.py: members, admins, rename, leave
+    ├─ PresenceState           presence.py: the header's presence line, this tab's presence
+    ├─ PreferencesState        preferences.py: mute / pin / archive, the archived view
+    └─ ReceiptsState           receipts.py: message info (who read, who has it delivered)
 
 Reflex loads a substate with its parents only, so a keystroke in the picker's search box
 loads PeoplePickerState and ChatState, not the message views. Every substate reaches the one
@@ -32,6 +35,9 @@ from utool_chat.state.chat.messages import MessagesState
 from utool_chat.state.chat.outbox import OutboxState
 from utool_chat.state.chat.page import ChatPageState
 from utool_chat.state.chat.people_picker import PeoplePickerState
+from utool_chat.state.chat.preferences import PreferencesState
+from utool_chat.state.chat.presence import PresenceState
+from utool_chat.state.chat.receipts import ReceiptsState
 from utool_chat.state.chat.search import SearchState
 from utool_chat.state.chat.store import ChatState, ChatView
 
@@ -48,5 +54,8 @@ __all__ = [
     "MessagesState",
     "OutboxState",
     "PeoplePickerState",
+    "PreferencesState",
+    "PresenceState",
+    "ReceiptsState",
     "SearchState",
 ]

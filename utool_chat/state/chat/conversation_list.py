@@ -6,6 +6,7 @@ import reflex as rx
 
 from utool_chat.domain import conversations
 from utool_chat.domain.errors import DomainError
+from utool_chat.state.chat.presence import fetch_missing_presence
 from utool_chat.state.chat.store import ChatState, ChatView
 from utool_chat.state.chat_slice import conversations_fetched
 from utool_chat.state.chat_views import ConversationItemView, build_conversation_items
@@ -38,6 +39,7 @@ class ConversationListState(ChatState):
             return
         items, meta = result
         conversations_fetched(self._store(), items, bool((meta or {}).get("hasMore")), page)
+        await fetch_missing_presence(self._store(), me)  # the list's dots and headers
         self.conversations_loaded = True
         self.conversations_error = ""
         await self._publish(me)

@@ -27,6 +27,8 @@ class ConversationSettingsState(ChatState):
     rename_open: rx.Field[bool] = rx.field(False)
     confirm_leave_open: rx.Field[bool] = rx.field(False)
     member_busy_id: rx.Field[str] = rx.field("")  # whose admin button is working (or BUSY_RENAMING)
+    confirm_remove_id: rx.Field[str] = rx.field("")  # the member the "Remove …?" confirmation asks about
+    confirm_remove_name: rx.Field[str] = rx.field("")
 
     def _show(self, view: ChatView) -> None:
         if view.conversation:
@@ -36,6 +38,7 @@ class ConversationSettingsState(ChatState):
         """Close every dialog (another conversation was opened, or this one went away)."""
         self.members_open = self.rename_open = self.confirm_leave_open = False
         self.member_busy_id = ""
+        self.confirm_remove_id = self.confirm_remove_name = ""
 
     # ----- dialogs -------------------------------------------------------------------------
 
@@ -116,7 +119,14 @@ class ConversationSettingsState(ChatState):
             yield update
 
     @handler
+    def ask_remove(self, user_id: Any):
+        """Removing a member asks first ("" closes the question)."""
+        member = self._member(user_id)
+        self.confirm_remove_id, self.confirm_remove_name = member if member else ("", "")
+
+    @handler
     async def remove_member(self, user_id: Any):
+        self.confirm_remove_id = self.confirm_remove_name = ""
         if (member := self._member(user_id)) is None:
             return
         uid, name = member

@@ -20,6 +20,8 @@ from utool_chat.events import Event
 from utool_chat.state.auth import AuthState
 from utool_chat.state.chat.conversation_settings import ConversationSettingsState
 from utool_chat.state.chat.messages import MessagesState
+from utool_chat.state.chat.notifications import notification_follow_up
+from utool_chat.state.chat.presence import fetch_missing_presence, tab_ended, tab_started
 from utool_chat.state.chat.store import ChatState
 from utool_chat.state.chat_slice import MESSAGE_VIEW_EVENTS, apply_event, forget_typing_users
 from utool_chat.state.guards import attempt
@@ -47,8 +49,10 @@ class ChatListenerState(ChatState):
             self._listening = True
             client_token = self.router.session.client_token
             # While nobody listened, stops may have gone by: the typing lines would stay.
-            if forget_typing_users(self._store()):
-                await self._publish(me, with_messages=False)
+            forget_typing_users(self._store())
+            # The tab is a presence connection from now on (and fetches what presence lacks).
+            await tab_started(self._store(), me, client_token)
+            await self._publish(me, with_messages=False)
         try:
             async with TabListener(self, me, client_token, lambda evt: evt.name.startswith("chat:")) as bus:
                 while True:
@@ -65,6 +69,7 @@ class ChatListenerState(ChatState):
                     for update in follow_ups:
                         yield update
         finally:
+            await tab_ended(client_token)
             async with self:
                 self._listening = False
             if client_token:
@@ -84,6 +89,7 @@ class ChatListenerState(ChatState):
             chat = self._store()
             was_open = chat["conversations"]["currentConversationId"]
             check_read = apply_event(chat, me, evt, fetched)
+            await fetch_missing_presence(chat, me)  # a new conversation or member: their presence
             # Removed from the open group (by an admin, or leaving in another tab).
             dropped = bool(was_open) and not chat["conversations"]["currentConversationId"]
             if dropped:
@@ -91,6 +97,8 @@ class ChatListenerState(ChatState):
             await self._publish(me, with_messages=evt.name in MESSAGE_VIEW_EVENTS)
             current = self.current_id
         follow_ups: list[Any] = []
+        if (notification := notification_follow_up(chat, me, evt)) is not None:
+            follow_ups.append(notification)
         if dropped:
             follow_ups += [
                 rx.toast.info("You are no longer a member of that conversation."),
