@@ -46,7 +46,7 @@ from socketio.exceptions import ConnectionRefusedError
 
 from utool_chat.domain import accounts, conversations, messages, presence, receipts
 from utool_chat.domain import typing as typing_domain
-from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, ValidationFailed
+from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, Unavailable, ValidationFailed
 from utool_chat.domain.text import is_id
 from utool_chat.realtime.fanout import EventFanout, session_room, user_room
 
@@ -59,7 +59,7 @@ Handler = Callable[[str, User, Payload], Awaitable[Any]]
 
 def _error_body(exc: DomainError) -> dict[str, Any]:
     body: dict[str, Any] = {"code": exc.code}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, (RateLimited, Unavailable)):
         body["retryAfter"] = exc.retry_after
     return body
 
