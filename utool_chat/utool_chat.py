@@ -6,6 +6,7 @@ from utool_chat.api.app import api
 from utool_chat.domain.uploads import run_sweeper
 from utool_chat.pages import register_pages
 from utool_chat.realtime.server import create_sio
+from utool_chat.realtime.shutdown import graceful_shutdown
 
 app = rx.App(
     api_transformer=api,
@@ -15,3 +16,5 @@ app = rx.App(
 register_pages(app)
 # Deletes uploads never attached once they expire (UPLOAD_EXPIRY_SECONDS), in every backend process.
 app.register_lifespan_task(run_sweeper)
+# SIGTERM: running handlers finish, sockets are closed so that clients reconnect elsewhere.
+app.register_lifespan_task(graceful_shutdown)

@@ -386,6 +386,15 @@ class _Relay:
                     health.report_down(health.REDIS, exc)
                 self.down = True
 
+    async def flush(self, within: float) -> bool:
+        """Wait (from any event loop) until the queue is empty or `within` seconds pass."""
+        deadline = time.monotonic() + within
+        while self._queue is not None and not self._queue.empty() and not self.down:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return self._queue is None or self._queue.empty()
+
     def stop(self) -> None:
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
