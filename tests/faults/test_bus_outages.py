@@ -113,3 +113,22 @@ async def test_a_full_relay_queue_drops_and_asks_for_a_resync(fault_redis) -> No
         assert a.relay.lost >= 5000 - 10 - 1
     a.close()
     b.close()
+
+
+async def test_a_subscriber_that_fell_behind_gets_a_resync_once_it_catches_up() -> None:
+    from utool_chat.events.bus import InProcessBus
+
+    bus = InProcessBus()
+    received: list[Event] = []
+    events = bus.subscribe(maxsize=5)
+    first = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(0)  # subscribed
+    for _ in range(20):  # nobody reads meanwhile: 15 are dropped
+        bus.publish(event())
+    received.append(await first)
+    while True:
+        received.append(await asyncio.wait_for(anext(events), 1))
+        if received[-1].name == RESYNC:
+            break
+    await events.aclose()  # type: ignore[attr-defined]  # subscribe() is an async generator
+    assert len(received) == 6 and received[-1].payload == {"reason": "subscriber_overflow"}

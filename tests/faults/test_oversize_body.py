@@ -3,6 +3,8 @@ the 413 instead of a connection reset (api/app.py: BodySizeLimit drains a bounde
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.faults.backends import backends
@@ -29,5 +31,5 @@ async def test_async_and_sync_httpx_both_read_the_413(fault_engine) -> None:
             assert r.status_code == 413 and r.json()["code"] == "payload_too_large", r.text
             # The connection stays usable for the next request.
             assert (await client.get(f"{backend.url}/api/v1/auth/me", headers=alice.headers)).status_code == 200
-        r = httpx.post(url, content=BODY, headers=headers, timeout=30)
+        r = await asyncio.to_thread(httpx.post, url, content=BODY, headers=headers, timeout=30)  # the sync client
         assert r.status_code == 413 and r.json()["code"] == "payload_too_large", r.text

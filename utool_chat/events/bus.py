@@ -84,12 +84,23 @@ class _Subscription:
     def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int):
         self.loop = loop
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
+        self.dropped = 0  # events dropped since this subscriber last caught up
 
     def offer(self, evt: Event) -> None:
         try:
             self.queue.put_nowait(evt)
         except asyncio.QueueFull:  # a stuck consumer must not block everyone else
-            log.warning("event subscriber queue full; dropping %s", evt.name)
+            if not self.dropped:
+                log.warning("event subscriber queue full (%d); dropping events until it catches up, then "
+                            "a resync", self.queue.maxsize)
+            self.dropped += 1
+
+    def caught_up(self) -> bool:
+        """After drops: once the queue is empty again, the subscriber is owed a resync."""
+        if self.dropped and self.queue.empty():
+            self.dropped = 0
+            return True
+        return False
 
 
 class LocalFanout:
@@ -153,6 +164,8 @@ class InProcessBus:
         try:
             while True:
                 yield await sub.queue.get()
+                if sub.caught_up():
+                    yield resync_event("subscriber_overflow")
         finally:
             self.fanout.remove(sub)
 
