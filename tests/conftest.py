@@ -91,12 +91,14 @@ def db(pg_url: str) -> Iterator[str]:
     """An empty database, fresh rate-limit counters and no typing states for each test
     (TRUNCATE is much faster than re-migrating; a typing state left by an earlier test
     would otherwise expire, and query, in the middle of this one)."""
+    from utool_chat import health
     from utool_chat.db.engine import get_engine
     from utool_chat.domain import ratelimit
     from utool_chat.domain.typing import registry
 
     ratelimit.reset()
     registry.clear()
+    health.reset()  # an outage a fault test simulated is over
 
     with get_engine().begin() as conn:
         conn.execute(sa.text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))

@@ -21,6 +21,9 @@ REDIS_PRESENCE_PREFIX        Key prefix of presence in Redis (default utool_chat
 REDIS_EVENTS_CHANNEL         Redis pub/sub channel of the event bus (default utool_chat:events:<db index>;
                              read in events/bus.py).
 
+TRUSTED_PROXIES              Peers (addresses or networks, comma-separated) whose X-Forwarded-For / -Proto
+                             are believed (api/proxies.py); unset: none. Behind deploy/nginx: 127.0.0.1.
+
 Uploads (README "Files and uploads"):
 MEDIA_ROOT                   Directory of the local file store (default ./media), used unless S3_BUCKET is set.
 S3_ENDPOINT_URL, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION
@@ -101,6 +104,8 @@ class Settings:
     )
     file_url_ttl_seconds: int = field(default_factory=lambda: int(os.environ.get("FILE_URL_TTL_SECONDS", "3600")))
     upload_tmp_dir: str | None = field(default_factory=lambda: os.environ.get("UPLOAD_TMP_DIR") or None)
+    # --- deployment ---
+    trusted_proxies: str | None = field(default_factory=lambda: os.environ.get("TRUSTED_PROXIES") or None)
 
 
 settings = Settings()

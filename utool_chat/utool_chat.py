@@ -3,15 +3,20 @@
 import reflex as rx
 
 from utool_chat.api.app import api
+from utool_chat.api.proxies import forwarded_headers
 from utool_chat.domain.uploads import run_sweeper
 from utool_chat.pages import register_pages
 from utool_chat.realtime.server import create_sio
+from utool_chat.realtime.shutdown import graceful_shutdown
 
 app = rx.App(
-    api_transformer=api,
+    # The API with the Reflex app mounted in it, then the whole backend behind ForwardedHeaders.
+    api_transformer=[api, forwarded_headers],
     sio=create_sio(),
     stylesheets=["/styles.css", "/chat.css", "/uploads.css", "/features.css"],  # assets/
 )
 register_pages(app)
 # Deletes uploads never attached once they expire (UPLOAD_EXPIRY_SECONDS), in every backend process.
 app.register_lifespan_task(run_sweeper)
+# SIGTERM: running handlers finish, sockets are closed so that clients reconnect elsewhere.
+app.register_lifespan_task(graceful_shutdown)

@@ -11,7 +11,8 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     """A contract error: the status, and exactly {success: false, error: str, code: str}."""
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"success", "error", "code"}
+    # An outage (503) also says when to retry: {..., retryAfter: seconds} (contract: outages).
+    assert set(body) == {"success", "error", "code"} | ({"retryAfter"} if status == 503 else set())
     assert body["success"] is False
     assert isinstance(body["error"], str) and body["error"]
     assert isinstance(body["code"], str) and body["code"]

@@ -45,7 +45,8 @@ def assert_error(response, status, code=None):
     assert response.status_code == status, response.text
     body = response.json()
     assert body["success"] is False and isinstance(body["error"], str) and body["error"]
-    assert set(body) == {"success", "error", "code"}
+    # An outage (503) also says when to retry: {..., retryAfter: seconds} (contract: outages).
+    assert set(body) == {"success", "error", "code"} | ({"retryAfter"} if status == 503 else set())
     if code:
         assert body["code"] == code, body
     return body

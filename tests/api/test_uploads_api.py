@@ -45,7 +45,8 @@ def send(client, person, cid, content="", **extra):
 def assert_error(response, status, code=None) -> dict:
     assert response.status_code == status, response.text
     body = response.json()
-    assert body["success"] is False and body["error"] and set(body) == {"success", "error", "code"}
+    outage = {"retryAfter"} if status == 503 else set()  # an outage says when to retry
+    assert body["success"] is False and body["error"] and set(body) == {"success", "error", "code"} | outage
     if code:
         assert body["code"] == code, body
     return body

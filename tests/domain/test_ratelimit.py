@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from utool_chat import health
 from utool_chat.domain import ratelimit
 from utool_chat.domain.errors import RateLimited
 
@@ -17,8 +18,10 @@ PREFIX = f"utool_test_limits_{uuid.uuid4().hex[:8]}"  # this run's keys only: re
 @pytest.fixture(autouse=True)
 def fresh_limits():
     ratelimit.reset()
+    health.reset()
     yield
     ratelimit.reset()
+    health.reset()
 
 
 def user() -> str:
@@ -129,8 +132,29 @@ def test_redis_counters_are_shared_by_every_process() -> None:
         ratelimit.check_send(alice)
 
 
-def test_an_unreachable_redis_lets_messages_through() -> None:
-    ratelimit.configure(send="1/10second", redis_url="redis://127.0.0.1:1/0")
+def test_an_unreachable_redis_counts_in_memory_and_waits_for_it_no_more() -> None:
+    ratelimit.configure(send="2/10second", redis_url="redis://127.0.0.1:1/0")
+    alice, bob = user(), user()
+    ratelimit.check_send(alice)  # refused connection: Redis is down, this one counts in memory
+    assert health.is_down(health.REDIS)
+    started = time.monotonic()
+    ratelimit.check_send(alice)  # memory only now: no Redis call
+    with pytest.raises(RateLimited):
+        ratelimit.check_send(alice)  # the limit still holds during the outage
+    ratelimit.check_send(bob)
+    assert time.monotonic() - started < 0.1
+
+
+def test_a_redis_that_comes_back_is_used_again(monkeypatch) -> None:
+    ratelimit.configure(send="1/10second", redis_url=REDIS, key_prefix=PREFIX)
     alice = user()
-    ratelimit.check_send(alice)
-    ratelimit.check_send(alice)
+    health.report_down(health.REDIS, "test: pretend it went away")
+    ratelimit.check_send(alice)  # counted in memory
+    health.watch(health.REDIS, ratelimit._get().storage.check)  # the probe finds it answering
+    deadline = time.monotonic() + 5
+    while health.is_down(health.REDIS) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not health.is_down(health.REDIS)
+    ratelimit.check_send(alice)  # Redis's counter had not seen the first one
+    with pytest.raises(RateLimited):
+        ratelimit.check_send(alice)

@@ -184,7 +184,10 @@ async def test_send_a_reply(world: World, verify: Verifier) -> None:
 async def test_send_again_with_the_same_temp_id(world: World, verify: Verifier) -> None:
     await verify(lambda: say(world.bob, world.direct, "once", temp_id="tmp-1"), *world.everyone)
     again = await verify(lambda: say(world.bob, world.direct, "once", temp_id="tmp-1"), *world.everyone)
-    assert list(verify.events) == [] and again["tempId"] == "tmp-1"
+    # The retry announces the stored message again (the first announcement may have died with
+    # the process that stored it); applying it twice leaves every view equal to a fresh fetch.
+    assert [(e.name, e.payload["message"]["_id"]) for e in verify.events] == [("chat:new_message", again["_id"])]
+    assert again["tempId"] == "tmp-1"
 
 
 async def test_send_with_unread_messages_reads_them(world: World, verify: Verifier) -> None:

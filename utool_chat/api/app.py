@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from utool_chat import config
 from utool_chat.api.envelope import error
-from utool_chat.domain.errors import DomainError
+from utool_chat.domain.errors import DomainError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,9 @@ api.add_middleware(BodySizeLimit)
 async def _domain_error(_request: Request, exc: DomainError):
     retry_after = getattr(exc, "retry_after", None)  # RateLimited, Unavailable
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return error(exc.status, exc.message, exc.code, headers)
+    # An outage also says it in the body (contract: the web app keeps the message and retries).
+    extra = {"retryAfter": retry_after} if isinstance(exc, Unavailable) else None
+    return error(exc.status, exc.message, exc.code, headers, extra)
 
 
 @api.exception_handler(RequestValidationError)

@@ -15,5 +15,8 @@ def ok(data: Any = None, meta: dict[str, Any] | None = None, status: int = 200) 
     return JSONResponse(body, status_code=status)
 
 
-def error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"success": False, "error": message, "code": code}, status_code=status, headers=headers)
+def error(status: int, message: str, code: str, headers: dict[str, str] | None = None,
+          extra: dict[str, Any] | None = None) -> JSONResponse:
+    """`extra`: more fields of the error body (an outage's `retryAfter`)."""
+    body: dict[str, Any] = {"success": False, "error": message, "code": code, **(extra or {})}
+    return JSONResponse(body, status_code=status, headers=headers)

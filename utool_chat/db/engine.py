@@ -2,6 +2,11 @@
 
 Domain code opens a session with `session_scope()`; tests call `init_engine(url)` to point
 the process at their own database.
+
+A database that cannot be reached (refused or dropped connection, server shutting down) is
+not a bug: session_scope turns it into domain Unavailable (503 `unavailable` with
+Retry-After in every door) and reports it to utool_chat.health, which logs one line when the
+outage starts and one when it ends; no traceback per request.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from utool_chat import config
+from utool_chat import config, health
+from utool_chat.domain.errors import Unavailable
 
 _engine: Engine | None = None
 
@@ -33,7 +39,10 @@ def _make_engine(url: str) -> Engine:
             cur.close()
 
         return eng
-    return sa.create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # pool_timeout: with every connection busy (or a dead server hanging new ones) a request
+    # gives up after a few seconds with 503 instead of queueing for half a minute.
+    return sa.create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, pool_timeout=5,
+                            connect_args={"connect_timeout": 3})
 
 
 def init_engine(url: str | None = None) -> Engine:
@@ -52,16 +61,45 @@ def get_engine() -> Engine:
     return _engine
 
 
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached (as opposed to a bad statement or a
+    constraint): a connection refused or lost, the pool exhausted, the server shutting down."""
+    if isinstance(exc, sa.exc.TimeoutError):  # no pooled connection became free in time
+        return True
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            # SQLite reports a busy file as OperationalError too: that one is contention, and
+            # its 30 s busy_timeout has already been waited; still "retry later".
+            return True
+    return False
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back on error."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
+    """A session whose transaction commits on success and rolls back on error. A database
+    that cannot be reached raises Unavailable (see the module docstring)."""
+    try:
+        with Session(get_engine(), expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                try:
+                    session.rollback()
+                except Exception as rollback_exc:  # the connection is gone: nothing to roll back
+                    if not is_unreachable(rollback_exc):
+                        raise
+                raise
+    except Exception as exc:
+        if not is_unreachable(exc):
             raise
+        health.report_down(health.DATABASE, exc)
+        raise Unavailable("The database is unavailable right now; try again shortly.",
+                          retry_after=health.retry_after()) from None
+    if health.is_down(health.DATABASE):
+        health.report_up(health.DATABASE)
 
 
 @contextmanager
@@ -73,4 +111,3 @@ def read_scope() -> Iterator[Session]:
         if session.get_bind().dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
-

@@ -235,7 +235,9 @@ def _moved(positions: list[ser.Position], user_id: str, *, read_seq: int | None 
 def send_message(actor_id: str, conversation_id: Any, content: Any, content_type: Any = "text",
                  attachments: Any = None, reply_to: Any = None, temp_id: Any = None) -> tuple[dict[str, Any], bool]:
     """(message, created). A repeated tempId from the same sender returns the first message
-    (created False) and stores nothing."""
+    (created False), stores nothing and announces that message again (chat:new_message to
+    every active member): the first send may have been committed by a process that died
+    before its events went out, and clients drop a message they already have by its _id."""
     cid = convs.check_conversation_id(conversation_id)
     kind = _check_content_type(content_type)
     files = _check_attachments(attachments)
@@ -257,7 +259,9 @@ def send_message(actor_id: str, conversation_id: Any, content: Any, content_type
             existing = _find_by_temp_id(session, cid, actor_id, temp)
             if existing is None:
                 raise
-            return serialize_with(session, existing[0], existing[1], ser.positions_of(roster)), False
+            stored = serialize_with(session, existing[0], existing[1], ser.positions_of(roster))
+            _announce_again(session, stored, _by_receipt_visibility(roster), temp)
+            return stored, False
     if member_ids is None:  # a retry of a stored message: nothing new happened
         return message, False
     typing_domain.ended_by_message(actor_id, cid, member_ids)  # sending ends my typing, whatever the door
@@ -273,6 +277,19 @@ def _find_by_temp_id(session: Session, conversation_id: str, sender_id: str,
         )
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+def _announce_again(session: Session, message: dict[str, Any], audience: list[tuple[bool, list[str]]],
+                    temp_id: str) -> None:
+    """chat:new_message for a message stored earlier (a retried tempId), as its first send
+    announced it, to `audience` (_by_receipt_visibility): members who turned read receipts
+    off get it without anyone's reads. Costs no query."""
+    payloads = [
+        ({"conversationId": message["conversationId"],
+          "message": message if sees else ser.without_receipts(message), "tempId": temp_id}, recipients)
+        for sees, recipients in audience
+    ]
+    _publish_merged(session, "chat:new_message", payloads)
 
 
 def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: str, files: list[dict[str, Any]],
@@ -334,13 +351,15 @@ Stored = tuple[Message, list[dict[str, Any]]] | dict[str, Any]
 
 def _serve_retry(session: Session, roster: list[ser.RosterEntry], cid: str, actor_id: str, temp_id: str
                  ) -> dict[str, Any] | None:
-    """The message a repeated tempId stored, serialised, and our statements undone (None if
-    there is none)."""
+    """The message a repeated tempId stored, serialised, our statements undone, and the message
+    announced again (send_message says why); None if there is none."""
     existing = _find_by_temp_id(session, cid, actor_id, temp_id)
     if existing is None:
         return None
     out = serialize_with(session, existing[0], existing[1], ser.positions_of(roster))
+    audience = _by_receipt_visibility(roster)  # before the rollback expires the roster's rows
     session.rollback()
+    _announce_again(session, out, audience, temp_id)  # goes out when session_scope commits
     return out
 
 

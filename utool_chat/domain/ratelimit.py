@@ -13,6 +13,13 @@ lets a burst through at a window boundary (a fixed window allows 2x the limit ac
                            # files per user (RATE_LIMIT_UPLOAD) and bytes per user per day
                            # (UPLOAD_QUOTA_BYTES_PER_DAY; a fixed daily window, counted in bytes)
 
+While Redis is unreachable the counters fall back to this process's memory (the same limits,
+counted per process, starting from zero): a user spreading requests over N processes then gets
+at most N times the allowance for the outage, and never a refusal caused by the outage itself.
+Redis is known to be down once any call to it failed or timed out (REDIS_TIMEOUT_SECONDS,
+utool_chat.health); from then on no request waits for it until the event relay's ping finds it
+back, and the counters in Redis are used again.
+
 The limits come from config.settings (RATE_LIMIT_SEND, RATE_LIMIT_TYPING, RATE_LIMIT_LOGIN); tests change
 them at run time with `configure(...)` and forget all counters with `reset()`.
 """
@@ -29,12 +36,15 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
-from utool_chat import config
+from utool_chat import config, health
 from utool_chat.domain.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "utool_chat_limits"
+# A Redis call on a request's path gives up after this: a local Redis answers in well under
+# a millisecond, so one that takes this long is hung and the memory counters take over.
+REDIS_TIMEOUT_SECONDS = 0.25
 
 
 @dataclass
@@ -49,6 +59,20 @@ class _Limiter:
     # Byte quotas count thousands of units per hit: a fixed window keeps one counter, where a
     # moving window would keep one entry per unit.
     quota_strategy: FixedWindowRateLimiter
+    # The in-process counters used while Redis is unreachable (see the module docstring);
+    # the same objects as above when there is no Redis.
+    fallback_strategy: MovingWindowRateLimiter
+    fallback_quota_strategy: FixedWindowRateLimiter
+
+    @property
+    def uses_redis(self) -> bool:
+        return isinstance(self.storage, RedisStorage)
+
+    def strategies(self) -> tuple[MovingWindowRateLimiter, FixedWindowRateLimiter]:
+        """The counters to use now: Redis's, or memory's while Redis is known to be down."""
+        if self.uses_redis and health.is_down(health.REDIS):
+            return self.fallback_strategy, self.fallback_quota_strategy
+        return self.strategy, self.quota_strategy
 
 
 _limiter: _Limiter | None = None
@@ -59,7 +83,8 @@ _FROM_SETTINGS: str = "<from settings>"  # sentinel: None is a meaningful redis_
 def _make_storage(redis_url: str | None, key_prefix: str) -> Storage:
     if redis_url:
         # Short timeouts: a slow Redis must not stall a send (see _check: we fail open).
-        return RedisStorage(redis_url, key_prefix=key_prefix, socket_timeout=2, socket_connect_timeout=2)
+        return RedisStorage(redis_url, key_prefix=key_prefix, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                            socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
     return MemoryStorage()
 
 
@@ -73,6 +98,7 @@ def configure(send: str | None = None, typing: str | None = None, redis_url: str
     settings = config.settings
     url = settings.redis_url if redis_url is _FROM_SETTINGS else redis_url
     storage = _make_storage(url, key_prefix)
+    fallback = MemoryStorage() if isinstance(storage, RedisStorage) else storage
     with _lock:
         _limiter = _Limiter(
             send=parse(send or settings.rate_limit_send),
@@ -83,6 +109,8 @@ def configure(send: str | None = None, typing: str | None = None, redis_url: str
             storage=storage,
             strategy=MovingWindowRateLimiter(storage),
             quota_strategy=FixedWindowRateLimiter(storage),
+            fallback_strategy=MovingWindowRateLimiter(fallback),
+            fallback_quota_strategy=FixedWindowRateLimiter(fallback),
         )
 
 
@@ -110,16 +138,17 @@ def _check(kind: str, user_id: str, what: str, *, count: bool = True) -> None:
     would be allowed) and raise RateLimited when it is over the limit."""
     limiter = _get()
     item: RateLimitItem = getattr(limiter, kind)
-    strategy = limiter.strategy
+    strategy = limiter.strategies()[0]
     try:
         allowed = (strategy.hit if count else strategy.test)(item, kind, str(user_id))
-    except Exception:  # a rate-limit store outage must not take sending down with it
-        log.warning("rate limit storage unavailable; allowing %s for %s", kind, user_id, exc_info=True)
-        return
+    except Exception as exc:  # a Redis outage must not take sending down: count in memory
+        _redis_failed(limiter, exc)
+        strategy = limiter.fallback_strategy
+        allowed = (strategy.hit if count else strategy.test)(item, kind, str(user_id))
     if allowed:
         return
     try:
-        reset_at = limiter.strategy.get_window_stats(item, kind, str(user_id)).reset_time
+        reset_at = strategy.get_window_stats(item, kind, str(user_id)).reset_time
         retry_after = max(1, math.ceil(reset_at - time.time()))
     except Exception:
         retry_after = max(1, item.get_expiry())
@@ -127,6 +156,11 @@ def _check(kind: str, user_id: str, what: str, *, count: bool = True) -> None:
         f"Too many {what}: at most {item.amount} per {_describe(item)}. Try again in {retry_after} s.",
         retry_after=retry_after,
     )
+
+
+def _redis_failed(limiter: _Limiter, exc: Exception) -> None:
+    health.report_down(health.REDIS, exc)
+    health.watch(health.REDIS, limiter.storage.check)  # RedisStorage.check pings
 
 
 def _describe(item: RateLimitItem) -> str:
@@ -183,12 +217,13 @@ def record_upload(user_id: str, size: int) -> None:
 def _check_quota(user_id: str, size: int, *, count: bool) -> None:
     limiter = _get()
     item = limiter.upload_bytes
-    strategy = limiter.quota_strategy
+    strategy = limiter.strategies()[1]
     try:
         allowed = (strategy.hit if count else strategy.test)(item, "upload_bytes", str(user_id), cost=size)
-    except Exception:  # as in _check: a counter outage must not take uploads down
-        log.warning("rate limit storage unavailable; allowing an upload for %s", user_id, exc_info=True)
-        return
+    except Exception as exc:  # as in _check: a Redis outage must not take uploads down
+        _redis_failed(limiter, exc)
+        strategy = limiter.fallback_quota_strategy
+        allowed = (strategy.hit if count else strategy.test)(item, "upload_bytes", str(user_id), cost=size)
     if allowed:
         return
     try:

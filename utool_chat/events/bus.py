@@ -1,8 +1,9 @@
 """The event bus: in-process by default, Redis pub/sub when REDIS_URL is set.
 
-Every backend process runs one bus. Publishing goes either straight to local subscribers
-(in-process) or to a Redis channel that every process listens to and fans out locally, so
-N processes on one Postgres + Redis behave as one.
+Every backend process runs one bus. Publishing delivers to the process's own subscribers at
+once; with Redis (RedisBus) the event is also relayed, off the request path, to a channel
+every process listens to and fans out locally, so N processes on one Postgres + Redis behave
+as one. What Redis loses while it is down or hung is closed by a resync (RESYNC).
 
 Events are data. Both buses carry an event as its JSON text, and a process's subscribers
 get it decoded from that text, so what a subscriber sees in a test on the in-process bus
@@ -19,6 +20,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,11 +29,21 @@ from urllib.parse import urlparse
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from utool_chat import config
+from utool_chat import config, health
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "utool_chat:events"
+# The local bus item that tells every subscriber of a process to catch up (contract: a
+# socket gets chat:resync {reason}, a Reflex tab's listener this Event itself).
+RESYNC = "resync"
+# Events waiting for Redis per process; beyond it they are dropped and a resync follows.
+RELAY_QUEUE_MAX = 10_000
+# A Redis that takes longer than this to answer one publish or ping is taken as down.
+REDIS_TIMEOUT_SECONDS = 0.5
+# How often the relay pings a Redis that is down, and wakes up when idle.
+PROBE_SECONDS = 0.25
+LISTENER_BACKOFF_MIN, LISTENER_BACKOFF_MAX = 0.05, 1.0
 
 
 def channel_for(url: str) -> str:
@@ -72,12 +84,23 @@ class _Subscription:
     def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int):
         self.loop = loop
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
+        self.dropped = 0  # events dropped since this subscriber last caught up
 
     def offer(self, evt: Event) -> None:
         try:
             self.queue.put_nowait(evt)
         except asyncio.QueueFull:  # a stuck consumer must not block everyone else
-            log.warning("event subscriber queue full; dropping %s", evt.name)
+            if not self.dropped:
+                log.warning("event subscriber queue full (%d); dropping events until it catches up, then "
+                            "a resync", self.queue.maxsize)
+            self.dropped += 1
+
+    def caught_up(self) -> bool:
+        """After drops: once the queue is empty again, the subscriber is owed a resync."""
+        if self.dropped and self.queue.empty():
+            self.dropped = 0
+            return True
+        return False
 
 
 class LocalFanout:
@@ -141,6 +164,8 @@ class InProcessBus:
         try:
             while True:
                 yield await sub.queue.get()
+                if sub.caught_up():
+                    yield resync_event("subscriber_overflow")
         finally:
             self.fanout.remove(sub)
 
@@ -152,57 +177,241 @@ class InProcessBus:
 
 
 class RedisBus(InProcessBus):
-    """Publishes to a Redis channel; one listener task per process fans events out locally."""
+    """Local delivery at once, Redis for the other processes, never on the request path.
+
+    publish: the event goes to this process's subscribers right away (its own sockets and
+    tabs never wait for, or depend on, Redis) and is handed to the relay (_Relay: a bounded
+    queue drained by one task on its own thread and event loop, with an async Redis client
+    and short timeouts), which publishes it to the channel. Each process stamps what it
+    publishes with its origin id and ignores its own events when they come back from Redis,
+    so nothing is delivered twice locally.
+
+    listen: one thread reads the channel and fans other processes' events out locally,
+    reconnecting with backoff when the connection drops.
+
+    Gaps: events lost on the way (Redis down or hung, relay queue full, listener
+    reconnecting) are counted, logged once per outage, and closed by a resync: a local
+    `resync` event (RESYNC, no user_ids) tells every subscriber of a process to catch up from
+    the database (sockets get chat:resync, realtime/fanout.py). A process whose listener
+    reconnected resyncs its own subscribers; a process whose relay lost events publishes a
+    resync for the others once Redis is back.
+    """
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        import redis
-
         self.url = url
         self.channel = channel_for(url)
-        # Publishing happens right after a commit, inside a request: a hung Redis must cost
-        # that request two seconds at most (the event is then lost; clients catch up with
-        # chat:sync), never hang it.
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._listener_started = threading.Event()
+        self.origin = uuid.uuid4().hex  # this bus's id on the wire (one per process)
+        self.relay = _Relay(self)
+        self._listener_settled = threading.Event()  # the first subscribe attempt is over
         self._listener_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def publish_encoded(self, raw: str) -> None:
-        self._redis.publish(self.channel, raw)
+        self.fanout.dispatch(Event.from_json(raw))
+        self.relay.submit(raw)
+
+    def wire(self, raw: str) -> str:
+        """What goes on the channel: origin id, a newline, the event's JSON."""
+        return f"{self.origin}\n{raw}"
 
     async def _on_subscribe(self) -> None:
         # The listener runs in its own thread with a blocking pubsub, independent of any
-        # event loop (Reflex, Socket.IO and tests each have their own).
+        # event loop (Reflex, Socket.IO and tests each have their own). A subscriber waits
+        # for its first attempt only: with Redis down, local delivery works at once and the
+        # listener's later connect resyncs everyone (see _listen).
         with self._listener_lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._listen, name="redis-bus", daemon=True)
                 self._thread.start()
-        await asyncio.get_running_loop().run_in_executor(None, self._listener_started.wait, 10)
+        if not self._listener_settled.is_set():
+            await asyncio.get_running_loop().run_in_executor(None, self._listener_settled.wait, 5)
 
     def _listen(self) -> None:
         import redis
 
-        while True:
+        backoff = LISTENER_BACKOFF_MIN
+        lost_connection = False
+        while not self._closed.is_set():
+            client = None
             try:
                 # Reading with a timeout (not listen(), which blocks forever) gives the health
-                # check a turn every few seconds: it pings an idle connection, so one that was
-                # silently dropped raises here and is replaced instead of going deaf.
-                client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=15)
+                # check a turn: it pings an idle connection, so one that was silently dropped
+                # raises here and is replaced instead of going deaf.
+                client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=5)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel)
-                self._listener_started.set()
-                while True:
-                    msg = pubsub.get_message(timeout=5.0)
+                self._listener_settled.set()
+                backoff = LISTENER_BACKOFF_MIN
+                if lost_connection:
+                    lost_connection = False
+                    health.report_up(health.REDIS)
+                    # Whatever other processes published meanwhile never reached us.
+                    self.fanout.dispatch(resync_event("bus_reconnected"))
+                while not self._closed.is_set():
+                    msg = pubsub.get_message(timeout=1.0)
                     if msg is None or msg.get("type") != "message":
                         continue
+                    self._deliver_remote(msg["data"])
+            except Exception as exc:
+                if client is not None:
+                    client.close()  # and its pubsub's connection with it
+                if self._closed.is_set():
+                    return
+                if not lost_connection:
+                    health.report_down(health.REDIS, exc)
+                lost_connection = True
+                self._listener_settled.set()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, LISTENER_BACKOFF_MAX)
+
+    def _deliver_remote(self, data: bytes | str) -> None:
+        text = data.decode() if isinstance(data, bytes) else data
+        origin, sep, raw = text.partition("\n")
+        if not sep:  # not ours to read: no origin line
+            log.warning("ignoring a malformed message on %s", self.channel)
+            return
+        if origin == self.origin:
+            return  # delivered locally when it was published
+        try:
+            self.fanout.dispatch(Event.from_json(raw))
+        except Exception:  # one bad message must not kill the listener
+            log.warning("ignoring a malformed event on %s", self.channel, exc_info=True)
+
+    def close(self) -> None:
+        """Stop the relay and the listener (tests; a process's bus lives as long as it)."""
+        self._closed.set()
+        self.relay.stop()
+
+
+def resync_event(reason: str) -> Event:
+    """The local bus item telling every subscriber to catch up from the database."""
+    return Event(RESYNC, {"reason": reason}, [])
+
+
+class _Relay:
+    """This process's events to Redis: a bounded queue drained by one task on its own thread
+    and event loop, so no request, handler or event loop of the app ever waits for Redis.
+
+    While Redis is down or hung (a publish or ping failing or taking longer than
+    REDIS_TIMEOUT_SECONDS) the queue keeps filling and the relay pings Redis every
+    PROBE_SECONDS; once it answers, the queue drains in order, so an outage shorter than the
+    queue (RELAY_QUEUE_MAX events) loses nothing for the other processes. The event whose
+    publish timed out is published again, so after an outage another process may get an
+    event twice (clients drop a message they already have by its _id). When the queue is
+    full, events are dropped and counted in `lost`; the relay then publishes a resync
+    (resync_event) for the other processes as soon as Redis takes it, ahead of the backlog.
+    """
+
+    def __init__(self, bus: RedisBus, maxsize: int = RELAY_QUEUE_MAX) -> None:
+        self.bus = bus
+        self.maxsize = maxsize
+        self.lost = 0  # events that never reached Redis, since the process started
+        self.published = 0
+        self.down = False  # the last call to Redis failed; pinging until it answers
+        self._gap = False  # events were lost since the last resync was published
+        self._overflowing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[str] | None = None
+        self._task: asyncio.Future[None] | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, raw: str) -> None:
+        """Queue one event (its JSON) for Redis; returns at once, from any thread."""
+        loop = self._ensure_started()
+        try:
+            loop.call_soon_threadsafe(self._offer, raw)
+        except RuntimeError:  # the relay's loop is closed (interpreter exit)
+            self.lost += 1
+
+    def _ensure_started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                ready = threading.Event()
+
+                def run() -> None:
+                    loop = asyncio.new_event_loop()
+                    self._queue = asyncio.Queue(maxsize=self.maxsize)
+                    self._task = loop.create_task(self._run())
+                    self._loop = loop
+                    ready.set()
                     try:
-                        self.fanout.dispatch(Event.from_json(msg["data"]))
-                    except Exception:  # one bad message must not kill the listener
-                        log.exception("bad event on %s", self.channel)
-            except Exception:
-                log.exception("redis bus listener lost its connection; reconnecting")
-                time.sleep(0.5)
+                        loop.run_until_complete(self._task)
+                    except asyncio.CancelledError:
+                        pass
+
+                threading.Thread(target=run, name="redis-relay", daemon=True).start()
+                ready.wait()
+            assert self._loop is not None
+            return self._loop
+
+    def _offer(self, raw: str) -> None:
+        assert self._queue is not None
+        try:
+            self._queue.put_nowait(raw)
+            self._overflowing = False
+        except asyncio.QueueFull:
+            if not self._overflowing:
+                log.warning("redis relay queue full (%d events): dropping events until it drains; "
+                            "the other processes will be told to resync", self.maxsize)
+            self._overflowing = True
+            self.lost += 1
+            self._gap = True
+
+    async def _run(self) -> None:
+        import redis.asyncio as aredis
+
+        assert self._queue is not None
+        queue = self._queue
+        client = aredis.Redis.from_url(self.bus.url, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                       socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+        pending: str | None = None  # taken from the queue, not yet accepted by Redis
+        while True:
+            try:
+                if self.down:
+                    await asyncio.sleep(PROBE_SECONDS)
+                    await client.ping()  # type: ignore[misc]  # redis-py types sync and async as one
+                    self.down = False
+                    health.report_up(health.REDIS)
+                if self._gap:
+                    self._gap = False
+                    try:
+                        await client.publish(self.bus.channel, self.bus.wire(resync_event("events_lost").to_json()))
+                    except BaseException:
+                        self._gap = True
+                        raise
+                    log.warning("redis relay: %d events lost so far; told the other processes to resync",
+                                self.lost)
+                if pending is None:
+                    try:
+                        pending = await asyncio.wait_for(queue.get(), PROBE_SECONDS)
+                    except TimeoutError:
+                        continue
+                await client.publish(self.bus.channel, self.bus.wire(pending))
+                pending = None
+                self.published += 1
+            except asyncio.CancelledError:
+                await client.aclose()
+                raise
+            except Exception as exc:
+                if not self.down:
+                    health.report_down(health.REDIS, exc)
+                self.down = True
+
+    async def flush(self, within: float) -> bool:
+        """Wait (from any event loop) until the queue is empty or `within` seconds pass."""
+        deadline = time.monotonic() + within
+        while self._queue is not None and not self._queue.empty() and not self.down:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return self._queue is None or self._queue.empty()
+
+    def stop(self) -> None:
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
 
 
 _bus: InProcessBus | None = None

@@ -46,9 +46,10 @@ from socketio.exceptions import ConnectionRefusedError
 
 from utool_chat.domain import accounts, conversations, messages, presence, receipts
 from utool_chat.domain import typing as typing_domain
-from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, ValidationFailed
+from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, Unavailable, ValidationFailed
 from utool_chat.domain.text import is_id
 from utool_chat.realtime.fanout import EventFanout, session_room, user_room
+from utool_chat.realtime.shutdown import in_flight
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ Handler = Callable[[str, User, Payload], Awaitable[Any]]
 
 def _error_body(exc: DomainError) -> dict[str, Any]:
     body: dict[str, Any] = {"code": exc.code}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, (RateLimited, Unavailable)):
         body["retryAfter"] = exc.retry_after
     return body
 
@@ -122,7 +123,10 @@ class ChatNamespace(AsyncNamespace):
         sid, data = args[0], args[1:]
         payload = data[0] if data else None
         conversation_id = payload.get("conversationId") if isinstance(payload, dict) else None
+        in_flight.enter()
         try:
+            if in_flight.closing:  # this process is shutting down: the client retries elsewhere
+                raise Unavailable("This server is restarting; retry in a moment.", retry_after=1)
             handler = self._handlers.get(event)
             if handler is None:
                 raise ValidationFailed(f"Unknown event {str(event)[:64]!r}.", code="unknown_event")
@@ -140,6 +144,8 @@ class ChatNamespace(AsyncNamespace):
             body = {"code": "internal_error"}
             await self._emit_error(sid, "Internal error; please retry.", body, conversation_id)
             return {"success": False, "error": "Internal error; please retry.", **body}
+        finally:
+            in_flight.exit()
 
     def _called_by_the_server(self, event: str, args: tuple[Any, ...]) -> bool:
         """python-socketio calls on_connect / on_disconnect through trigger_event, but a

@@ -12,6 +12,10 @@ membership (chat_namespace.py).
 With REDIS_URL set, every process's consumer reads the same Redis channel, so a message
 stored by process B reaches sockets connected to process A.
 
+The bus's RESYNC item (this process may have missed events: Redis was down or hung) goes
+to every socket of the namespace as chat:resync {reason}: clients then catch up with
+chat:sync and refresh their conversation list.
+
 One event is not emitted but acted on: accounts.SESSION_REVOKED (a logout) disconnects
 every socket of that session (room `session:<id>`, entered at connect), on every process;
 the user's other sessions stay connected. The session id is remembered for a while, so a
@@ -29,6 +33,7 @@ from socketio import AsyncServer
 
 from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.events import Event, get_bus
+from utool_chat.events.bus import RESYNC
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +91,12 @@ class EventFanout:
     async def deliver(self, evt: Event) -> None:
         if evt.name == SESSION_REVOKED:
             await self.end_session(evt.payload.get("sessionId"))
+            return
+        if evt.name == RESYNC:
+            try:
+                await self.sio.emit("chat:resync", {"reason": evt.payload.get("reason")}, namespace=self.namespace)
+            except Exception:
+                log.exception("could not emit chat:resync")
             return
         if not evt.user_ids:
             return

@@ -8,18 +8,92 @@ for Reflex's state payloads, websocket transport only).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
+import engineio
 from reflex.app import _sio_dumps, _sio_loads
 from reflex.config import get_config
 from reflex.environment import environment
 from socketio import AsyncServer
 
+log = logging.getLogger(__name__)
+
+# A socket whose packets waiting to be written pass this many bytes (characters of their
+# encoded text) is disconnected: its client stopped reading, or reads slower than it is sent
+# to. Without a bound its backlog would sit in this process's memory until the ping timeout.
+MAX_UNSENT_BYTES = 2**20
+BACKLOG_DISCONNECT_REASON = "backlog over the limit (the client is not reading)"
+
+
+def _packet_size(pkt: Any) -> int:
+    data = getattr(pkt, "data", None)
+    return len(data) if isinstance(data, (str, bytes)) else 16
+
+
+class UnsentBytesQueue(asyncio.Queue):
+    """A socket's outgoing packet queue that knows how many bytes it holds. engine.io's writer
+    takes everything queued at once and then writes it: what it is blocked on is not counted,
+    so a socket holds at most about twice MAX_UNSENT_BYTES (plus the kernel's socket buffer)."""
+
+    def __init__(self, on_overflow: Callable[[UnsentBytesQueue], None]) -> None:
+        super().__init__()
+        self.unsent_bytes = 0
+        self.overflowed = False
+        self._on_overflow = on_overflow
+
+    def _put(self, item: Any) -> None:
+        super()._put(item)  # asyncio.Queue's private hooks, on purpose
+        self.unsent_bytes += _packet_size(item)
+        if self.unsent_bytes > MAX_UNSENT_BYTES and not self.overflowed:
+            self.overflowed = True
+            self._on_overflow(self)
+
+    def _get(self) -> Any:
+        item = super()._get()
+        self.unsent_bytes -= _packet_size(item)
+        return item
+
+
+class BoundedEngineIOServer(engineio.AsyncServer):
+    """engine.io with a bound on each socket's unsent backlog (MAX_UNSENT_BYTES)."""
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return super().create_queue(*args, **kwargs)
+        return UnsentBytesQueue(self._backlog_overflowed)
+
+    def _backlog_overflowed(self, queue: UnsentBytesQueue) -> None:
+        sock = next((s for s in self.sockets.values() if s.queue is queue), None)
+        if sock is not None:
+            self.start_background_task(self._drop_backlogged, sock, queue)
+
+    async def _drop_backlogged(self, sock: Any, queue: UnsentBytesQueue) -> None:
+        log.warning("disconnecting socket %s: more than %d bytes unsent (the client is not reading)",
+                    sock.sid, MAX_UNSENT_BYTES)
+        # abort: no CLOSE packet behind the backlog; the disconnect handlers run now.
+        await sock.close(wait=False, abort=True, reason=BACKLOG_DISCONNECT_REASON)
+        self.sockets.pop(sock.sid, None)
+        while not queue.empty():  # free the backlog now, not when the transport gives up
+            queue.get_nowait()
+            queue.task_done()
+        queue.put_nowait(None)  # the writer stops after the packet it is writing
+
+
+class ChatSocketServer(AsyncServer):
+    """The app's Socket.IO server: python-socketio on BoundedEngineIOServer."""
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return BoundedEngineIOServer
+
 
 def create_sio() -> AsyncServer:
     config = get_config()
     origins = config.cors_allowed_origins
-    sio = AsyncServer(
+    sio = ChatSocketServer(
         async_mode="asgi",
         cors_allowed_origins="*" if origins == ("*",) else list(origins),
         cors_credentials=True,
