@@ -29,6 +29,7 @@ from utool_chat.events.bus import InProcessBus
 from utool_chat.state import guards
 from utool_chat.state.auth import AuthState
 from utool_chat.state.chat import (
+    ChatListenerState,
     ChatState,
     ComposerState,
     ConversationListState,
@@ -229,21 +230,24 @@ async def test_a_bug_in_a_friend_action_frees_the_button_and_still_refreshes(ali
     assert [p["id"] for p in state.incoming] == [bob["_id"]]
 
 
-# ----- FriendsState: the live listener ----------------------------------------------
+# ----- FriendsState: fed by the tab's live listener --------------------------------
 
 
-async def test_the_friends_listener_survives_an_event_it_cannot_apply(alice_and_bob, monkeypatch, caplog):
+async def test_the_tab_listener_survives_a_friendship_event_it_cannot_apply(alice_and_bob, monkeypatch, caplog):
     (alice, token), (bob, _) = alice_and_bob
     carol, _ = signed_up("carol", "Carol")
     bus = InProcessBus()
     monkeypatch.setattr(bus_module, "_bus", bus)
-    state = substate(tab(alice, token), FriendsState)
+    root = tab(alice, token)
+    listener_state = substate(root, ChatListenerState)
+    state = substate(root, FriendsState)
+    state.loaded = True  # the friends page has loaded its lists in this tab
     # A query saved before set_query checked queries: the domain refuses to search it.
     state.query = "b" * 100
     sent: list[Any] = []
 
     async def listen() -> None:
-        async for update in FriendsState.listen_for_changes.fn(state):
+        async for update in ChatListenerState.listen_for_events.fn(listener_state):
             sent.append(update)
 
     listener = asyncio.create_task(listen())
@@ -262,6 +266,36 @@ async def test_the_friends_listener_survives_an_event_it_cannot_apply(alice_and_
     finally:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
+
+
+async def test_a_second_mount_finds_the_tab_listener_alive_and_starts_none(alice_and_bob, monkeypatch):
+    (alice, token), _ = alice_and_bob
+    bus = InProcessBus()
+    monkeypatch.setattr(bus_module, "_bus", bus)
+    listener_state = substate(tab(alice, token), ChatListenerState)
+
+    async def listen() -> None:
+        async for _update in ChatListenerState.listen_for_events.fn(listener_state):
+            pass
+
+    first = asyncio.create_task(listen())
+    try:
+        await wait_until(lambda: len(bus.fanout._subs) == 1)
+        second = asyncio.create_task(listen())  # a remount (navigation, StrictMode)
+        await asyncio.wait_for(second, 5)  # it returns at once
+        assert len(bus.fanout._subs) == 1 and not first.done()
+        # A listener that stopped beating (lost) is replaced, and the old one ends.
+        listener_state._listener_beat = 1.0
+        third = asyncio.create_task(listen())
+        await wait_until(lambda: listener_state._listener_generation == 2)
+        friends.send_request(alice_and_bob[1][0]["_id"], user_id=alice["_id"])  # wakes both up
+        await asyncio.wait_for(first, 5)
+        assert not third.done()
+        third.cancel()
+        await asyncio.gather(third, return_exceptions=True)
+    finally:
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
 
 
 async def wait_until(condition: Any, within: float = 10.0) -> None:

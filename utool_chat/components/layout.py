@@ -13,7 +13,7 @@ import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.state.auth import AuthState
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ChatListenerState, ChatState
 
 Section = Literal["chats", "friends"]
 
@@ -135,7 +135,13 @@ def full_page_spinner() -> rx.Component:
 
 def app_shell(*content: rx.Component, active: Section | None = None, full_width: bool = False) -> rx.Component:
     """A signed-in page: the top bar and `content` (a centred column unless full_width)."""
-    body = rx.box(*content, class_name="page-body-wide" if full_width else "page-body")
+    # Live updates belong to the tab: every signed-in page makes sure its one listener runs
+    # (a remount finds it alive; state/chat/listener.py). Mounted only once signed in.
+    body = rx.box(
+        *content,
+        class_name="page-body-wide" if full_width else "page-body",
+        on_mount=ChatListenerState.listen_for_events,
+    )
     return rx.box(
         top_bar(active),
         rx.cond(AuthState.is_authenticated, body, full_page_spinner()),

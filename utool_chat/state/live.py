@@ -43,6 +43,11 @@ from utool_chat.state.auth import sign_out_if_session_ended
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# The bus's own signal that this process lost events (Redis came back after an outage, a
+# relay queue overflowed): it is for every local subscriber, whoever it names, and tells a
+# listener to catch up from the database.
+RESYNC = "resync"
+
 
 async def listener_step(step: Awaitable[T], what: str, default: T) -> T:
     """Await one event's work in a listener; on any error log it and return `default`.
@@ -105,7 +110,7 @@ class TabListener:
         return self._events, self._next_event
 
     async def next(self, idle_seconds: float) -> Event | None:
-        """The next wanted event for this user, or None once `idle_seconds` pass without
+        """The next wanted event for this user (or a RESYNC), or None once `idle_seconds` pass without
         one (events for others or not wanted do not extend the wait). Also None when this
         tab's session was logged out: `sign_out` is then set."""
         deadline = time.monotonic() + idle_seconds
@@ -119,6 +124,8 @@ class TabListener:
                 return None
             evt = pending.result()
             self._next_event = asyncio.ensure_future(anext(events))
+            if evt.name == RESYNC:
+                return evt
             if self._user_id not in evt.user_ids:
                 continue
             if evt.name == SESSION_REVOKED:
