@@ -22,7 +22,7 @@ import reflex as rx
 
 from utool_chat.domain import accounts, conversations, friends, messages, ratelimit, reactions
 from utool_chat.domain import typing as typing_signals
-from utool_chat.domain.errors import DomainError
+from utool_chat.domain.errors import DomainError, Unavailable
 from utool_chat.events import Event
 from utool_chat.events import bus as bus_module
 from utool_chat.events.bus import InProcessBus
@@ -530,3 +530,72 @@ async def test_a_bug_in_a_group_change_frees_the_member_button(alice_and_bob, mo
     assert (settings.member_busy_id, conversations.get_conversation(alice["_id"], group["_id"])["admins"]) == (
         "", [alice["_id"], bob["_id"]],
     )
+
+
+# ----- the browser outbox's door -------------------------------------------------------
+
+
+def _entry(cid: str, temp_id: str, content: Any, **extra: Any) -> str:
+    return json.dumps({"tempId": temp_id, "conversationId": cid, "content": content, "attachments": [],
+                       "replyTo": None, "createdAt": "2026-12-01T00:00:00Z", **extra})
+
+
+def _settled(updates: list[Any]) -> list[str]:
+    return re.findall(r'settled\(\\?"([^"\\]+)\\?", \\?"(\w+)\\?"', " ".join(str(u) for u in updates))
+
+
+async def test_an_outbox_entry_delivered_twice_is_stored_once_and_settled_each_time(chat_tab):
+    alice_tab, alice, _bob, cid = chat_tab
+    for _ in range(2):  # the answer to the first was lost: the outbox delivers it again
+        updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-once", "only once"))
+        assert _settled(updates) == [("tmp-once", "sent")]
+    assert [(m.content, m.status) for m in alice_tab.messages()] == [("only once", "sent")]
+    page, _meta = messages.list_messages(alice["_id"], cid)
+    assert [m["content"] for m in page] == ["only once"]
+
+
+async def test_an_outage_keeps_the_entry_waiting_and_a_refusal_shows_it_failed(chat_tab, monkeypatch):
+    alice_tab, alice, _bob, cid = chat_tab
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise Unavailable("the database is unavailable", retry_after=3)
+
+    monkeypatch.setattr(messages, "send_message", down)
+    updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-wait", "later"))
+    assert _settled(updates) == [("tmp-wait", "unavailable")] and "3)" in str(updates)
+    assert toasts(updates, "error") == []
+    assert [(m.content, m.status) for m in alice_tab.messages()] == [("later", "sending")]
+    monkeypatch.undo()
+    updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-wait", "later"))
+    assert _settled(updates) == [("tmp-wait", "sent")]
+    # A refusal (too long) is "failed", with Retry, and leaves the outbox.
+    updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-long", "x" * 4001))
+    assert _settled(updates) == [("tmp-long", "failed")]
+    assert [(m.content[:5], m.status) for m in alice_tab.messages()] == [("later", "sent"), ("xxxxx", "failed")]
+    assert [m["content"] for m in messages.list_messages(alice["_id"], cid)[0]] == ["later"]
+
+
+async def test_outbox_entries_that_are_not_entries_change_nothing(chat_tab):
+    alice_tab, alice, _bob, cid = chat_tab
+    hostile = [
+        None, 42, ["x"], "not json", json.dumps([1]), "x" * 50_000,
+        _entry(cid, "", "no temp id"), _entry(cid, "tmp-1", "bad", attachments=[{"url": "javascript:alert(1)"}]),
+        _entry(cid, "tmp-2", "bad", attachments="x"), _entry(cid, "tmp-3", "bad", replyTo=["m"]),
+        _entry(cid, "tmp-4", 7),
+    ]
+    for raw in hostile:
+        assert await alice_tab.call(OutboxState.deliver_entry, raw) == []
+    assert alice_tab.messages() == []
+    assert messages.list_messages(alice["_id"], cid)[0] == []
+
+
+async def test_composing_hands_the_reply_target_and_links_to_the_entry(chat_tab):
+    alice_tab, alice, _bob, cid = chat_tab
+    await alice_tab.call(ComposerState.add_attachment_link, {"url": "https://example.com/a.pdf"})
+    await alice_tab.call(ComposerState.composed, "tmp-links")
+    assert alice_tab.get(ComposerState).pending_attachments == []
+    updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-links", "see this"))
+    assert _settled(updates) == [("tmp-links", "sent")]
+    [stored] = messages.list_messages(alice["_id"], cid)[0]
+    assert [a["url"] for a in stored["attachments"]] == ["https://example.com/a.pdf"]
+    assert alice_tab.get(OutboxState)._composed_links == {}
