@@ -113,7 +113,7 @@ class OutboxState(ChatState):
     `_deliver` again on the copy that is shown, with the same tempId."""
 
     # Link attachments the composer held when a browser outbox entry was composed, by its
-    # tempId (ComposerState.composed), until that entry is delivered.
+    # tempId (ComposerState.composed), until that entry is stored or refused.
     _composed_links: dict[str, list[dict[str, Any]]] = {}
 
     def _show_pending(self, me: str, auth: AuthState, cid: str, temp_id: str, draft: Draft) -> None:
@@ -137,9 +137,8 @@ class OutboxState(ChatState):
             "_draft": draft,  # what Retry sends again
         })
 
-    async def _deliver(self, me: str, cid: str, temp_id: str, draft: Draft, from_outbox: bool = False):
-        """send_message under `temp_id` (a retry of it never stores a second message).
-        `from_outbox`: the browser's outbox handed it over and is told the outcome."""
+    async def _deliver(self, me: str, cid: str, temp_id: str, draft: Draft):
+        """send_message under `temp_id` (a retry of it never stores a second message)."""
         await self._publish(me)
         yield MessagesState.scroll_to_bottom
         sent = await attempt(
@@ -148,22 +147,14 @@ class OutboxState(ChatState):
             temp_id=temp_id,
         )
         chat = self._store()
-        if isinstance(sent, DomainError) and is_outage(sent) and from_outbox:
-            # It stays "sending" and in the browser's outbox, which retries it.
-            yield settle_script(temp_id, "unavailable", getattr(sent, "retry_after", 5))
-            return
         if isinstance(sent, DomainError):
             mark_message_failed(chat, cid, temp_id, sentence(sent.message))
             await self._publish(me)
-            if from_outbox:
-                yield settle_script(temp_id, "failed")
             yield rx.toast.error(f"Message not sent: {sent.message}")
             return
         message, _created = sent
         receive_message(chat, cid, message, temp_id)
         await self._publish(me)
-        if from_outbox:
-            yield settle_script(temp_id, "sent")
 
     async def _send(self, me: str, cid: str, draft: Draft):
         """postNewMessage: a new message, with a new tempId."""
@@ -174,9 +165,12 @@ class OutboxState(ChatState):
 
     @handler
     async def deliver_entry(self, raw: Any):
-        """An entry of the browser's outbox (#outbox-door): show it under its own tempId
-        (unless this tab shows it already: a repeated delivery) and send it. The composer's
-        pending links were set aside for it when it was composed (ComposerState.composed)."""
+        """An entry of the browser's outbox (#outbox-door), sent at once: the browser drew
+        it already, so nothing is shown before the domain call (no extra round trip on the
+        way to the other members). The stored message replaces the bubble; a refusal is
+        shown "failed" (Retry / Discard); an outage leaves it to the outbox, which retries.
+        The composer's pending links were set aside for it when it was composed
+        (ComposerState.composed)."""
         me = await self._me()
         parsed = parse_entry(raw)
         if not me or parsed is None:
@@ -184,21 +178,28 @@ class OutboxState(ChatState):
         temp_id, cid, draft = parsed
         links = self._composed_links.get(temp_id, [])
         draft = Draft(content=draft["content"], attachments=draft["attachments"] + links, replyTo=draft["replyTo"])
+        sent = await attempt(
+            "sending a message", messages.send_message, me, cid, draft["content"],
+            content_type="text", attachments=draft["attachments"] or None, reply_to=draft["replyTo"],
+            temp_id=temp_id,
+        )
+        if isinstance(sent, DomainError) and is_outage(sent):
+            yield settle_script(temp_id, "unavailable", getattr(sent, "retry_after", 5))
+            return
+        self._composed_links = {k: v for k, v in self._composed_links.items() if k != temp_id}
         chat = self._store()
-        shown = chat["messages"]["entities"].get(cid, {}).get(temp_id)
-        if shown is None:
-            self._show_pending(me, await self.get_state(AuthState), cid, temp_id, draft)
-        elif shown.get("status") == "failed":
-            mark_message_sending(chat, cid, temp_id)
-        async for update in self._deliver(me, cid, temp_id, draft, from_outbox=True):
-            yield update
-        if temp_id in self._composed_links and not self._is_waiting(cid, temp_id):
-            self._composed_links = {k: v for k, v in self._composed_links.items() if k != temp_id}
-
-    def _is_waiting(self, cid: str, temp_id: str) -> bool:
-        """Whether `temp_id` is still shown as sending (an outage: it will be delivered again)."""
-        shown = self._store()["messages"]["entities"].get(cid, {}).get(temp_id)
-        return bool(shown) and shown.get("status") == "sending"
+        if isinstance(sent, DomainError):
+            if chat["messages"]["entities"].get(cid, {}).get(temp_id) is None:
+                self._show_pending(me, await self.get_state(AuthState), cid, temp_id, draft)
+            mark_message_failed(chat, cid, temp_id, sentence(sent.message))
+            await self._publish(me)
+            yield [settle_script(temp_id, "failed"), rx.toast.error(f"Message not sent: {sent.message}")]
+            return
+        message, _created = sent
+        receive_message(chat, cid, message, temp_id)
+        await self._publish(me)
+        # One update: the stored message's row and the bubble's removal land together.
+        yield [settle_script(temp_id, "sent"), MessagesState.scroll_to_bottom]
 
     @handler
     async def retry_message(self, temp_id: Any):
