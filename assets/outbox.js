@@ -179,8 +179,9 @@
     drafts.set(cid, '');
     S.typingAt = 0; // sending ended typing: the next keystroke announces it again
     input.focus();
-    // The composer's server side: the reply target and pending links go with this entry.
-    fire('composed-door', entry.tempId);
+    // The composer's server side: the reply target and pending links go with this entry
+    // (only when there are some: every event is a round trip before the delivery).
+    if (entry.replyTo || hasLinks) fire('composed-door', entry.tempId);
     render();
     pump();
   }

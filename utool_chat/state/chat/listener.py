@@ -168,25 +168,27 @@ class ChatListenerState(ChatState):
         whether to mark read), or None when the listener should end (a newer listener took
         over, or the tab signed out)."""
         fetched = await self._prepare(me, evt) if evt else None
+        gap = dropped = check_read = False
         async with self:
             if not await self._current(me, generation):
                 return None
             if evt is None:
                 return []
             chat = self._store()
-            if not (await self.get_state(ConversationListState)).conversations_loaded:
-                # No chat page has loaded the list in this tab yet (it will, fresh): an
-                # event applied to a partial slice would only show wrong counts meanwhile.
-                return []
-            gap = _skips_a_seq(chat, evt)
-            was_open = chat["conversations"]["currentConversationId"]
-            check_read = apply_event(chat, me, evt, fetched)
-            # Removed from the open group (by an admin, or leaving in another tab).
-            dropped = bool(was_open) and not chat["conversations"]["currentConversationId"]
-            if dropped:
-                (await self.get_state(ConversationSettingsState))._close()
-            await self._publish(me, with_messages=evt.name in MESSAGE_VIEW_EVENTS)
+            # No chat page has loaded the list in this tab yet (it will, fresh): an event
+            # applied to a partial slice would only show wrong counts meanwhile.
+            applied = (await self.get_state(ConversationListState)).conversations_loaded
+            if applied:
+                gap = _skips_a_seq(chat, evt)
+                was_open = chat["conversations"]["currentConversationId"]
+                check_read = apply_event(chat, me, evt, fetched)
+                # Removed from the open group (by an admin, or leaving in another tab).
+                dropped = bool(was_open) and not chat["conversations"]["currentConversationId"]
+                if dropped:
+                    (await self.get_state(ConversationSettingsState))._close()
+                await self._publish(me, with_messages=evt.name in MESSAGE_VIEW_EVENTS)
             current = self.current_id
+        await self._acknowledge_delivery(me, evt)  # after the message is on screen, not before
         follow_ups: list[Any] = []
         if gap:
             follow_ups += await self._catch_up(me, generation) or []
@@ -269,19 +271,23 @@ class ChatListenerState(ChatState):
         return [toast] if toast is not None else []
 
     async def _prepare(self, me: str, evt: Event) -> dict[str, Any] | None:
-        """Domain work a new message needs, done before taking the state lock: acknowledge
-        delivery of a message from someone else, and fetch its conversation if this tab does
-        not list it yet (returned, for apply_event). Failures only lose that extra: the
-        message itself is still applied."""
+        """Fetch the conversation of a new message if this tab does not list it yet (before
+        taking the state lock; returned, for apply_event). A failure only loses that extra:
+        the message itself is still applied."""
         if evt.name != "chat:new_message":
             return None
-        cid, message = evt.payload.get("conversationId"), evt.payload.get("message") or {}
-        fetched = None
+        cid = evt.payload.get("conversationId")
         # Read outside the lock (a background task's copy may be stale): at worst one
         # extra fetch of a conversation that another event has just added.
-        if cid not in self._chat.get("conversations", {}).get("entities", {}):
-            convo = await attempt("fetching a new conversation", conversations.get_conversation, me, cid)
-            fetched = None if isinstance(convo, DomainError) else convo
+        if cid in self._chat.get("conversations", {}).get("entities", {}):
+            return None
+        convo = await attempt("fetching a new conversation", conversations.get_conversation, me, cid)
+        return None if isinstance(convo, DomainError) else convo
+
+    async def _acknowledge_delivery(self, me: str, evt: Event) -> None:
+        """A message from someone else reached this device: say so (their ticks)."""
+        if evt.name != "chat:new_message":
+            return
+        cid, message = evt.payload.get("conversationId"), evt.payload.get("message") or {}
         if (message.get("sender") or {}).get("_id") != me and message.get("_id"):
             await attempt("acknowledging delivery", messages.mark_delivered, me, cid, message["_id"])
-        return fetched
