@@ -76,7 +76,6 @@
     row.className = 'chat-row outbox-row';
     row.dataset.own = 'true';
     row.dataset.last = 'true';
-    row.dataset.testid = 'outbox-message';
     row.setAttribute('data-testid', 'outbox-message');
     row.dataset.tempId = entry.tempId;
     const col = document.createElement('div'); col.className = 'chat-col';
