@@ -153,13 +153,14 @@
     for (const hook of window.utool.composeHooks) {
       try { const out = hook(text, cid); if (typeof out === 'string') text = out; } catch (err) { console.error('compose hook', err); }
     }
-    const hasLinks = !!document.querySelector('[data-testid="pending-attachment"]');
+    // Link chips (the composer's pending links; uploads are utool.attachments' own items).
+    const hasLinks = !!document.querySelector('[data-testid="pending-attachment"]:not([data-kind="upload"])');
     const pendingUploads = window.utool.attachments && window.utool.attachments.takeReady;
     let items = [];
     if (!text.trim() && !hasLinks && !pendingUploads) return;
     if (pendingUploads) {
       const ready = window.utool.attachments.takeReady(cid) || {};
-      if (ready.busy) { notice('Wait for the upload to finish'); return; }
+      if (ready.busy) { if (!byId('chat-uploads')) notice('Wait for the upload to finish'); return; }
       items = ready.items || [];
     }
     if (!text.trim() && !hasLinks && !items.length) return;
@@ -239,7 +240,7 @@
     const f = ev.target;
     if (!f || f.id !== 'chat-form' || editing()) return;
     ev.preventDefault();
-    ev.stopPropagation();
+    ev.stopImmediatePropagation(); // the outbox takes the ready uploads itself (contract 3)
     compose();
   }, true);
   window.addEventListener('online', checkConnection);

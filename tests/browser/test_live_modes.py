@@ -242,7 +242,8 @@ def _tab_to(page, selector: str, backwards: bool = False, most: int = 40) -> int
         page.keyboard.press("Shift+Tab" if backwards else "Tab")
         if page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)", selector):
             return presses
-    raise AssertionError(f"{selector} not reached with {most} presses")
+    seen = page.evaluate("() => document.activeElement && document.activeElement.outerHTML.slice(0, 200)")
+    raise AssertionError(f"{selector} not reached with {most} presses (focus on {seen})")
 
 
 def test_keyboard_only_log_in_open_a_chat_send_and_reply(app, page_at):

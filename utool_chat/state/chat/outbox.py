@@ -188,9 +188,11 @@ class OutboxState(ChatState):
             return
         self._composed_links = {k: v for k, v in self._composed_links.items() if k != temp_id}
         chat = self._store()
+        # The copy this tab shows (what sending from old history needs: the window restarts
+        # from it, and the latest page comes above it), replaced at once by the outcome.
+        if chat["messages"]["entities"].get(cid, {}).get(temp_id) is None:
+            self._show_pending(me, await self.get_state(AuthState), cid, temp_id, draft)
         if isinstance(sent, DomainError):
-            if chat["messages"]["entities"].get(cid, {}).get(temp_id) is None:
-                self._show_pending(me, await self.get_state(AuthState), cid, temp_id, draft)
             mark_message_failed(chat, cid, temp_id, sentence(sent.message))
             await self._publish(me)
             yield [settle_script(temp_id, "failed"), rx.toast.error(f"Message not sent: {sent.message}")]
