@@ -3,6 +3,11 @@
 import os
 
 import reflex as rx
+from reflex_base.constants.installer import PackageJson
+
+# The dev frontend (`react-router dev --host`) listens on every interface by default; keep it
+# on this machine like the backend (`FRONTEND_HOST=0.0.0.0` to share it on the network).
+PackageJson.Commands.DEV = "react-router dev --host " + os.environ.get("FRONTEND_HOST", "127.0.0.1")
 
 config = rx.Config(
     app_name="utool_chat",

@@ -4,7 +4,11 @@
  *   "New messages" button when they scrolled up, the reading position when older history
  *   is prepended (it asks for that page by clicking the hidden #chat-load-older button);
  * - the composer's keys: Enter sends, Shift+Enter is a new line, Escape cancels a reply/edit;
- * - marks the open conversation read when the tab becomes visible (#chat-mark-read).
+ * - marks the open conversation read when the tab becomes visible (#chat-mark-read);
+ * - message actions are ONE tab stop for the whole list (roving tabindex): Tab reaches the
+ *   toolbar of the newest message (or the one used last), Left/Right move between its
+ *   buttons, Up/Down to the same button of the previous/next message, Home/End to the
+ *   first/last message; the focused toolbar is visible (chat.css).
  *
  * Loaded by the chat page each time it mounts; idempotent: the first run installs the
  * helper and its document listeners, every run (and a 150 ms poll) attaches it to the
@@ -17,8 +21,42 @@
     const nearBottom = (e) => e.scrollHeight - e.scrollTop - e.clientHeight < 96;
     const showNew = (show) => { const b = byId('chat-new-below'); if (b) b.dataset.show = show ? '1' : '0'; };
     const lastKey = (e) => { const rows = e.querySelectorAll('[data-msg-key]'); return rows.length ? rows[rows.length - 1].dataset.msgKey : null; };
+    const ROVE = '#chat-scroll .chat-actions button';
+    const rove = (target) => {
+      const buttons = Array.from(document.querySelectorAll(ROVE));
+      if (!buttons.length) return;
+      let current = target || buttons.find((b) => b.dataset.rove === '1');
+      if (!current) {
+        const toolbars = document.querySelectorAll('#chat-scroll .chat-actions');
+        current = toolbars[toolbars.length - 1].querySelector('button');
+      }
+      buttons.forEach((b) => {
+        const mine = b === current;
+        if (b.getAttribute('tabindex') !== (mine ? '0' : '-1')) b.setAttribute('tabindex', mine ? '0' : '-1');
+        if (b.dataset.rove !== (mine ? '1' : '0')) b.dataset.rove = mine ? '1' : '0';
+      });
+    };
+    const moveFocus = (ev) => {
+      const t = ev.target;
+      const bar = t.closest('.chat-actions');
+      const inBar = Array.from(bar.querySelectorAll('button'));
+      const bars = Array.from(document.querySelectorAll('#chat-scroll .chat-actions'));
+      const i = inBar.indexOf(t), row = bars.indexOf(bar);
+      const at = (r) => { const bs = bars[r].querySelectorAll('button'); return bs[Math.min(i, bs.length - 1)]; };
+      let next = null;
+      if (ev.key === 'ArrowRight') next = inBar[Math.min(i + 1, inBar.length - 1)];
+      else if (ev.key === 'ArrowLeft') next = inBar[Math.max(i - 1, 0)];
+      else if (ev.key === 'ArrowDown' && row < bars.length - 1) next = at(row + 1);
+      else if (ev.key === 'ArrowUp' && row > 0) next = at(row - 1);
+      else if (ev.key === 'Home') next = at(0);
+      else if (ev.key === 'End') next = at(bars.length - 1);
+      else return;
+      ev.preventDefault();
+      if (next) { rove(next); next.focus(); next.scrollIntoView({ block: 'nearest' }); }
+    };
     const api = {
       state: S,
+      rove,
       scrollToBottom(force) {
         const e = byId('chat-scroll');
         if (!e) return;
@@ -68,6 +106,7 @@
           showNew(true);
         }
         S.lastKey = key;
+        rove();
       },
       attach() {
         const e = byId('chat-scroll');
@@ -88,8 +127,12 @@
       },
     };
     window.utoolChat = api;
+    document.addEventListener('focusin', (ev) => {
+      if (ev.target && ev.target.matches && ev.target.matches(ROVE)) rove(ev.target);
+    });
     document.addEventListener('keydown', (ev) => {
       const t = ev.target;
+      if (t && t.matches && t.matches(ROVE)) { moveFocus(ev); return; }
       if (!t || t.id !== 'chat-input') return;
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
         ev.preventDefault();
@@ -103,7 +146,7 @@
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') { const b = byId('chat-mark-read'); if (b) b.click(); }
     });
-    setInterval(() => api.attach(), 150);
+    setInterval(() => { api.attach(); rove(); }, 150);
   }
   window.utoolChat.attach();
 })();

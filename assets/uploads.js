@@ -162,7 +162,11 @@
     /** Contract 3 (PLAN.md): the finished uploads of a conversation, taken for a message. */
     takeReady(cid) {
       const list = itemsOf(cid || currentCid());
-      if (list.some((i) => i.status === 'uploading')) return { busy: true, items: [] };
+      if (list.some((i) => i.status === 'uploading')) {
+        notice = 'Wait for the upload to finish';  // the composer does not send (contract 3)
+        render();
+        return { busy: true, items: [] };
+      }
       const ready = list.filter((i) => i.status === 'ready');
       pending.set(cid || currentCid(), list.filter((i) => i.status !== 'ready'));
       // The local picture stays loadable for a while: an optimistic bubble may show it
@@ -349,6 +353,7 @@
   document.addEventListener('submit', (ev) => {
     const form = ev.target;
     if (!form || form.id !== 'chat-form') return;
+    if (window.utool.outbox) return;  // the browser outbox calls takeReady itself (web-client)
     const field = form.querySelector('input[name="uploads"]');
     const h = host();
     if (!field || !h || h.dataset.editing === 'true') return;

@@ -49,6 +49,11 @@ if [[ ! -x .tools/node_modules/.bin/bun ]]; then
 fi
 
 if (( want_browser )); then
+  # axe-core: the accessibility checks the browser tests run inside the pages.
+  if [[ ! -f .tools/node_modules/axe-core/axe.min.js ]]; then
+    echo "setup: installing axe-core from npm into .tools"
+    npm install --silent --prefix .tools axe-core@4.14 >/dev/null
+  fi
   if [[ ! -x /usr/bin/chromium ]]; then
     if (( can_apt )); then
       echo "setup: installing Chromium from Debian"

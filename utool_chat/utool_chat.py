@@ -15,6 +15,10 @@ app = rx.App(
     sio=create_sio(),
     stylesheets=["/styles.css", "/chat.css", "/uploads.css", "/features.css"],  # assets/
 )
+# Not Reflex's "Cannot connect to server" toasts (its default overlay): every page has its own
+# offline banner ("Offline — reconnecting…", components/layout.py), which also covers a browser
+# that is offline while the socket still looks open.
+app.app_wraps[(5, "Overlay")] = lambda stateful: None
 register_pages(app)
 # Deletes uploads never attached once they expire (UPLOAD_EXPIRY_SECONDS), in every backend process.
 app.register_lifespan_task(run_sweeper)

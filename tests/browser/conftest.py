@@ -28,6 +28,12 @@ Playwright's **sync** API is used (plain `def test_…`, no asyncio). Fixtures a
                     stopping its whole process group afterwards.
     copy_project(source, target) a private copy of the project to build and run a second app
                     process from (the frontend bakes its backend URL in at build time).
+    dev_app_server  (session) the same app under the DEV server (`reflex run` without
+                    --env prod, what `./scripts/run.sh --dev` starts): hot reload, React's
+                    StrictMode, pages on one port and the backend on another. Runs from a
+                    private copy of the project (its own `.web/`), so it never fights the
+                    prod server's build. Slow to compile here: only the critical flows use it
+                    (tests/browser/test_live_modes.py, parametrised over both servers).
 
 Mark browser tests with `@pytest.mark.browser`.
 
@@ -159,11 +165,15 @@ def copy_project(source: Path, target: Path) -> Path:
 
 
 @contextmanager
-def running_app_server(project_dir: Path, env: dict[str, str], log_path: Path) -> Iterator[AppServer]:
+def running_app_server(
+    project_dir: Path, env: dict[str, str], log_path: Path, dev: bool = False
+) -> Iterator[AppServer]:
     """`reflex run --env prod` in `project_dir` on a free loopback port (pages and backend on
     one port), with `env` on top of this process's environment (DATABASE_URL at least).
+    `dev`: the dev server instead (`reflex run`: pages and backend on two free ports).
     Yields once /ping and /login answer; fails the test with the log's tail otherwise."""
     port = _free_port()
+    frontend_port = _free_port() if dev else port
     backend_url = f"http://127.0.0.1:{port}"
     child_env = {
         **os.environ,
@@ -175,8 +185,8 @@ def running_app_server(project_dir: Path, env: dict[str, str], log_path: Path) -
         **env,
     }
     command = [
-        str(ROOT / ".venv/bin/reflex"), "run", "--env", "prod",
-        "--frontend-port", str(port),
+        str(ROOT / ".venv/bin/reflex"), "run", *([] if dev else ["--env", "prod"]),
+        "--frontend-port", str(frontend_port),
         "--backend-port", str(port),
         "--backend-host", "127.0.0.1",
         "--loglevel", "info",
@@ -186,7 +196,10 @@ def running_app_server(project_dir: Path, env: dict[str, str], log_path: Path) -
         process = subprocess.Popen(
             command, cwd=project_dir, env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    server = AppServer(url=backend_url, backend_url=backend_url, database_url=env["DATABASE_URL"], log_path=log_path)
+    server = AppServer(
+        url=f"http://127.0.0.1:{frontend_port}", backend_url=backend_url, database_url=env["DATABASE_URL"],
+        log_path=log_path,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not (_answers(f"{backend_url}/ping") and _answers(f"{server.url}/login")):
@@ -210,6 +223,16 @@ def app_server(pg_url: str) -> Iterator[AppServer]:
             yield server
     finally:
         lock.close()  # releases the flock
+
+
+@pytest.fixture(scope="session")
+def dev_app_server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    project = copy_project(ROOT, tmp_path_factory.mktemp("dev-app") / "project")
+    with running_app_server(project, {"DATABASE_URL": pg_url}, ARTIFACTS / "reflex-dev-server.log", dev=True) as server:
+        # The dev server compiles a page when it is first asked for: do it before any test's timeout.
+        for path in ("/login", "/chat", "/friends"):
+            _answers(f"{server.url}{path}")
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ PACKAGE = ASSETS.parent / "utool_chat"
 
 
 def test_there_are_scripts_to_check():
-    assert {"chat.js", "uploads.js", "jump.js", "mentions.js", "notify.js"} <= {p.name for p in SCRIPTS}
+    assert {"chat.js", "uploads.js", "jump.js", "outbox.js", "mentions.js", "notify.js"} <= {p.name for p in SCRIPTS}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
@@ -41,6 +41,6 @@ def test_every_stylesheet_and_script_the_app_references_is_in_assets():
     stylesheets = re.findall(r'"/([\w.-]+\.css)"', sources)
     scripts = re.findall(r'rx\.asset\("([\w.-]+)"\)', sources)
     assert {"styles.css", "chat.css", "uploads.css", "features.css"} <= set(stylesheets)
-    assert {"chat.js", "uploads.js", "mentions.js", "notify.js"} <= set(scripts)
+    assert {"chat.js", "uploads.js", "outbox.js", "mentions.js", "notify.js"} <= set(scripts)
     for name in [*stylesheets, *scripts]:
         assert (ASSETS / name).is_file(), name

@@ -22,13 +22,14 @@ import reflex as rx
 
 from utool_chat.domain import accounts, conversations, friends, messages, ratelimit, reactions
 from utool_chat.domain import typing as typing_signals
-from utool_chat.domain.errors import DomainError
+from utool_chat.domain.errors import DomainError, Unavailable
 from utool_chat.events import Event
 from utool_chat.events import bus as bus_module
 from utool_chat.events.bus import InProcessBus
 from utool_chat.state import guards
 from utool_chat.state.auth import AuthState
 from utool_chat.state.chat import (
+    ChatListenerState,
     ChatState,
     ComposerState,
     ConversationListState,
@@ -229,21 +230,24 @@ async def test_a_bug_in_a_friend_action_frees_the_button_and_still_refreshes(ali
     assert [p["id"] for p in state.incoming] == [bob["_id"]]
 
 
-# ----- FriendsState: the live listener ----------------------------------------------
+# ----- FriendsState: fed by the tab's live listener --------------------------------
 
 
-async def test_the_friends_listener_survives_an_event_it_cannot_apply(alice_and_bob, monkeypatch, caplog):
+async def test_the_tab_listener_survives_a_friendship_event_it_cannot_apply(alice_and_bob, monkeypatch, caplog):
     (alice, token), (bob, _) = alice_and_bob
     carol, _ = signed_up("carol", "Carol")
     bus = InProcessBus()
     monkeypatch.setattr(bus_module, "_bus", bus)
-    state = substate(tab(alice, token), FriendsState)
+    root = tab(alice, token)
+    listener_state = substate(root, ChatListenerState)
+    state = substate(root, FriendsState)
+    state.loaded = True  # the friends page has loaded its lists in this tab
     # A query saved before set_query checked queries: the domain refuses to search it.
     state.query = "b" * 100
     sent: list[Any] = []
 
     async def listen() -> None:
-        async for update in FriendsState.listen_for_changes.fn(state):
+        async for update in ChatListenerState.listen_for_events.fn(listener_state):
             sent.append(update)
 
     listener = asyncio.create_task(listen())
@@ -262,6 +266,36 @@ async def test_the_friends_listener_survives_an_event_it_cannot_apply(alice_and_
     finally:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
+
+
+async def test_a_second_mount_finds_the_tab_listener_alive_and_starts_none(alice_and_bob, monkeypatch):
+    (alice, token), _ = alice_and_bob
+    bus = InProcessBus()
+    monkeypatch.setattr(bus_module, "_bus", bus)
+    listener_state = substate(tab(alice, token), ChatListenerState)
+
+    async def listen() -> None:
+        async for _update in ChatListenerState.listen_for_events.fn(listener_state):
+            pass
+
+    first = asyncio.create_task(listen())
+    try:
+        await wait_until(lambda: len(bus.fanout._subs) == 1)
+        second = asyncio.create_task(listen())  # a remount (navigation, StrictMode)
+        await asyncio.wait_for(second, 5)  # it returns at once
+        assert len(bus.fanout._subs) == 1 and not first.done()
+        # A listener that stopped beating (lost) is replaced, and the old one ends.
+        listener_state._listener_beat = 1.0
+        third = asyncio.create_task(listen())
+        await wait_until(lambda: listener_state._listener_generation == 2)
+        friends.send_request(alice_and_bob[1][0]["_id"], user_id=alice["_id"])  # wakes both up
+        await asyncio.wait_for(first, 5)
+        assert not third.done()
+        third.cancel()
+        await asyncio.gather(third, return_exceptions=True)
+    finally:
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
 
 
 async def wait_until(condition: Any, within: float = 10.0) -> None:
@@ -496,3 +530,77 @@ async def test_a_bug_in_a_group_change_frees_the_member_button(alice_and_bob, mo
     assert (settings.member_busy_id, conversations.get_conversation(alice["_id"], group["_id"])["admins"]) == (
         "", [alice["_id"], bob["_id"]],
     )
+
+
+# ----- the browser outbox's door -------------------------------------------------------
+
+
+def _entry(cid: str, temp_id: str, content: Any, **extra: Any) -> str:
+    return json.dumps({"tempId": temp_id, "conversationId": cid, "content": content, "attachments": [],
+                       "replyTo": None, "createdAt": "2026-12-01T00:00:00Z", **extra})
+
+
+def _settled(updates: list[Any]) -> list[tuple[str, str]]:
+    """The (tempId, outcome) pairs a handler told the browser's outbox, in order."""
+    specs = [spec for u in updates for spec in (u if isinstance(u, list) else [u])]
+    # Each spec names its script twice (its JS expression, escaped, and its value): the value.
+    return [pair for spec in specs for pair in re.findall(r'outbox\.settled\("([^"]+)", "(\w+)"', repr(spec))[:1]]
+
+
+async def test_an_outbox_entry_delivered_twice_is_stored_once_and_settled_each_time(chat_tab):
+    alice_tab, alice, _bob, cid = chat_tab
+    await alice_tab.call(MessagesState.retry_messages)  # opens the conversation (loads it)
+    for _ in range(2):  # the answer to the first was lost: the outbox delivers it again
+        updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-once", "only once"))
+        assert _settled(updates) == [("tmp-once", "sent")]
+    assert [(m.content, m.status) for m in alice_tab.messages()] == [("only once", "sent")]
+    page, _meta = messages.list_messages(alice["_id"], cid)
+    assert [m["content"] for m in page] == ["only once"]
+
+
+async def test_an_outage_keeps_the_entry_waiting_and_a_refusal_shows_it_failed(chat_tab, monkeypatch):
+    alice_tab, alice, _bob, cid = chat_tab
+    await alice_tab.call(MessagesState.retry_messages)
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise Unavailable("the database is unavailable", retry_after=3)
+
+    monkeypatch.setattr(messages, "send_message", down)
+    updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-wait", "later"))
+    assert _settled(updates) == [("tmp-wait", "unavailable")] and "3)" in str(updates)
+    assert toasts(updates, "error") == []
+    assert alice_tab.messages() == []  # the browser's outbox still shows it, waiting
+    monkeypatch.undo()
+    updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-wait", "later"))
+    assert _settled(updates) == [("tmp-wait", "sent")]
+    # A refusal (too long) is "failed", with Retry, and leaves the outbox.
+    updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-long", "x" * 4001))
+    assert _settled(updates) == [("tmp-long", "failed")]
+    assert [(m.content[:5], m.status) for m in alice_tab.messages()] == [("later", "sent"), ("xxxxx", "failed")]
+    assert [m["content"] for m in messages.list_messages(alice["_id"], cid)[0]] == ["later"]
+
+
+async def test_outbox_entries_that_are_not_entries_change_nothing(chat_tab):
+    alice_tab, alice, _bob, cid = chat_tab
+    hostile = [
+        None, 42, ["x"], "not json", json.dumps([1]), "x" * 50_000,
+        _entry(cid, "", "no temp id"), _entry(cid, "tmp-1", "bad", attachments=[{"url": "javascript:alert(1)"}]),
+        _entry(cid, "tmp-2", "bad", attachments="x"), _entry(cid, "tmp-3", "bad", replyTo=["m"]),
+        _entry(cid, "tmp-4", 7),
+    ]
+    for raw in hostile:
+        assert await alice_tab.call(OutboxState.deliver_entry, raw) == []
+    assert alice_tab.messages() == []
+    assert messages.list_messages(alice["_id"], cid)[0] == []
+
+
+async def test_composing_hands_the_reply_target_and_links_to_the_entry(chat_tab):
+    alice_tab, alice, _bob, cid = chat_tab
+    await alice_tab.call(ComposerState.add_attachment_link, {"url": "https://example.com/a.pdf"})
+    await alice_tab.call(ComposerState.composed, "tmp-links")
+    assert alice_tab.get(ComposerState).pending_attachments == []
+    updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-links", "see this"))
+    assert _settled(updates) == [("tmp-links", "sent")]
+    [stored] = messages.list_messages(alice["_id"], cid)[0]
+    assert [a["url"] for a in stored["attachments"]] == ["https://example.com/a.pdf"]
+    assert alice_tab.get(OutboxState)._composed_links == {}

@@ -50,6 +50,7 @@ def user_avatar(
         size=size,
         radius="full",
         variant="solid",
+        high_contrast=True,  # initials at >= 4.5:1 on every colour (jade, amber… are light)
         color_scheme=_colour_of(name_var),
         **props,
     )

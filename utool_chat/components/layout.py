@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Literal
 
 import reflex as rx
+from reflex_components_core.core.banner import has_connection_errors
 
 from utool_chat.components.avatar import user_avatar
 from utool_chat.components.notifications import notification_support
 from utool_chat.state.auth import AuthState
-from utool_chat.state.chat import ChatState
+from utool_chat.state.chat import ChatListenerState, ChatState, ComposerState, OutboxState
 
 Section = Literal["chats", "friends"]
 
@@ -117,7 +118,10 @@ def top_bar(active: Section | None) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.link(brand("4"), href="/chat", underline="none", color="inherit"),
-            rx.hstack(*[_nav_link(*item, active) for item in NAV_ITEMS], spacing="1", align="center"),
+            rx.el.nav(
+                rx.hstack(*[_nav_link(*item, active) for item in NAV_ITEMS], spacing="1", align="center"),
+                aria_label="Sections",
+            ),
             rx.spacer(),
             user_menu(),
             align="center",
@@ -140,21 +144,71 @@ def full_page_spinner() -> rx.Component:
     return rx.center(rx.spinner(size="3"), height="60vh", width="100%")
 
 
-def app_shell(*content: rx.Component, active: Section | None = None, full_width: bool = False) -> rx.Component:
-    """A signed-in page: the top bar and `content` (a centred column unless full_width)."""
-    body = rx.box(*content, class_name="page-body-wide" if full_width else "page-body")
+def offline_banner() -> rx.Component:
+    """ "Offline — reconnecting…" while the browser is offline or the socket cannot connect
+    (assets/outbox.js shows it: `data-show`; `data-socket-down` is Reflex's view)."""
     return rx.box(
+        rx.icon("wifi-off", size=16, aria_hidden="true"),
+        rx.el.span("Offline — reconnecting…"),
+        id="offline-banner",
+        class_name="offline-banner",
+        role="status",
+        aria_live="polite",
+        custom_attrs={"data-testid": "offline-banner", "data-socket-down": rx.cond(has_connection_errors, "1", "0")},
+    )
+
+
+def _outbox_doors() -> rx.Component:
+    """Hidden doors through which assets/outbox.js reaches the server: an entry to deliver,
+    the composer's text taken as an entry, and "back online: catch up"."""
+    return rx.fragment(
+        rx.el.input(
+            id="outbox-door", class_name="chat-hidden", tab_index=-1, aria_hidden="true",
+            on_change=OutboxState.deliver_entry,
+        ),
+        rx.el.input(
+            id="composed-door", class_name="chat-hidden", tab_index=-1, aria_hidden="true",
+            on_change=ComposerState.composed,
+        ),
+        rx.el.button(
+            id="catch-up-door", class_name="chat-hidden", tab_index=-1, aria_hidden="true",
+            on_click=ChatListenerState.catch_up,
+        ),
+    )
+
+
+def app_shell(*content: rx.Component, active: Section | None = None, full_width: bool = False) -> rx.Component:
+    """A signed-in page: the skip link, the top bar and `content` (the `main` landmark; a
+    centred column unless full_width)."""
+    # Live updates belong to the tab: every signed-in page makes sure its one listener runs
+    # (a remount finds it alive; state/chat/listener.py). Mounted only once signed in.
+    body = rx.box(
+        *content,
+        _outbox_doors(),
+        class_name="page-body-wide" if full_width else "page-body",
+        on_mount=ChatListenerState.listen_for_events,
+    )
+    return rx.box(
+        rx.script(src=rx.asset("outbox.js")),
+        rx.el.a("Skip to content", href="#main", class_name="skip-link", custom_attrs={"data-testid": "skip-link"}),
         top_bar(active),
-        rx.cond(AuthState.is_authenticated, body, full_page_spinner()),
+        offline_banner(),
+        rx.el.main(
+            rx.cond(AuthState.is_authenticated, body, full_page_spinner()),
+            id="main",
+            tab_index=-1,
+            class_name="app-main",
+        ),
         hydration_marker(),
         notification_support(),
         class_name="app-shell",
+        custom_attrs={"data-user-id": AuthState.user_id},
     )
 
 
 def auth_card(*content: rx.Component) -> rx.Component:
-    """The centred card of the login and register pages, under the brand."""
-    return rx.center(
+    """The centred card of the login and register pages, under the brand (the `main` landmark)."""
+    return rx.el.main(rx.script(src=rx.asset("outbox.js")), offline_banner(), rx.center(
         rx.vstack(
             rx.center(brand("7"), width="100%"),
             rx.text(
@@ -171,4 +225,4 @@ def auth_card(*content: rx.Component) -> rx.Component:
         ),
         hydration_marker(),
         class_name="auth-page",
-    )
+    ), id="main")

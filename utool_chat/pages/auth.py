@@ -24,7 +24,7 @@ def _field(
 ) -> rx.Component:
     """A labelled input with its hint, replaced by the error message when there is one."""
     return rx.vstack(
-        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        rx.el.label(label, html_for=name, class_name="rt-Text rt-r-size-2 rt-r-weight-medium"),
         rx.input(
             id=name,
             name=name,
@@ -37,7 +37,8 @@ def _field(
             color_scheme=rx.cond(error != "", "red", "indigo"),
             class_name=rx.cond(error != "", "field-invalid", ""),
             aria_invalid=rx.cond(error != "", "true", "false"),
-            aria_describedby=f"{name}-message",
+            # Only name a description that is on the page (an error, or the hint).
+            aria_describedby=rx.cond(error != "", f"{name}-message", f"{name}-message" if hint else ""),
         ),
         rx.cond(
             error != "",

@@ -291,8 +291,6 @@ def friends_page() -> rx.Component:
             spacing="5",
             width="100%",
             align="stretch",
-            on_mount=FriendsState.listen_for_changes,
-            on_unmount=FriendsState.leave_page,
         ),
         active="friends",
     )

@@ -2,9 +2,9 @@
 
 Lists are kept as flat string dicts (`_person`) so components can render them without
 knowing the contract's nested shapes. Changes made elsewhere (a request arriving, being
-accepted, a friend removing you) reach an open page through `listen_for_changes`, a
-background task that follows this user's events on the bus through `state.live.TabListener`
-(which also sends the tab to /login when its session is logged out elsewhere).
+accepted, a friend removing you) reach an open page through the tab's one live listener
+(`state/chat/listener.py`, started by the app shell on every page), which reloads the lists
+with `_fetch` / `_apply` and toasts the change (`change_toast`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from utool_chat.events import Event
 from utool_chat.state.auth import AuthState
 from utool_chat.state.guards import attempt, person_arg, text_arg
 from utool_chat.state.handler import handler
-from utool_chat.state.live import TabListener, listener_step
-from utool_chat.state.tab_presence import FRIENDS_SUFFIX, connect_tab, disconnect_tab
 
 SEARCH_LIMIT = 20
 # The search box's max_length: the domain's limit (nothing longer can match anyone).
@@ -32,8 +30,6 @@ QUERY_MAX_CHARS = friends.MAX_QUERY_CHARS
 QUERY_KEEP_CHARS = 4 * QUERY_MAX_CHARS
 # The bus events that change what this page shows (published by domain/friends.py).
 FRIEND_EVENTS = frozenset({friends.REQUEST_RECEIVED, friends.REQUEST_ACCEPTED, friends.FRIEND_REMOVED})
-# How often an idle listener checks that its tab is still open and on this page.
-LISTENER_IDLE_CHECK_SECONDS = 20.0
 
 Person = dict[str, str]
 # What _fetch returns: friends, incoming, outgoing, and search results (None: not searched).
@@ -94,10 +90,6 @@ class FriendsState(rx.State):
     # The id (user or request) whose button is working, so only that button spins.
     busy_id: rx.Field[str] = rx.field("")
 
-    # The user whose bus listener runs for this tab ("" when none): one listener per tab.
-    _listener_user_id: str = ""
-    _on_page: bool = False
-
     @rx.var
     def incoming_count(self) -> int:
         return len(self.incoming)
@@ -157,7 +149,6 @@ class FriendsState(rx.State):
         user_id = await self._user_id()
         if not user_id:
             return None
-        self._on_page = True
         err = await self._refresh(user_id)
         return rx.toast.error(err.message) if err else None
 
@@ -253,62 +244,8 @@ class FriendsState(rx.State):
             yield update
 
     # ----- live updates ----------------------------------------------------------------
-
-    @handler
-    def leave_page(self):
-        """on_unmount: the listener stops at its next wake-up."""
-        self._on_page = False
-
-    @handler(background=True)
-    async def listen_for_changes(self):
-        """on_mount: follow the bus and reload when this user's friendships change.
-
-        One listener per tab: `_listener_user_id` is state of the tab, so a second mount
-        (or a reload, which keeps the tab's state) finds it set and returns. The listener
-        ends when the user leaves the page, signs out, or closes the tab."""
-        async with self:
-            auth = await self.get_state(AuthState)
-            user_id = auth.user_id
-            if not user_id or self._listener_user_id == user_id:
-                return
-            self._listener_user_id = user_id
-            self._on_page = True
-            client_token = self.router.session.client_token
-        if client_token:  # the tab is a presence connection while this page listens
-            await connect_tab(user_id, client_token + FRIENDS_SUFFIX)
-
-        async def still_wanted() -> bool:
-            async with self:
-                auth = await self.get_state(AuthState)
-                return self._on_page and auth.user_id == user_id
-
-        try:
-            wanted = FRIEND_EVENTS | {presence.PRESENCE_UPDATE}
-            async with TabListener(self, user_id, client_token, lambda evt: evt.name in wanted) as bus:
-                while True:
-                    evt = await bus.next(LISTENER_IDLE_CHECK_SECONDS)
-                    if bus.sign_out is not None:
-                        yield bus.sign_out
-                        return
-                    if evt is None:
-                        if not await bus.tab_is_connected() or not await still_wanted():
-                            return
-                        continue
-                    if not await still_wanted():
-                        return
-                    if evt.name == presence.PRESENCE_UPDATE:
-                        async with self:
-                            self._apply_presence(evt.payload)
-                        continue
-                    toast = await listener_step(self._follow_change(user_id, evt), "applying " + evt.name, None)
-                    if toast is not None:
-                        yield toast
-        finally:
-            if client_token:
-                await disconnect_tab(client_token + FRIENDS_SUFFIX)
-            async with self:
-                if self._listener_user_id == user_id:
-                    self._listener_user_id = ""
+    # The tab's one live listener (state/chat/listener.py, started by the app shell on every
+    # page) reloads these lists (`_fetch` / `_apply`) when this user's friendships change.
 
     def _apply_presence(self, update: dict[str, Any]) -> None:
         """A friend's chat:presence_update: their row's status (the event goes only to
@@ -318,16 +255,6 @@ class FriendsState(rx.State):
             self.friends = [{**p, "presence": status} if p["id"] == update.get("userId") else p
                             for p in self.friends]
 
-    async def _follow_change(self, user_id: str, evt: Event) -> EventSpec | None:
-        """The listener's work for one friendship event: reload the lists (and the results
-        of a searchable query) outside the state lock, apply them, return the toast. A
-        failure is raised for the listener's `listener_step`, which logs it and carries on
-        (the page keeps what it showed; the next change reloads it)."""
-        async with self:
-            query = self._searchable_query()
-        fetched = await attempt("following a friendship change", self._fetch, user_id, query)
-        if isinstance(fetched, DomainError):
-            raise fetched
-        async with self:
-            self._apply(fetched, query)
+    @staticmethod
+    def change_toast(evt: Event, user_id: str) -> EventSpec | None:
         return _change_toast(evt, user_id)

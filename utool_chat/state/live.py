@@ -38,6 +38,7 @@ from reflex_base.event import EventSpec
 from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.domain.errors import DomainError
 from utool_chat.events import Event, get_bus
+from utool_chat.events.bus import RESYNC
 from utool_chat.state.auth import sign_out_if_session_ended
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class TabListener:
         return self._events, self._next_event
 
     async def next(self, idle_seconds: float) -> Event | None:
-        """The next wanted event for this user, or None once `idle_seconds` pass without
+        """The next wanted event for this user (or a RESYNC), or None once `idle_seconds` pass without
         one (events for others or not wanted do not extend the wait). Also None when this
         tab's session was logged out: `sign_out` is then set."""
         deadline = time.monotonic() + idle_seconds
@@ -119,6 +120,10 @@ class TabListener:
                 return None
             evt = pending.result()
             self._next_event = asyncio.ensure_future(anext(events))
+            # The bus's signal that this process lost events (Redis came back, a queue
+            # overflowed): for every subscriber, whoever it names; the listener catches up.
+            if evt.name == RESYNC:
+                return evt
             if self._user_id not in evt.user_ids:
                 continue
             if evt.name == SESSION_REVOKED:

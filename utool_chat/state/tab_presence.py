@@ -7,8 +7,8 @@ remembered here, so a report only ever reaches an open connection: a report for 
 listener has ended would open one that nobody closes. (A tab's events and its background
 listener run in the process that holds its websocket, so a set per process is enough.)
 
-Owners: the tab's client token for the chat pages' listener, the token + FRIENDS_SUFFIX for
-the friends page's (the two may overlap while the tab moves from one page to the other).
+Owner: the tab's client token (the tab has one live listener, on every signed-in page:
+state/chat/listener.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 from utool_chat.domain import presence
 from utool_chat.state.guards import attempt
 
-FRIENDS_SUFFIX = ":friends"
 _live_owners: set[str] = set()
 
 
@@ -33,8 +32,7 @@ async def disconnect_tab(owner: str) -> None:
 
 
 async def report_tab(user_id: str, client_token: str, status: str) -> None:
-    """The tab says it is active ("online") or hidden/idle ("away"): tell each connection
-    of it that a listener holds."""
-    for owner in (client_token, client_token + FRIENDS_SUFFIX):
-        if client_token and owner in _live_owners:
-            await attempt("reporting presence", presence.report, user_id, owner, status)
+    """The tab says it is active ("online") or hidden/idle ("away"): tell its connection,
+    if its listener holds one."""
+    if client_token and client_token in _live_owners:
+        await attempt("reporting presence", presence.report, user_id, client_token, status)

@@ -17,7 +17,7 @@ from utool_chat.components.chat.conversation_list import conversation_list
 from utool_chat.components.chat.conversation_view import conversation_view
 from utool_chat.components.chat.mentions import mention_support
 from utool_chat.components.chat.presence import presence_reporter
-from utool_chat.state.chat import ChatListenerState, ChatPageState, ChatState
+from utool_chat.state.chat import ChatPageState, ChatState
 
 # Evaluated in the browser on mount; its value (the IANA zone name) goes to set_timezone.
 TIMEZONE_JS = "Intl.DateTimeFormat().resolvedOptions().timeZone || ''"
@@ -36,7 +36,7 @@ def chat_layout() -> rx.Component:
             "data-view": rx.cond(ChatState.has_current, "conversation", "list"),
         },
         on_mount=[
-            ChatListenerState.listen_for_events,
+            ChatPageState.enter_page,
             rx.call_script(TIMEZONE_JS, callback=ChatPageState.set_timezone),
         ],
         on_unmount=ChatPageState.leave_page,

@@ -1,9 +1,11 @@
 """MessageInput: the composer.
 
 A textarea that grows with its text (CSS field-sizing), Enter sends and Shift+Enter adds a
-line (window.utoolChat), nothing is sent when blank. Shows the reply-to or edit banner and
-the pending files and links (attachment_preview.py). Keystrokes report typing (throttled to one per 2 s); blur,
-3 s of idle and sending report that typing stopped.
+line (window.utoolChat), nothing is sent when blank; a new message goes to the browser's
+outbox (assets/outbox.js), an edit to the server. Shows the reply-to or edit banner and the
+pending files and links (attachment_preview.py). Keystrokes report typing (assets/outbox.js:
+at once, then again every half typing TTL while they go on); blur, 3 s of idle and sending
+report that typing stopped.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.event import EventCallback
 
+from utool_chat import config
 from utool_chat.components.chat.attachment_preview import attach_file_button, attach_link_button, attachment_preview
 from utool_chat.state.chat import ComposerState
 from utool_chat.state.chat.attachments import UPLOADS_FIELD
+
+# While the user keeps typing, typing is announced again every half TYPING_TTL_SECONDS, so the
+# server's typing state (which ends a TTL after its last refresh) never lapses mid-sentence.
+TYPING_REFRESH_MS = max(500, int(config.settings.typing_ttl_seconds * 1000 / 2))
 
 
 def _banner(
@@ -76,7 +83,9 @@ def message_input() -> rx.Component:
                     max_length=4000,
                     placeholder=rx.cond(ComposerState.editing_id != "", "Edit your message…", "Write a message…"),
                     auto_complete="off",
-                    on_change=[ComposerState.typing.throttle(2000), ComposerState.stop_typing.debounce(3000)],
+                    # Typing is announced by assets/outbox.js through #typing-door (at the first
+                    # keystroke after a send too, which a throttle here would swallow).
+                    on_change=ComposerState.stop_typing.debounce(3000),
                     on_blur=ComposerState.stop_typing,
                     custom_attrs={"data-testid": "message-input", "aria-label": "Message"},
                 ),
@@ -95,8 +104,18 @@ def message_input() -> rx.Component:
                 reset_on_submit=False,
                 id="chat-form",
                 class_name="chat-composer-form",
+                # For assets/outbox.js: an edit goes to the server form, a message to the outbox.
+                custom_attrs={
+                    "data-editing": rx.cond(ComposerState.editing_id != "", "1", "0"),
+                    "data-reply-to": ComposerState.reply_to_id,
+                },
             ),
             class_name="chat-composer-box",
+        ),
+        rx.el.div(id="composer-notice", class_name="composer-notice", role="status", aria_live="polite"),
+        rx.el.button(
+            id="typing-door", class_name="chat-hidden", tab_index=-1, aria_hidden="true", type="button",
+            on_click=ComposerState.typing, custom_attrs={"data-refresh-ms": str(TYPING_REFRESH_MS)},
         ),
         class_name="chat-composer",
     )

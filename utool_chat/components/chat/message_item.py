@@ -16,15 +16,27 @@ from utool_chat.state.chat import ChatState, ComposerState, MessageActionsState,
 from utool_chat.state.chat_views import REACTION_CHOICES, MessageView
 
 
+def _tick(icon: str, label: str, size: int, shape: str) -> rx.Component:
+    """A status told by shape (`data-shape`: one tick, two ticks, two ticks on a filled
+    badge) and by text for screen readers, not by colour alone."""
+    return rx.el.span(
+        rx.icon(icon, size=size, aria_hidden="true"),
+        rx.el.span(label, class_name="sr-only"),
+        class_name="chat-tick",
+        title=label,
+        custom_attrs={"data-shape": shape},
+    )
+
+
 def status_tick(msg: MessageView) -> rx.Component:
-    """sending ◷ · sent ✓ · delivered ✓✓ · read ✓✓ (blue) · failed ⚠."""
+    """sending ◷ · sent ✓ · delivered ✓✓ · read ✓✓ on a filled badge · failed ⚠."""
     return rx.match(
         msg.status,
-        ("sending", rx.icon("clock", size=12, aria_label="Sending")),
-        ("sent", rx.icon("check", size=14, aria_label="Sent")),
-        ("delivered", rx.icon("check-check", size=14, aria_label="Delivered")),
-        ("read", rx.icon("check-check", size=14, class_name="chat-tick-read", aria_label="Read")),
-        ("failed", rx.icon("circle-alert", size=13, aria_label="Not sent")),
+        ("sending", _tick("clock", "Sending", 12, "clock")),
+        ("sent", _tick("check", "Sent", 14, "one")),
+        ("delivered", _tick("check-check", "Delivered", 14, "two")),
+        ("read", _tick("check-check", "Read", 12, "filled")),
+        ("failed", _tick("circle-alert", "Not sent", 13, "alert")),
         rx.fragment(),
     )
 

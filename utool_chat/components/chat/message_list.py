@@ -82,6 +82,9 @@ def message_list() -> rx.Component:
                     ),
                 ),
             ),
+            # The browser outbox's bubbles (assets/outbox.js draws them, not React): messages
+            # composed here that the server has not drawn yet.
+            rx.box(id="outbox-pending", class_name="chat-messages outbox-pending"),
             id="chat-scroll",
             class_name="chat-scroll",
             custom_attrs={

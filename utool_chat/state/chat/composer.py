@@ -96,6 +96,21 @@ class ComposerState(ChatState):
         if self._typing_conversation == cid:
             self._typing_conversation = ""
 
+    @handler
+    async def composed(self, temp_id: Any):
+        """The browser's outbox took the composer's text as entry `temp_id` (#composed-door):
+        the reply target and pending links go with it (the links are set aside for its
+        delivery, OutboxState.deliver_entry), the composer starts afresh, typing ends."""
+        key = key_arg(temp_id)
+        if key is None or self.editing_id:
+            return
+        links = [attachment_from_url(a.url) for a in self.pending_attachments]
+        if links:
+            outbox = await self.get_state(OutboxState)
+            outbox._composed_links = {**outbox._composed_links, key: links}
+        self._reset()
+        await self._end_typing()
+
     async def _save_edit(self, me: str, content: str):
         message_id = self.editing_id
         msg = self._message(message_id)
@@ -196,6 +211,9 @@ class ComposerState(ChatState):
     async def stop_typing(self, _value: Any = None):
         """Blur, idle or leaving the page: tell the others at once instead of waiting for the
         expiry (this counts against the typing limit too)."""
+        await self._end_typing()
+
+    async def _end_typing(self) -> None:
         me = await self._me()
         cid = self._typing_conversation
         if not me or not cid:

@@ -1,5 +1,5 @@
 """ChatPageState: the chat pages' lifecycle — which conversation the URL opens (on_load), the
-reader's time zone (on mount), leaving the pages (on unmount).
+reader's time zone and `_on_page` (on mount), leaving the pages (on unmount).
 
 Routes: /chat (the list), /chat/<id> (a conversation), /chat?with=<userId> (the friends
 page's "Message": the direct conversation with that user, created if needed).
@@ -48,7 +48,8 @@ class ChatPageState(ChatState):
         self.current_error = ""
         conversation_list = await self.get_state(ConversationListState)
         # Without a running listener the list may have missed events: load it again.
-        if not conversation_list.conversations_loaded or not (await self.get_state(ChatListenerState))._listening:
+        listening = (await self.get_state(ChatListenerState))._listener_alive(me)
+        if not conversation_list.conversations_loaded or not listening:
             conversation_list.conversations_loading = not conversation_list.conversations_loaded
             await self._publish(me)
             yield
@@ -83,7 +84,13 @@ class ChatPageState(ChatState):
                 await self._publish(me)
 
     @handler
+    def enter_page(self):
+        """on_mount: the tab shows a chat page (messages may be marked read). The live
+        listener is the tab's, started by the app shell (state/chat/listener.py)."""
+        self._on_page = True
+
+    @handler
     def leave_page(self):
-        """on_unmount: the listener stops at its next wake-up; typing ends."""
+        """on_unmount: typing ends; nothing is marked read until a chat page mounts again."""
         self._on_page = False
         return ComposerState.stop_typing
