@@ -167,7 +167,7 @@ def search_field() -> rx.Component:
                     type="search",
                     value=SearchState.query,
                     on_change=SearchState.set_query,
-                    on_focus=SearchState.field_focused,
+                    on_click=SearchState.field_clicked,
                     on_blur=SearchState.field_blurred,
                     placeholder=SEARCH_HINT,
                     auto_complete="off",

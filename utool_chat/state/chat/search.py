@@ -222,7 +222,10 @@ class SearchState(ChatState):
         return rx.call_script("window.utool && window.utool.jump && window.utool.jump.focusSearch()")
 
     @handler
-    def field_focused(self, _value: Any = None):
+    def field_clicked(self, _value: Any = None):
+        """A click or tap on the field shows the search. Focus alone does not: a keyboard
+        user tabbing through the field to the conversation list must still find the list
+        (typing, Ctrl+K or "/" open it too)."""
         if not self.search_open or not self.search_screen:
             self.search_open = self.search_screen = True
 
