@@ -44,7 +44,7 @@ WATCH_JS = """() => {
   window.__seen = {};
   new MutationObserver(() => {
     document.querySelectorAll('[data-testid=message] [data-testid=message-text]').forEach((el) => {
-      const t = el.textContent;
+      const t = (el.textContent || '').trim();
       if (t && t.startsWith('bench ') && !(t in window.__seen)) {
         window.__seen[t] = -1;
         requestAnimationFrame(() => { window.__seen[t] = Date.now(); });
