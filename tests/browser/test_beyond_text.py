@@ -306,7 +306,10 @@ def test_seen_by_lists_the_readers_and_disappears_when_read_receipts_are_off(app
     # Carol's own message is seen by the others…
     send(page_c, "Yes please")
     carol_seen = page_c.get_by_test_id("seen-by")
-    expect(carol_seen).to_have_text(re.compile(r"Seen by (Alice Archer, Bob Baker|Bob Baker, Alice Archer)"))
+    # Both readers' tabs must receive it and mark it read: on a loaded machine that can take
+    # more than Playwright's default 5 s.
+    expect(carol_seen).to_have_text(re.compile(r"Seen by (Alice Archer, Bob Baker|Bob Baker, Alice Archer)"),
+                                    timeout=30_000)
     # …until she turns read receipts off on the settings page: then she sees nobody's.
     page_c.get_by_test_id("user-menu").click()
     page_c.get_by_test_id("nav-settings").click()

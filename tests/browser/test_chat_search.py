@@ -119,10 +119,13 @@ def test_search_a_word_from_another_conversation_and_land_on_it_in_context(app_s
     open_chat_list(page, app_server.url)
     conversation_row(page, with_carol["_id"]).click()
     expect(page.get_by_test_id("chat-title")).to_have_text("Carol Chen")
+    # Opening a chat focuses its message box once it is drawn; a click on the search before
+    # that would lose the focus to it again (and the empty search closes on blur).
+    expect(page.get_by_test_id("message-input")).to_be_focused(timeout=LONG_WAIT)
 
     search = page.get_by_test_id("search-input")
     search.click()
-    expect(page.get_by_test_id("search-idle")).to_be_visible()
+    expect(page.get_by_test_id("search-idle")).to_be_visible(timeout=LONG_WAIT)
     part = word[2:8]  # a piece from the middle of the word
     search.fill(part)
     result = page.get_by_test_id("search-result")
