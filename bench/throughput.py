@@ -137,7 +137,7 @@ async def run_mode(mode: str, urls: list[str], pgid: list[int], args: argparse.N
                 acked += 1
                 n += 1
 
-        profiler = start_py_spy(pgid, args.seconds, args.py_spy, mode)
+        profiler = start_py_spy(pgid, args.seconds, args.py_spy, mode, args.py_spy_gil)
         started = now()
         await asyncio.gather(*(loop(i) for i in range(len(pairs))))
         elapsed = now() - started
@@ -159,15 +159,18 @@ async def run_mode(mode: str, urls: list[str], pgid: list[int], args: argparse.N
             profiler.wait(timeout=60)
 
 
-def start_py_spy(pgid: list[int], seconds: float, out_prefix: str | None, mode: str) -> subprocess.Popen | None:
+def start_py_spy(pgid: list[int], seconds: float, out_prefix: str | None, mode: str, gil: bool = False
+                 ) -> subprocess.Popen | None:
     """py-spy (sampling, no change to the backend) on the first backend's worker process
     during the load phase: collapsed stacks in <prefix>-<mode>.txt."""
     if not out_prefix:
         return None
     worker = max((pid for pid in group_members(pgid[0]) if pid != pgid[0]), key=rss_kb_of, default=pgid[0])
     py_spy = Path(sys.executable).with_name("py-spy")
+    # --gil: only samples of a thread holding the GIL, i.e. the worker's Python CPU, not its waits.
     return subprocess.Popen([str(py_spy), "record", "--pid", str(worker), "--duration", str(int(seconds)),
-                             "--rate", "200", "--format", "raw", "--nonblocking", "-o", f"{out_prefix}-{mode}.txt"],
+                             "--rate", "200", "--format", "raw", "--nonblocking", *(["--gil"] if gil else []),
+                             "-o", f"{out_prefix}-{mode}{'-gil' if gil else ''}.txt"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -187,6 +190,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["socket", "http"])
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--py-spy", metavar="PREFIX", help="profile the backend worker under load with py-spy")
+    parser.add_argument("--py-spy-gil", action="store_true",
+                        help="with --py-spy: sample only while the worker holds the GIL (its Python CPU)")
     parser.add_argument("--redis", default=None, help="Redis URL (required with --processes > 1)")
     args = parser.parse_args()
     if args.processes > 1 and not args.redis:

@@ -60,9 +60,9 @@ def test_sending_costs_the_same_in_a_group_of_3_and_of_30(owner):
         with count_queries() as q:
             messages.send_message(owner, conv, "hello")
         counts.append(q.count)
-    # roster; the seq bump, insert, own position/un-archive and receipt in one statement
-    # (messages._SEND_STATEMENT); recipients' unread counts
-    assert counts == [3, 3]
+    # the membership check, seq bump, insert, own position/un-archive, receipt and the
+    # members in one statement (messages._SEND_ALONE_STATEMENT); recipients' unread counts
+    assert counts == [2, 2]
 
 
 def test_sending_with_temp_id_reply_and_attachments_adds_one_query_each(owner):

@@ -11,6 +11,7 @@ outage starts and one when it ends; no traceback per request.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,6 +24,13 @@ from utool_chat import config, health
 from utool_chat.domain.errors import Unavailable
 
 _engine: Engine | None = None
+
+# A pooled Postgres connection is pinged before use only after it sat idle this long. A ping
+# on every checkout (pool_pre_ping) is a round trip per domain call: under load, where the
+# same connections come back within milliseconds, that was one statement in six of a send.
+# A connection that died while in steady use still fails at most one call: SQLAlchemy then
+# invalidates the whole pool, and is_unreachable turns that call into a 503.
+PING_IF_IDLE_SECONDS = 1.0
 
 
 def _make_engine(url: str) -> Engine:
@@ -41,8 +49,34 @@ def _make_engine(url: str) -> Engine:
         return eng
     # pool_timeout: with every connection busy (or a dead server hanging new ones) a request
     # gives up after a few seconds with 503 instead of queueing for half a minute.
-    return sa.create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, pool_timeout=5,
-                            connect_args={"connect_timeout": 3})
+    eng = sa.create_engine(url, pool_size=20, max_overflow=20, pool_timeout=5, connect_args={"connect_timeout": 3})
+    _ping_when_idle(eng)
+    return eng
+
+
+def _ping_when_idle(eng: Engine) -> None:
+    """pool_pre_ping, but only for connections idle over PING_IF_IDLE_SECONDS."""
+
+    @event.listens_for(eng, "connect")
+    def _fresh(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(eng, "checkin")
+    def _returned(_dbapi_conn, record):
+        if record is not None:  # None once the connection was invalidated
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(eng, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):
+        if time.monotonic() - record.info.get("idle_since", 0.0) <= PING_IF_IDLE_SECONDS:
+            return
+        try:
+            alive = eng.dialect.do_ping(dbapi_conn)
+        except Exception:
+            alive = False
+        if not alive:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError("the pooled connection did not answer a ping")
 
 
 def init_engine(url: str | None = None) -> Engine:
@@ -102,12 +136,26 @@ def session_scope() -> Iterator[Session]:
         health.report_up(health.DATABASE)
 
 
+def is_postgres() -> bool:
+    return get_engine().dialect.name == "postgresql"
+
+
+@contextmanager
+def autocommit_scope() -> Iterator[Session]:
+    """session_scope whose statements, on Postgres, each commit by themselves: no BEGIN and
+    COMMIT round trips. For reads (read_scope) and for a change made in ONE statement, which
+    is atomic on its own. Events queued with publish_on_commit go out when the scope ends
+    without an error, as with session_scope."""
+    with session_scope() as session:
+        if is_postgres():
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
 @contextmanager
 def read_scope() -> Iterator[Session]:
-    """A session that only reads. On Postgres its statements run in autocommit: under READ
-    COMMITTED (the default here) each statement of a transaction sees its own snapshot anyway,
-    so a read gives the same answer without the BEGIN and COMMIT round trips."""
-    with session_scope() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    """A session that only reads (autocommit_scope): under READ COMMITTED (the default here)
+    each statement of a transaction sees its own snapshot anyway, so a read gives the same
+    answer without the BEGIN and COMMIT round trips."""
+    with autocommit_scope() as session:
         yield session

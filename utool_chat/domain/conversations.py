@@ -242,15 +242,22 @@ Unread = tuple[int, int]
 
 def unread_counts(session: Session, conversation_id: str, user_ids: Sequence[str] | None = None) -> dict[str, Unread]:
     """{userId: (unreadCount, unreadMentions)} for active members (or just `user_ids`), in one
-    query."""
-    query = sa.select(col(ConversationMember.user_id), unread_count_expr(), unread_mentions_expr()).where(
-        col(ConversationMember.conversation_id) == conversation_id, col(ConversationMember.left_at).is_(None)
-    )
-    if user_ids is not None:
-        if not user_ids:
-            return {}
-        query = query.where(col(ConversationMember.user_id).in_(list(user_ids)))
-    return {user_id: (count, mentions) for user_id, count, mentions in session.execute(query)}
+    query (built once: this runs with every message sent)."""
+    if user_ids is None:
+        rows = session.execute(_UNREAD_OF_ACTIVE, {"cid": conversation_id})
+    elif not user_ids:
+        return {}
+    else:
+        rows = session.execute(_UNREAD_OF_USERS, {"cid": conversation_id, "user_ids": list(user_ids)})
+    return {user_id: (count, mentions) for user_id, count, mentions in rows}
+
+
+_UNREAD_OF_ACTIVE = sa.select(col(ConversationMember.user_id), unread_count_expr(), unread_mentions_expr()).where(
+    col(ConversationMember.conversation_id) == sa.bindparam("cid"), col(ConversationMember.left_at).is_(None)
+)
+_UNREAD_OF_USERS = _UNREAD_OF_ACTIVE.where(
+    col(ConversationMember.user_id).in_(sa.bindparam("user_ids", expanding=True))
+)
 
 
 def publish_unread_counts(session: Session, conversation_id: str, counts: Mapping[str, Unread]) -> None:

@@ -199,6 +199,13 @@ def sanitise(markup: str) -> str:
 # --- rendering ---------------------------------------------------------------------------
 
 
+def may_mention(content: str) -> bool:
+    """Whether `content` could mention anyone: every form of a mention (`<@id>`, `@username`,
+    `@everyone`) holds an "@". Without one, render's output does not depend on who may be
+    mentioned, so a message can be rendered before its conversation's members are known."""
+    return "@" in content
+
+
 def render(content: str, mentionable: Mentionable = NOBODY) -> Rendered:
     """contentHtml, snippet and mentions of a message's content (see the module docstring)."""
     if not content:

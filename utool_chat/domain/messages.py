@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from utool_chat import config
-from utool_chat.db.engine import read_scope, session_scope
+from utool_chat.db.engine import autocommit_scope, is_postgres, read_scope, session_scope
 from utool_chat.db.models import (
     Attachment,
     Conversation,
@@ -248,8 +248,12 @@ def send_message(actor_id: str, conversation_id: Any, content: Any, content_type
     # limited is the work a send does.
     ratelimit.check_send(actor_id)
     try:
-        with session_scope() as session:
-            message, member_ids = _store_message(session, actor_id, cid, text, kind, files, reply_id, temp)
+        if not files and reply_id is None and not formatting.may_mention(text) and is_postgres():
+            with autocommit_scope() as session:
+                message, member_ids = _send_in_one_statement(session, actor_id, cid, text, kind, temp)
+        else:
+            with session_scope() as session:
+                message, member_ids = _store_message(session, actor_id, cid, text, kind, files, reply_id, temp)
     except IntegrityError:
         # Safety net behind the row lock: the (conversation, sender, temp_id) constraint.
         if temp is None:
@@ -317,31 +321,38 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
     if isinstance(stored, dict):  # a retry: the message stored the first time
         return stored, None
     msg, files = stored
-    seq = msg.seq
-    read_others = me.last_read_seq < seq - 1
-
     message = ser.message_out(msg, my_user, attachments=files, reactions=[], read_by=[], status="sent",
                               reply_to=reply)
-    everyone = [m.user_id for m, _ in roster]
+    _announce_new_message(session, message, [(m.user_id, ser.sees_receipts(u)) for m, u in roster],
+                          now=now, read_others=me.last_read_seq < msg.seq - 1, shares=shares,
+                          unarchives=any(m.is_archived and m.user_id != actor_id for m, _ in roster))
+    return message, [m.user_id for m, _ in roster]
+
+
+def _announce_new_message(session: Session, message: dict[str, Any], members: list[tuple[str, bool]], *,
+                          now: Any, read_others: bool, shares: bool, unarchives: bool) -> None:
+    """The events of a message just stored, queued until commit: chat:new_message to every
+    active member (`members`: (userId, sees read receipts)), with the sender's read receipt
+    when sending moved their read position past messages of others (`read_others`; `shares`:
+    the sender shares reads, `now`: when they sent it); the
+    recipients' new unread counts (one query); chat:conversation_updated when the message
+    brought the conversation back for members who had archived it (`unarchives`)."""
+    cid, actor_id, seq, temp_id = message["conversationId"], message["sender"]["_id"], message["seq"], message["tempId"]
     # What the sender thereby read (ser.receipt_out), for the messages before this one.
     receipt = ser.receipt_out("read" if shares else "delivered", actor_id, seq, now if shares else None)
     payloads = []
-    for sees, recipients in _by_receipt_visibility(roster):
+    for sees, recipients in _audience(members):
         new_message: dict[str, Any] = {"conversationId": cid, "message": message, "tempId": temp_id}
         if read_others:
             new_message["receipt"] = ser.receipt_for(receipt, viewer_sees=sees)
         payloads.append((new_message, recipients))
     _publish_merged(session, "chat:new_message", payloads)
-    counts = convs.unread_counts(session, cid, [uid for uid in everyone if uid != actor_id])
+    counts = convs.unread_counts(session, cid, [uid for uid, _ in members if uid != actor_id])
     if read_others:
         counts[actor_id] = (0, 0)
     convs.publish_unread_counts(session, cid, counts)
-    # Members who had archived it get the conversation back in their list.
-    for member, _ in roster:
-        if member.is_archived and member.user_id != actor_id:
-            convs.publish_conversation_updated(session, cid)
-            break
-    return message, everyone
+    if unarchives:  # members who had archived it get the conversation back in their list
+        convs.publish_conversation_updated(session, cid)
 
 
 # What storing did: (the new message, its attachments as served), or, for a repeated
@@ -370,26 +381,22 @@ def _may_mention_everyone(me: ConversationMember, text: str) -> bool:
 
 
 # Postgres: the seq bump (the row lock), the message, the sender's own positions and the
-# un-archiving, and the sender's read receipt, in ONE statement. A repeated tempId inserts
-# nothing (ON CONFLICT waits for a racing original to commit), and the caller rolls back.
-# The members' unread counts are asked by a statement after it, which sees every send
-# committed before our lock was granted (a sub-select here would see the statement's
-# snapshot, taken before the lock wait).
-_SEND_STATEMENT = sa.text("""
-WITH bump AS (
+# un-archiving, and the sender's read receipt, in ONE statement; two shapes of it below. The
+# members' unread counts are asked by a statement after it, which sees every send committed
+# before our lock was granted (a sub-select here would see the statement's snapshot, taken
+# before the lock wait).
+_BUMP = """bump AS (
     UPDATE conversations SET last_seq = last_seq + 1, last_message_id = :id, last_activity_at = :now,
                              updated_at = :now
-    WHERE id = :cid RETURNING last_seq
-), stored AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, content, content_type, reply_to_id, temp_id,
-                          is_edited, is_deleted, search_text, created_at, updated_at, content_html, snippet,
-                          mentions, mentions_everyone)
+    WHERE id = :cid {condition} RETURNING last_seq
+)"""
+_INSERT_MESSAGE = """INSERT INTO messages (id, conversation_id, seq, sender_id, content, content_type, reply_to_id,
+                          temp_id, is_edited, is_deleted, search_text, created_at, updated_at, content_html,
+                          snippet, mentions, mentions_everyone)
     SELECT :id, :cid, bump.last_seq, :sender, :content, :kind, :reply, :temp, false, false, :search, :now, :now,
            :html, :snippet, CAST(:mentions AS json), false
-    FROM bump
-    ON CONFLICT (conversation_id, sender_id, temp_id) DO NOTHING
-    RETURNING seq
-), own AS (
+    FROM bump"""
+_OWN_POSITIONS_AND_RECEIPT = """own AS (
     UPDATE conversation_members AS m SET
         is_archived = false,
         last_read_seq = CASE WHEN m.user_id = :sender THEN bump.last_seq ELSE m.last_read_seq END,
@@ -400,10 +407,75 @@ WITH bump AS (
     WHERE m.conversation_id = :cid AND m.left_at IS NULL AND (m.user_id = :sender OR m.is_archived)
 ), receipt AS (  -- answering implies having read what came before (readBy agrees with status)
     INSERT INTO read_receipts (conversation_id, user_id, up_to_seq, read_at, hidden)
-    SELECT :cid, :sender, bump.last_seq, :now, :hidden FROM bump WHERE :read_seq < bump.last_seq - 1
-)
+    SELECT :cid, :sender, bump.last_seq, :now, {hidden} FROM {sources} WHERE {read_seq} < bump.last_seq - 1
+)"""
+
+# Inside the transaction of _store_message, after its roster query. A repeated tempId inserts
+# nothing (ON CONFLICT waits for a racing original to commit), and the caller rolls back.
+_SEND_STATEMENT = sa.text(f"""
+WITH {_BUMP.format(condition="")}, stored AS (
+    {_INSERT_MESSAGE}
+    ON CONFLICT (conversation_id, sender_id, temp_id) DO NOTHING
+    RETURNING seq
+), {_OWN_POSITIONS_AND_RECEIPT.format(hidden=":hidden", sources="bump", read_seq=":read_seq")}
 SELECT bump.last_seq, (SELECT count(*) FROM stored) FROM bump
 """)
+
+# The whole send in one statement that commits by itself (_send_in_one_statement): the
+# membership check and the sender's row (`me`), a stored message with the same tempId
+# (`earlier`: then nothing is bumped), the change, and the active members for the events
+# (userId, shares read receipts, archived), longest-standing first. No row: not a member.
+# A retry racing its original waits on the unique tempId constraint and fails the whole
+# statement (IntegrityError): nothing of it stays, and send_message serves the original.
+_SEND_ALONE_STATEMENT = sa.text(f"""
+WITH me AS (
+    SELECT m.last_read_seq, u.username, u.display_name, u.avatar, u.read_receipts
+    FROM conversation_members AS m JOIN users AS u ON u.id = m.user_id
+    WHERE m.conversation_id = :cid AND m.user_id = :sender AND m.left_at IS NULL
+), earlier AS (
+    SELECT 1 FROM messages WHERE conversation_id = :cid AND sender_id = :sender AND temp_id = :temp
+), {_BUMP.format(condition="AND EXISTS (SELECT 1 FROM me) AND NOT EXISTS (SELECT 1 FROM earlier)")}, stored AS (
+    {_INSERT_MESSAGE}
+), {_OWN_POSITIONS_AND_RECEIPT.format(hidden="NOT me.read_receipts", sources="bump, me",
+                                      read_seq="me.last_read_seq")}
+SELECT (SELECT last_seq FROM bump), me.last_read_seq, me.username, me.display_name, me.avatar, me.read_receipts,
+       (SELECT json_agg(json_build_array(m.user_id, u.read_receipts, m.is_archived)
+                        ORDER BY m.joined_at, m.user_id)
+        FROM conversation_members AS m JOIN users AS u ON u.id = m.user_id
+        WHERE m.conversation_id = :cid AND m.left_at IS NULL)
+FROM me
+""")
+
+
+def _send_in_one_statement(session: Session, actor_id: str, cid: str, text: str, kind: str,
+                           temp_id: str | None) -> tuple[dict[str, Any], list[str] | None]:
+    """_store_message for the common message on Postgres: text that cannot mention anyone
+    (so rendering it needs no roster), no attachments, no reply. One statement stores it
+    (_SEND_ALONE_STATEMENT, in `session`'s autocommit) and one asks the unread counts."""
+    now = utcnow()
+    msg = Message(id=new_id(), conversation_id=cid, seq=0, sender_id=actor_id, content=text, content_type=kind,
+                  temp_id=temp_id, created_at=now, updated_at=now, search_text=search.search_text(text, []))
+    _apply_rendering(msg, formatting.render(text))
+    row = session.execute(_SEND_ALONE_STATEMENT, {
+        "id": msg.id, "cid": cid, "sender": actor_id, "content": text, "kind": kind, "reply": None,
+        "temp": temp_id, "search": msg.search_text, "now": now, "html": msg.content_html, "snippet": msg.snippet,
+        "mentions": None,
+    }).first()
+    if row is None:
+        raise convs.conversation_not_found()
+    seq, last_read_seq, username, display_name, avatar, shares, members = row
+    if seq is None:  # `earlier`: this tempId's message is stored; serve it as the first send did
+        roster = convs.roster_or_404(session, actor_id, cid)
+        served = _serve_retry(session, roster, cid, actor_id, temp_id or "")
+        assert served is not None, "a stored tempId that is not found again"
+        return served, None
+    msg.seq = seq
+    sender = User(id=actor_id, username=username, display_name=display_name, avatar=avatar)
+    message = ser.message_out(msg, sender, attachments=[], reactions=[], read_by=[], status="sent", reply_to=None)
+    _announce_new_message(session, message, [(uid, bool(sees)) for uid, sees, _archived in members],
+                          now=now, read_others=last_read_seq < seq - 1, shares=bool(shares),
+                          unarchives=any(archived and uid != actor_id for uid, _sees, archived in members))
+    return message, [uid for uid, _sees, _archived in members]
 
 
 def _store_in_one_statement(session: Session, me: ConversationMember, roster: list[ser.RosterEntry],
@@ -717,11 +789,16 @@ def delete_message(actor_id: str, message_id: Any) -> dict[str, Any]:
 
 
 def _by_receipt_visibility(roster: list[ser.RosterEntry]) -> list[tuple[bool, list[str]]]:
-    """The active members in (sees read receipts, their ids) groups, those who do first; a
+    """The active members in (sees read receipts, their ids) groups (_audience)."""
+    return _audience([(member.user_id, ser.sees_receipts(user)) for member, user in roster])
+
+
+def _audience(members: list[tuple[str, bool]]) -> list[tuple[bool, list[str]]]:
+    """(userId, sees read receipts) pairs in (sees, their ids) groups, those who do first; a
     group with nobody in it is left out. One payload goes to each group."""
     groups: dict[bool, list[str]] = {True: [], False: []}
-    for member, user in roster:
-        groups[ser.sees_receipts(user)].append(member.user_id)
+    for user_id, sees in members:
+        groups[sees].append(user_id)
     return [(sees, ids) for sees, ids in groups.items() if ids]
 
 
