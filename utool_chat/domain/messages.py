@@ -453,12 +453,10 @@ def _send_in_one_statement(session: Session, actor_id: str, cid: str, text: str,
     (so rendering it needs no roster), no attachments, no reply. One statement stores it
     (_SEND_ALONE_STATEMENT, in `session`'s autocommit) and one asks the unread counts."""
     now = utcnow()
-    msg = Message(id=new_id(), conversation_id=cid, seq=0, sender_id=actor_id, content=text, content_type=kind,
-                  temp_id=temp_id, created_at=now, updated_at=now, search_text=search.search_text(text, []))
-    _apply_rendering(msg, formatting.render(text))
+    message_id, rendered, search_text = new_id(), formatting.render(text), search.search_text(text, [])
     row = session.execute(_SEND_ALONE_STATEMENT, {
-        "id": msg.id, "cid": cid, "sender": actor_id, "content": text, "kind": kind, "reply": None,
-        "temp": temp_id, "search": msg.search_text, "now": now, "html": msg.content_html, "snippet": msg.snippet,
+        "id": message_id, "cid": cid, "sender": actor_id, "content": text, "kind": kind, "reply": None,
+        "temp": temp_id, "search": search_text, "now": now, "html": rendered.html, "snippet": rendered.snippet,
         "mentions": None,
     }).first()
     if row is None:
@@ -469,8 +467,13 @@ def _send_in_one_statement(session: Session, actor_id: str, cid: str, text: str,
         served = _serve_retry(session, roster, cid, actor_id, temp_id or "")
         assert served is not None, "a stored tempId that is not found again"
         return served, None
-    msg.seq = seq
-    sender = User(id=actor_id, username=username, display_name=display_name, avatar=avatar)
+    # model_construct: the statement wrote the row, these objects only feed message_out;
+    # skipping the models' validation and ORM instrumentation saves ~100 µs a send.
+    msg = Message.model_construct(id=message_id, conversation_id=cid, seq=seq, sender_id=actor_id, content=text,
+                                  content_type=kind, temp_id=temp_id, created_at=now, updated_at=now,
+                                  search_text=search_text, content_html=rendered.html, snippet=rendered.snippet,
+                                  mentions=None, mentions_everyone=False)
+    sender = User.model_construct(id=actor_id, username=username, display_name=display_name, avatar=avatar)
     message = ser.message_out(msg, sender, attachments=[], reactions=[], read_by=[], status="sent", reply_to=None)
     _announce_new_message(session, message, [(uid, bool(sees)) for uid, sees, _archived in members],
                           now=now, read_others=last_read_seq < seq - 1, shares=bool(shares),

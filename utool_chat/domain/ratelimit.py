@@ -80,12 +80,28 @@ _lock = threading.Lock()
 _FROM_SETTINGS: str = "<from settings>"  # sentinel: None is a meaningful redis_url (memory)
 
 
+class _InlineExpiryMemoryStorage(MemoryStorage):
+    """limits' MemoryStorage purges expired entries from a timer thread that it starts on a
+    hit whenever the previous timer (10 ms) has finished: one new thread per message sent by
+    a process that is not busy, ~0.4 ms of CPU each. This one purges on the hit's own thread,
+    at most once a second (an expired entry is never counted, so a late purge only delays
+    freeing its memory)."""
+
+    _purged_at = 0.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - the parent's private hook
+        now = time.monotonic()
+        if now - self._purged_at >= 1.0:
+            self._purged_at = now
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
 def _make_storage(redis_url: str | None, key_prefix: str) -> Storage:
     if redis_url:
         # Short timeouts: a slow Redis must not stall a send (see _check: we fail open).
         return RedisStorage(redis_url, key_prefix=key_prefix, socket_timeout=REDIS_TIMEOUT_SECONDS,
                             socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
-    return MemoryStorage()
+    return _InlineExpiryMemoryStorage()
 
 
 def configure(send: str | None = None, typing: str | None = None, redis_url: str | None = _FROM_SETTINGS,
@@ -98,7 +114,7 @@ def configure(send: str | None = None, typing: str | None = None, redis_url: str
     settings = config.settings
     url = settings.redis_url if redis_url is _FROM_SETTINGS else redis_url
     storage = _make_storage(url, key_prefix)
-    fallback = MemoryStorage() if isinstance(storage, RedisStorage) else storage
+    fallback = _InlineExpiryMemoryStorage() if isinstance(storage, RedisStorage) else storage
     with _lock:
         _limiter = _Limiter(
             send=parse(send or settings.rate_limit_send),
