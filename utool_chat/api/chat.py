@@ -138,8 +138,8 @@ async def list_messages(
 )
 async def send_message(conversationId: str, user: User = Depends(current_user),
                        body: Body = Depends(json_body)):
-    message, created = await run_in_threadpool(
-        messages.send_message, user["_id"], conversationId, body.get("content"), body.get("contentType"),
+    message, created = await messages.send_message_async(
+        user["_id"], conversationId, body.get("content"), body.get("contentType"),
         body.get("attachments"), body.get("replyTo"), body.get("tempId"),
     )
     data = {"conversationId": conversationId, "message": message, "tempId": message["tempId"]}

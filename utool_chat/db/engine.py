@@ -129,9 +129,17 @@ def session_scope() -> Iterator[Session]:
     except Exception as exc:
         if not is_unreachable(exc):
             raise
-        health.report_down(health.DATABASE, exc)
-        raise Unavailable("The database is unavailable right now; try again shortly.",
-                          retry_after=health.retry_after()) from None
+        raise database_unavailable(exc) from None
+    database_answered()
+
+
+def database_unavailable(exc: BaseException) -> Unavailable:
+    """What a call that could not reach the database raises (the outage is reported once)."""
+    health.report_down(health.DATABASE, exc)
+    return Unavailable("The database is unavailable right now; try again shortly.", retry_after=health.retry_after())
+
+
+def database_answered() -> None:
     if health.is_down(health.DATABASE):
         health.report_up(health.DATABASE)
 

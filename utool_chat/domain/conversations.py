@@ -30,9 +30,11 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from utool_chat.db import async_pg
 from utool_chat.db.engine import session_scope
 from utool_chat.db.models import Conversation, ConversationMember, Message, MessageMention, User, table, utcnow
 from utool_chat.domain import friends, notices, uploads
@@ -244,11 +246,14 @@ def unread_counts(session: Session, conversation_id: str, user_ids: Sequence[str
     """{userId: (unreadCount, unreadMentions)} for active members (or just `user_ids`), in one
     query (built once: this runs with every message sent)."""
     if user_ids is None:
-        rows = session.execute(_UNREAD_OF_ACTIVE, {"cid": conversation_id})
-    elif not user_ids:
+        return unread_by_user(session.execute(_UNREAD_OF_ACTIVE, {"cid": conversation_id}))
+    if not user_ids:
         return {}
-    else:
-        rows = session.execute(_UNREAD_OF_USERS, {"cid": conversation_id, "user_ids": list(user_ids)})
+    return unread_by_user(session.execute(_UNREAD_OF_USERS, {"cid": conversation_id, "user_ids": list(user_ids)}))
+
+
+def unread_by_user(rows: Iterable[Any]) -> dict[str, Unread]:
+    """unread_counts' answer from the rows of one of its statements (userId, count, mentions)."""
     return {user_id: (count, mentions) for user_id, count, mentions in rows}
 
 
@@ -258,19 +263,29 @@ _UNREAD_OF_ACTIVE = sa.select(col(ConversationMember.user_id), unread_count_expr
 _UNREAD_OF_USERS = _UNREAD_OF_ACTIVE.where(
     col(ConversationMember.user_id).in_(sa.bindparam("user_ids", expanding=True))
 )
+# The same for db.async_pg (psycopg's SQL text, Postgres only): the ids as one array parameter.
+UNREAD_OF_USERS_SQL = async_pg.compiled(_UNREAD_OF_ACTIVE.where(
+    col(ConversationMember.user_id) == sa.any_(sa.bindparam("user_ids", type_=postgresql.ARRAY(sa.String)))
+))
 
 
 def publish_unread_counts(session: Session, conversation_id: str, counts: Mapping[str, Unread]) -> None:
-    """Queue chat:unread_count_update {conversationId, unreadCount, unreadMentions} for each
-    user in `counts` (their own counts; the one place this event is built). Users with the
-    same counts share one event: a message to a group of 200 is then a handful of events,
-    each serialised and emitted once, not one per member."""
+    """Queue unread_count_events until `session` commits."""
+    for evt in unread_count_events(conversation_id, counts):
+        publish_on_commit(session, evt)
+
+
+def unread_count_events(conversation_id: str, counts: Mapping[str, Unread]) -> list[Event]:
+    """chat:unread_count_update {conversationId, unreadCount, unreadMentions} for each user in
+    `counts` (their own counts; the one place this event is built). Users with the same
+    counts share one event: a message to a group of 200 is then a handful of events, each
+    serialised and emitted once, not one per member."""
     alike: dict[Unread, list[str]] = defaultdict(list)
     for user_id, unread in counts.items():
         alike[unread].append(user_id)
-    for (count, mentions), user_ids in alike.items():
-        publish_on_commit(session, Event("chat:unread_count_update", {
-            "conversationId": conversation_id, "unreadCount": count, "unreadMentions": mentions}, user_ids))
+    return [Event("chat:unread_count_update", {"conversationId": conversation_id, "unreadCount": count,
+                                               "unreadMentions": mentions}, user_ids)
+            for (count, mentions), user_ids in alike.items()]
 
 
 def _ensure_an_admin(members: Sequence[ConversationMember]) -> str | None:

@@ -12,16 +12,19 @@ Read state is a position per member (last_read_seq); `unreadCount` is derived fr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from utool_chat import config
+from utool_chat.db import async_pg
 from utool_chat.db.engine import autocommit_scope, is_postgres, read_scope, session_scope
 from utool_chat.db.models import (
     Attachment,
@@ -42,7 +45,7 @@ from utool_chat.domain import serializers as ser
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from utool_chat.domain.text import check_id
-from utool_chat.events import Event, publish_on_commit
+from utool_chat.events import Event, publish_now, publish_on_commit
 
 # 'system' messages are written by the server only (the plan's list minus 'system').
 CLIENT_CONTENT_TYPES = ("text", "image", "file", "audio")
@@ -238,22 +241,94 @@ def send_message(actor_id: str, conversation_id: Any, content: Any, content_type
     (created False), stores nothing and announces that message again (chat:new_message to
     every active member): the first send may have been committed by a process that died
     before its events went out, and clients drop a message they already have by its _id."""
+    send = _checked_send(conversation_id, content, content_type, attachments, reply_to, temp_id)
+    # Counted once the request is well-formed (a refused one costs no query): what is
+    # limited is the work a send does.
+    ratelimit.check_send(actor_id)
+    return _send_checked(actor_id, send)
+
+
+# A message longer than this is rendered in a worker thread, never on the event loop:
+# Markdown of a few thousand hostile characters can take milliseconds (bench/markdown.py).
+RENDER_ON_LOOP_MAX_CHARS = 1000
+
+
+async def send_message_async(actor_id: str, conversation_id: Any, content: Any, content_type: Any = "text",
+                             attachments: Any = None, reply_to: Any = None, temp_id: Any = None
+                             ) -> tuple[dict[str, Any], bool]:
+    """send_message for the doors that run on the event loop (the Socket.IO namespace, the
+    HTTP API): the same answers, events and errors. The common message on Postgres (one
+    _SEND_ALONE_STATEMENT can store it) is stored from the loop through db.async_pg, without
+    a worker thread; anything else, and a retried tempId, goes to a worker thread."""
+    send = _checked_send(conversation_id, content, content_type, attachments, reply_to, temp_id)
+    if not send.alone or len(send.text) > RENDER_ON_LOOP_MAX_CHARS or not is_postgres():
+        return await asyncio.to_thread(_count_and_send, actor_id, send)
+    if ratelimit.uses_redis():  # a Redis round trip: not on the loop
+        await asyncio.to_thread(ratelimit.check_send, actor_id)
+    else:
+        ratelimit.check_send(actor_id)
+    draft = _draft(actor_id, send)
+    try:
+        async with async_pg.connection() as conn:
+            row = await (await conn.execute(_SEND_ALONE_SQL, draft.params)).fetchone()
+            if row is None:
+                raise convs.conversation_not_found()
+            sent = None if row[0] is None else _sent_alone(draft, row)
+            if sent is not None:
+                counts = convs.unread_by_user(await (await conn.execute(convs.UNREAD_OF_USERS_SQL, {
+                    "cid": send.cid, "user_ids": sent.recipients})).fetchall())
+    except psycopg.IntegrityError:  # a retry racing its original (see _SEND_ALONE_STATEMENT)
+        sent = None
+    if sent is None:  # a stored tempId: _send_checked serves the message stored first
+        return await asyncio.to_thread(_send_checked, actor_id, send)
+    for evt in [*_new_message_events(sent), *convs.unread_count_events(send.cid, sent.with_own_count(counts))]:
+        publish_now(evt)  # committed: the statement was its own transaction
+    if sent.unarchives:
+        await asyncio.to_thread(_announce_unarchived, send.cid)
+    typing_domain.ended_by_message(actor_id, send.cid, sent.member_ids)
+    return sent.message, True
+
+
+class _CheckedSend(NamedTuple):
+    cid: str
+    kind: str
+    files: list[dict[str, Any]]
+    text: str
+    reply_id: str | None
+    temp_id: str | None
+
+    @property
+    def alone(self) -> bool:
+        """Whether _SEND_ALONE_STATEMENT can store it: text that cannot mention anyone (its
+        rendering needs no roster), no attachments, no reply."""
+        return not self.files and self.reply_id is None and not formatting.may_mention(self.text)
+
+
+def _checked_send(conversation_id: Any, content: Any, content_type: Any, attachments: Any, reply_to: Any,
+                  temp_id: Any) -> _CheckedSend:
     cid = convs.check_conversation_id(conversation_id)
     kind = _check_content_type(content_type)
     files = _check_attachments(attachments)
     text = _check_content(content, allow_empty=bool(files))
     reply_id = None if reply_to is None else _check_body_id(reply_to, "replyTo", "invalid_reply_to")
-    temp = _check_temp_id(temp_id)
-    # Counted once the request is well-formed (a refused one costs no query): what is
-    # limited is the work a send does.
+    return _CheckedSend(cid, kind, files, text, reply_id, _check_temp_id(temp_id))
+
+
+def _count_and_send(actor_id: str, send: _CheckedSend) -> tuple[dict[str, Any], bool]:
     ratelimit.check_send(actor_id)
+    return _send_checked(actor_id, send)
+
+
+def _send_checked(actor_id: str, send: _CheckedSend) -> tuple[dict[str, Any], bool]:
+    cid, temp = send.cid, send.temp_id
     try:
-        if not files and reply_id is None and not formatting.may_mention(text) and is_postgres():
+        if send.alone and is_postgres():
             with autocommit_scope() as session:
-                message, member_ids = _send_in_one_statement(session, actor_id, cid, text, kind, temp)
+                message, member_ids = _send_in_one_statement(session, actor_id, send)
         else:
             with session_scope() as session:
-                message, member_ids = _store_message(session, actor_id, cid, text, kind, files, reply_id, temp)
+                message, member_ids = _store_message(session, actor_id, cid, send.text, send.kind, send.files,
+                                                     send.reply_id, temp)
     except IntegrityError:
         # Safety net behind the row lock: the (conversation, sender, temp_id) constraint.
         if temp is None:
@@ -270,6 +345,11 @@ def send_message(actor_id: str, conversation_id: Any, content: Any, content_type
         return message, False
     typing_domain.ended_by_message(actor_id, cid, member_ids)  # sending ends my typing, whatever the door
     return message, True
+
+
+def _announce_unarchived(conversation_id: str) -> None:
+    with session_scope() as session:
+        convs.publish_conversation_updated(session, conversation_id)
 
 
 def _find_by_temp_id(session: Session, conversation_id: str, sender_id: str,
@@ -331,28 +411,65 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
 
 def _announce_new_message(session: Session, message: dict[str, Any], members: list[tuple[str, bool]], *,
                           now: Any, read_others: bool, shares: bool, unarchives: bool) -> None:
-    """The events of a message just stored, queued until commit: chat:new_message to every
-    active member (`members`: (userId, sees read receipts)), with the sender's read receipt
-    when sending moved their read position past messages of others (`read_others`; `shares`:
-    the sender shares reads, `now`: when they sent it); the
-    recipients' new unread counts (one query); chat:conversation_updated when the message
-    brought the conversation back for members who had archived it (`unarchives`)."""
-    cid, actor_id, seq, temp_id = message["conversationId"], message["sender"]["_id"], message["seq"], message["tempId"]
+    """The events of a message just stored (_Sent says which), queued until commit; the
+    recipients' unread counts cost one query."""
+    sent = _Sent(message, members, now, read_others, shares, unarchives)
+    for evt in _new_message_events(sent):
+        publish_on_commit(session, evt)
+    convs.publish_unread_counts(session, sent.cid, sent.with_own_count(
+        convs.unread_counts(session, sent.cid, sent.recipients)))
+    if unarchives:  # members who had archived it get the conversation back in their list
+        convs.publish_conversation_updated(session, sent.cid)
+
+
+class _Sent(NamedTuple):
+    """A message just stored, and what its events need: `members` (userId, sees read
+    receipts) are the active members; `read_others`: sending moved the sender's read position
+    past messages of others (their read receipt goes with the message; `shares`: they share
+    reads; `now`: when they sent it); `unarchives`: members had archived the conversation."""
+
+    message: dict[str, Any]
+    members: list[tuple[str, bool]]
+    now: Any
+    read_others: bool
+    shares: bool
+    unarchives: bool
+
+    @property
+    def cid(self) -> str:
+        return self.message["conversationId"]
+
+    @property
+    def sender_id(self) -> str:
+        return self.message["sender"]["_id"]
+
+    @property
+    def member_ids(self) -> list[str]:
+        return [uid for uid, _ in self.members]
+
+    @property
+    def recipients(self) -> list[str]:
+        return [uid for uid, _ in self.members if uid != self.sender_id]
+
+    def with_own_count(self, counts: dict[str, convs.Unread]) -> dict[str, convs.Unread]:
+        """The recipients' unread counts, and the sender's (0) when sending read others' messages."""
+        return {**counts, self.sender_id: (0, 0)} if self.read_others else counts
+
+
+def _new_message_events(sent: _Sent) -> list[Event]:
+    """chat:new_message to every active member, with the sender's read receipt when sending
+    moved their read position past messages of others."""
+    message, seq = sent.message, sent.message["seq"]
     # What the sender thereby read (ser.receipt_out), for the messages before this one.
-    receipt = ser.receipt_out("read" if shares else "delivered", actor_id, seq, now if shares else None)
+    receipt = ser.receipt_out("read" if sent.shares else "delivered", sent.sender_id, seq,
+                              sent.now if sent.shares else None)
     payloads = []
-    for sees, recipients in _audience(members):
-        new_message: dict[str, Any] = {"conversationId": cid, "message": message, "tempId": temp_id}
-        if read_others:
+    for sees, recipients in _audience(sent.members):
+        new_message: dict[str, Any] = {"conversationId": sent.cid, "message": message, "tempId": message["tempId"]}
+        if sent.read_others:
             new_message["receipt"] = ser.receipt_for(receipt, viewer_sees=sees)
         payloads.append((new_message, recipients))
-    _publish_merged(session, "chat:new_message", payloads)
-    counts = convs.unread_counts(session, cid, [uid for uid, _ in members if uid != actor_id])
-    if read_others:
-        counts[actor_id] = (0, 0)
-    convs.publish_unread_counts(session, cid, counts)
-    if unarchives:  # members who had archived it get the conversation back in their list
-        convs.publish_conversation_updated(session, cid)
+    return _merged_events("chat:new_message", payloads)
 
 
 # What storing did: (the new message, its attachments as served), or, for a repeated
@@ -447,38 +564,65 @@ FROM me
 """)
 
 
-def _send_in_one_statement(session: Session, actor_id: str, cid: str, text: str, kind: str,
-                           temp_id: str | None) -> tuple[dict[str, Any], list[str] | None]:
-    """_store_message for the common message on Postgres: text that cannot mention anyone
-    (so rendering it needs no roster), no attachments, no reply. One statement stores it
-    (_SEND_ALONE_STATEMENT, in `session`'s autocommit) and one asks the unread counts."""
-    now = utcnow()
-    message_id, rendered, search_text = new_id(), formatting.render(text), search.search_text(text, [])
-    row = session.execute(_SEND_ALONE_STATEMENT, {
-        "id": message_id, "cid": cid, "sender": actor_id, "content": text, "kind": kind, "reply": None,
-        "temp": temp_id, "search": search_text, "now": now, "html": rendered.html, "snippet": rendered.snippet,
-        "mentions": None,
-    }).first()
-    if row is None:
-        raise convs.conversation_not_found()
+_SEND_ALONE_SQL = async_pg.compiled(_SEND_ALONE_STATEMENT)
+
+
+class _Draft(NamedTuple):
+    """A message about to be stored by _SEND_ALONE_STATEMENT, rendered (no roster needed)."""
+
+    actor_id: str
+    send: _CheckedSend
+    message_id: str
+    now: Any
+    rendered: formatting.Rendered
+    search_text: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        send = self.send
+        return {"id": self.message_id, "cid": send.cid, "sender": self.actor_id, "content": send.text,
+                "kind": send.kind, "reply": None, "temp": send.temp_id, "search": self.search_text, "now": self.now,
+                "html": self.rendered.html, "snippet": self.rendered.snippet, "mentions": None}
+
+
+def _draft(actor_id: str, send: _CheckedSend) -> _Draft:
+    return _Draft(actor_id, send, new_id(), utcnow(), formatting.render(send.text), search.search_text(send.text, []))
+
+
+def _sent_alone(draft: _Draft, row: Any) -> _Sent:
+    """The message _SEND_ALONE_STATEMENT stored, from its row (which has a seq)."""
     seq, last_read_seq, username, display_name, avatar, shares, members = row
-    if seq is None:  # `earlier`: this tempId's message is stored; serve it as the first send did
-        roster = convs.roster_or_404(session, actor_id, cid)
-        served = _serve_retry(session, roster, cid, actor_id, temp_id or "")
-        assert served is not None, "a stored tempId that is not found again"
-        return served, None
+    send, now = draft.send, draft.now
     # model_construct: the statement wrote the row, these objects only feed message_out;
     # skipping the models' validation and ORM instrumentation saves ~100 µs a send.
-    msg = Message.model_construct(id=message_id, conversation_id=cid, seq=seq, sender_id=actor_id, content=text,
-                                  content_type=kind, temp_id=temp_id, created_at=now, updated_at=now,
-                                  search_text=search_text, content_html=rendered.html, snippet=rendered.snippet,
-                                  mentions=None, mentions_everyone=False)
-    sender = User.model_construct(id=actor_id, username=username, display_name=display_name, avatar=avatar)
+    msg = Message.model_construct(id=draft.message_id, conversation_id=send.cid, seq=seq, sender_id=draft.actor_id,
+                                  content=send.text, content_type=send.kind, temp_id=send.temp_id, created_at=now,
+                                  updated_at=now, search_text=draft.search_text, content_html=draft.rendered.html,
+                                  snippet=draft.rendered.snippet, mentions=None, mentions_everyone=False)
+    sender = User.model_construct(id=draft.actor_id, username=username, display_name=display_name, avatar=avatar)
     message = ser.message_out(msg, sender, attachments=[], reactions=[], read_by=[], status="sent", reply_to=None)
-    _announce_new_message(session, message, [(uid, bool(sees)) for uid, sees, _archived in members],
-                          now=now, read_others=last_read_seq < seq - 1, shares=bool(shares),
-                          unarchives=any(archived and uid != actor_id for uid, _sees, archived in members))
-    return message, [uid for uid, _sees, _archived in members]
+    return _Sent(message, [(uid, bool(sees)) for uid, sees, _archived in members], now,
+                 read_others=last_read_seq < seq - 1, shares=bool(shares),
+                 unarchives=any(archived and uid != draft.actor_id for uid, _sees, archived in members))
+
+
+def _send_in_one_statement(session: Session, actor_id: str, send: _CheckedSend
+                           ) -> tuple[dict[str, Any], list[str] | None]:
+    """_store_message for a message that send.alone says one statement can store, on Postgres:
+    _SEND_ALONE_STATEMENT (in `session`'s autocommit), then the unread counts."""
+    draft = _draft(actor_id, send)
+    row = session.execute(_SEND_ALONE_STATEMENT, draft.params).first()
+    if row is None:
+        raise convs.conversation_not_found()
+    if row[0] is None:  # `earlier`: this tempId's message is stored; serve it as the first send did
+        roster = convs.roster_or_404(session, actor_id, send.cid)
+        served = _serve_retry(session, roster, send.cid, actor_id, send.temp_id or "")
+        assert served is not None, "a stored tempId that is not found again"
+        return served, None
+    sent = _sent_alone(draft, row)
+    _announce_new_message(session, sent.message, sent.members, now=sent.now, read_others=sent.read_others,
+                          shares=sent.shares, unarchives=sent.unarchives)
+    return sent.message, sent.member_ids
 
 
 def _store_in_one_statement(session: Session, me: ConversationMember, roster: list[ser.RosterEntry],
@@ -806,6 +950,11 @@ def _audience(members: list[tuple[str, bool]]) -> list[tuple[bool, list[str]]]:
 
 
 def _publish_merged(session: Session, name: str, payloads: list[tuple[dict[str, Any], list[str]]]) -> None:
+    for evt in _merged_events(name, payloads):
+        publish_on_commit(session, evt)
+
+
+def _merged_events(name: str, payloads: list[tuple[dict[str, Any], list[str]]]) -> list[Event]:
     """One event per distinct payload: the groups of _by_receipt_visibility share one when
     nothing in it differs for them (nobody read anything, or only a hidden reader did)."""
     merged: list[tuple[dict[str, Any], list[str]]] = []
@@ -815,8 +964,7 @@ def _publish_merged(session: Session, name: str, payloads: list[tuple[dict[str, 
             merged.append((payload, list(recipients)))
         else:
             same[1].extend(recipients)
-    for payload, recipients in merged:
-        publish_on_commit(session, Event(name, payload, recipients))
+    return [Event(name, payload, recipients) for payload, recipients in merged]
 
 
 def publish_message_updated(session: Session, message: dict[str, Any], roster: list[ser.RosterEntry],

@@ -184,6 +184,12 @@ def _describe(item: RateLimitItem) -> str:
     return "second" if seconds == 1 else f"{seconds} seconds"
 
 
+def uses_redis() -> bool:
+    """Whether a check costs a Redis round trip now (then it must not run on an event loop)."""
+    limiter = _get()
+    return limiter.uses_redis and not health.is_down(health.REDIS)
+
+
 def check_send(user_id: str) -> None:
     """Count one message send by `user_id`; RateLimited once over RATE_LIMIT_SEND."""
     _check("send", user_id, "messages")

@@ -29,7 +29,8 @@ an ack: {"success": true, "data": ...} or {"success": false, "error", "code"}. A
 also emits chat:error {message, code, conversationId?} to that socket only; it never
 carries a conversation's data and never a stack trace.
 
-Domain calls are blocking (SQLAlchemy), so they run in worker threads. The server runs
+Domain calls are blocking (SQLAlchemy), so they run in worker threads, except the send,
+whose common case the domain stores from the loop (messages.send_message_async). The server runs
 handlers inline per socket (async_handlers=False), so one socket's events are handled in
 the order it sent them (two quick sends keep their order) while other sockets proceed.
 """
@@ -181,8 +182,7 @@ class ChatNamespace(AsyncNamespace):
 
     async def send_message(self, sid: str, user: User, payload: Payload) -> dict[str, Any]:
         content_type = payload.get("contentType")
-        message, _created = await asyncio.to_thread(
-            messages.send_message,
+        message, _created = await messages.send_message_async(
             user["_id"],
             payload.get("conversationId"),
             payload.get("content"),
