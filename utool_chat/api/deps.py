@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 
 from utool_chat.domain import accounts
 from utool_chat.domain.errors import Unauthenticated, ValidationFailed
@@ -23,7 +22,7 @@ def bearer_token(request: Request) -> str:
 async def current_user(request: Request) -> dict[str, Any]:
     """The authenticated user object ({_id, username, displayName, avatar}); 401 otherwise."""
     token = bearer_token(request)
-    user = await run_in_threadpool(accounts.authenticate, token)
+    user = await accounts.authenticate_async(token)
     request.state.token = token
     return user
 

@@ -1,15 +1,23 @@
-"""Postgres from the event loop, for the one path a socket waits on most: sending a message.
+"""Postgres from the event loop, for what a socket or a request waits on most: sending a
+message and authenticating.
 
 Every other domain call runs synchronous SQLAlchemy in a worker thread (asyncio.to_thread,
 run_in_threadpool). For the send that hand-off (a worker woken, the GIL passed to it and
-back, the loop woken again) cost about as much CPU as the send's own work, and its latency
-(bench/throughput.py). Here psycopg's AsyncConnectionPool, one per event loop, runs the
-send's statements in autocommit on the loop itself. The statements are the domain's own
-(compiled once from their SQLAlchemy form by `compiled`), so no rule is written twice.
+back, the loop woken again) cost about as much CPU as the send's own work, and latency
+(bench/throughput.py). Here psycopg's AsyncConnection runs those statements in autocommit on
+the loop itself. The statements are the domain's own (compiled once from their SQLAlchemy
+form by `compiled`), so no rule is written twice.
 
-Like db.engine.session_scope, a database that cannot be reached (refused, lost, every pooled
-connection busy for 5 s) raises domain Unavailable (503 with Retry-After in every door) and is
-reported to utool_chat.health; constraint violations and bad statements pass through.
+The connections are kept per event loop (a connection belongs to the loop that opened it): up
+to MAX_CONNECTIONS in use, the idle ones reused. Not psycopg_pool: its maintenance workers
+swallow a cancellation that lands while they reconnect, so a loop shutting down while the
+database is away (a test's dropped database, a stopped server) never finishes. Here nothing
+runs in the background: a connection is opened when none is idle, and dropped when it broke.
+
+Like db.engine.session_scope, a database that cannot be reached (refused, lost, every
+connection busy for POOL_TIMEOUT_SECONDS) raises domain Unavailable (503 with Retry-After in
+every door) and is reported to utool_chat.health; constraint violations and bad statements
+pass through.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg.pq import TransactionStatus
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ClauseElement
@@ -30,13 +38,8 @@ from utool_chat.db.engine import database_answered, database_unavailable, get_en
 
 MAX_CONNECTIONS = 10
 POOL_TIMEOUT_SECONDS = 5.0  # as the synchronous engine's pool_timeout
+CONNECT_TIMEOUT_SECONDS = 3
 _DIALECT = postgresql.psycopg.dialect()
-
-# Per event loop (a pool's connections belong to the loop that opened them), and rebuilt
-# when the process is pointed at another database (db.engine.init_engine).
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Engine, AsyncConnectionPool]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def compiled(statement: ClauseElement) -> str:
@@ -44,28 +47,57 @@ def compiled(statement: ClauseElement) -> str:
     return str(statement.compile(dialect=_DIALECT))
 
 
-async def _pool() -> AsyncConnectionPool:
-    loop = asyncio.get_running_loop()
-    engine = get_engine()
-    found = _pools.get(loop)
-    if found is not None and found[0] is engine:
-        return found[1]
-    if found is not None:
-        await found[1].close()
-    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    pool = AsyncConnectionPool(conninfo, min_size=1, max_size=MAX_CONNECTIONS, timeout=POOL_TIMEOUT_SECONDS,
-                               kwargs={"autocommit": True, "connect_timeout": 3}, open=False)
-    _pools[loop] = (engine, pool)
-    await pool.open(wait=False)  # connects in the background: a database that is down is a 503 below
-    return pool
+class _LoopConnections:
+    """The connections of one event loop to the database of one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.idle: list[psycopg.AsyncConnection[Any]] = []
+        self.slots = asyncio.Semaphore(MAX_CONNECTIONS)
+
+    async def take(self) -> psycopg.AsyncConnection[Any]:
+        while self.idle:
+            conn = self.idle.pop()
+            if not conn.closed:
+                return conn
+        return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True,
+                                                     connect_timeout=CONNECT_TIMEOUT_SECONDS)
+
+    async def give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+            self.idle.append(conn)
+        else:  # broken (or mid-transaction after an error): never reused
+            await conn.close()
+
+
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConnections] = weakref.WeakKeyDictionary()
+
+
+def _connections() -> _LoopConnections:
+    loop, engine = asyncio.get_running_loop(), get_engine()
+    found = _by_loop.get(loop)
+    if found is None or found.engine is not engine:  # db.engine.init_engine pointed us elsewhere
+        found = _by_loop[loop] = _LoopConnections(engine)
+    return found
 
 
 @asynccontextmanager
 async def connection() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """A pooled autocommit connection; Unavailable if the database cannot be reached."""
+    """An autocommit connection of this loop; Unavailable if the database cannot be reached."""
+    pool = _connections()
     try:
-        async with (await _pool()).connection() as conn:
-            yield conn
-    except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+        await asyncio.wait_for(pool.slots.acquire(), POOL_TIMEOUT_SECONDS)
+    except TimeoutError as exc:
         raise database_unavailable(exc) from None
+    conn = None
+    try:
+        conn = await pool.take()
+        yield conn
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise database_unavailable(exc) from None
+    finally:
+        if conn is not None:
+            await pool.give_back(conn)
+        pool.slots.release()
     database_answered()

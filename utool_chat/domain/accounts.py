@@ -11,6 +11,7 @@ sockets, see realtime/fanout.py; the browser tabs, see state/auth.py).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -25,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from utool_chat import config
-from utool_chat.db.engine import session_scope
+from utool_chat.db import async_pg
+from utool_chat.db.engine import is_postgres, session_scope
 from utool_chat.db.models import AuthSession, User, utcnow
 from utool_chat.domain import ratelimit
 from utool_chat.domain.errors import Conflict, Unauthenticated, ValidationFailed
@@ -183,22 +185,44 @@ def authenticate_session(token: Any) -> tuple[dict[str, Any], str]:
 
     For doors that hold a connection open: they keep the session id to close the
     connection when SESSION_REVOKED names it."""
+    token_hash = _hash_of_offered(token)
+    with session_scope() as session:
+        return _authenticated(session.execute(_LIVE_SESSION, {"token_hash": token_hash, "now": utcnow()}).first())
+
+
+async def authenticate_async(token: Any) -> dict[str, Any]:
+    """authenticate for doors on the event loop (the HTTP API): on Postgres the query runs on
+    the loop (db.async_pg), elsewhere in a worker thread."""
+    if not is_postgres():
+        return await asyncio.to_thread(authenticate, token)
+    token_hash = _hash_of_offered(token)
+    async with async_pg.connection() as conn:
+        row = await (await conn.execute(_LIVE_SESSION_SQL, {"token_hash": token_hash, "now": utcnow()})).fetchone()
+    return _authenticated(row)[0]
+
+
+# The user and session behind a token's hash that is neither revoked nor expired.
+_LIVE_SESSION = (
+    sa.select(col(User.id), col(User.username), col(User.display_name), col(User.avatar), col(AuthSession.id))
+    .join(AuthSession, col(AuthSession.user_id) == col(User.id))
+    .where(col(AuthSession.token_hash) == sa.bindparam("token_hash"), col(AuthSession.revoked_at).is_(None),
+           col(AuthSession.expires_at) > sa.bindparam("now"))
+)
+_LIVE_SESSION_SQL = async_pg.compiled(_LIVE_SESSION)
+
+
+def _hash_of_offered(token: Any) -> str:
     if not is_storable_text(token) or not token or len(token) > 256:
         raise Unauthenticated("Missing or invalid token.", code="invalid_token")
-    with session_scope() as session:
-        row = session.execute(
-            sa.select(User, col(AuthSession.id))
-            .join(AuthSession, col(AuthSession.user_id) == col(User.id))
-            .where(
-                col(AuthSession.token_hash) == _hash_token(token),
-                col(AuthSession.revoked_at).is_(None),
-                col(AuthSession.expires_at) > utcnow(),
-            )
-        ).first()
-        if row is None:
-            raise Unauthenticated("Invalid or expired token.", code="invalid_token")
-        user, session_id = row
-        return user_out(user), session_id
+    return _hash_token(token)
+
+
+def _authenticated(row: Any) -> tuple[dict[str, Any], str]:
+    if row is None:
+        raise Unauthenticated("Invalid or expired token.", code="invalid_token")
+    user_id, username, display_name, avatar, session_id = row
+    return user_out(User.model_construct(id=user_id, username=username, display_name=display_name,
+                                         avatar=avatar)), session_id
 
 
 def authenticate(token: Any) -> dict[str, Any]:

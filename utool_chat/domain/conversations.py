@@ -30,7 +30,6 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -263,10 +262,15 @@ _UNREAD_OF_ACTIVE = sa.select(col(ConversationMember.user_id), unread_count_expr
 _UNREAD_OF_USERS = _UNREAD_OF_ACTIVE.where(
     col(ConversationMember.user_id).in_(sa.bindparam("user_ids", expanding=True))
 )
-# The same for db.async_pg (psycopg's SQL text, Postgres only): the ids as one array parameter.
-UNREAD_OF_USERS_SQL = async_pg.compiled(_UNREAD_OF_ACTIVE.where(
-    col(ConversationMember.user_id) == sa.any_(sa.bindparam("user_ids", type_=postgresql.ARRAY(sa.String)))
-))
+_UNREAD_OF_OTHERS = _UNREAD_OF_ACTIVE.where(col(ConversationMember.user_id) != sa.bindparam("sender"))
+# The same for db.async_pg (psycopg's SQL text, Postgres only).
+UNREAD_OF_OTHERS_SQL = async_pg.compiled(_UNREAD_OF_OTHERS)
+
+
+def unread_counts_of_others(session: Session, conversation_id: str, sender_id: str) -> dict[str, Unread]:
+    """unread_counts of the active members other than `sender_id`: the recipients of a
+    message just sent (one query)."""
+    return unread_by_user(session.execute(_UNREAD_OF_OTHERS, {"cid": conversation_id, "sender": sender_id}))
 
 
 def publish_unread_counts(session: Session, conversation_id: str, counts: Mapping[str, Unread]) -> None:

@@ -269,14 +269,16 @@ async def send_message_async(actor_id: str, conversation_id: Any, content: Any, 
         ratelimit.check_send(actor_id)
     draft = _draft(actor_id, send)
     try:
-        async with async_pg.connection() as conn:
-            row = await (await conn.execute(_SEND_ALONE_SQL, draft.params)).fetchone()
+        async with async_pg.connection() as conn, conn.pipeline():
+            # One round trip: in autocommit each statement of the pipeline is its own
+            # transaction, so the counts (asked right behind the send) include the new message.
+            stored = await conn.execute(_SEND_ALONE_SQL, draft.params)
+            counted = await conn.execute(convs.UNREAD_OF_OTHERS_SQL, {"cid": send.cid, "sender": actor_id})
+            row = await stored.fetchone()
             if row is None:
                 raise convs.conversation_not_found()
             sent = None if row[0] is None else _sent_alone(draft, row)
-            if sent is not None:
-                counts = convs.unread_by_user(await (await conn.execute(convs.UNREAD_OF_USERS_SQL, {
-                    "cid": send.cid, "user_ids": sent.recipients})).fetchall())
+            counts = convs.unread_by_user(await counted.fetchall())
     except psycopg.IntegrityError:  # a retry racing its original (see _SEND_ALONE_STATEMENT)
         sent = None
     if sent is None:  # a stored tempId: _send_checked serves the message stored first
@@ -417,7 +419,7 @@ def _announce_new_message(session: Session, message: dict[str, Any], members: li
     for evt in _new_message_events(sent):
         publish_on_commit(session, evt)
     convs.publish_unread_counts(session, sent.cid, sent.with_own_count(
-        convs.unread_counts(session, sent.cid, sent.recipients)))
+        convs.unread_counts_of_others(session, sent.cid, sent.sender_id)))
     if unarchives:  # members who had archived it get the conversation back in their list
         convs.publish_conversation_updated(session, sent.cid)
 
@@ -446,10 +448,6 @@ class _Sent(NamedTuple):
     @property
     def member_ids(self) -> list[str]:
         return [uid for uid, _ in self.members]
-
-    @property
-    def recipients(self) -> list[str]:
-        return [uid for uid, _ in self.members if uid != self.sender_id]
 
     def with_own_count(self, counts: dict[str, convs.Unread]) -> dict[str, convs.Unread]:
         """The recipients' unread counts, and the sender's (0) when sending read others' messages."""
