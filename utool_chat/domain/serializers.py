@@ -9,7 +9,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -37,7 +37,87 @@ def iso(ts: datetime | None) -> str | None:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def user_out(user: User) -> dict[str, Any]:
+# What the serialisers read of a row, so that ORM objects and the plain tuples of a history
+# statement (domain/history.py) go through the same functions. Read-only properties: an
+# ORM attribute and a NamedTuple field both satisfy them.
+
+
+class UserFields(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def avatar(self) -> str | None: ...
+
+
+class RenderedFields(Protocol):
+    @property
+    def content(self) -> str: ...
+    @property
+    def is_deleted(self) -> bool: ...
+    @property
+    def content_html(self) -> str | None: ...
+    @property
+    def snippet(self) -> str | None: ...
+
+
+class ReplyTargetFields(RenderedFields, Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+
+
+class MessageFields(ReplyTargetFields, Protocol):
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def sender_id(self) -> str | None: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def reply_to_id(self) -> str | None: ...
+    @property
+    def temp_id(self) -> str | None: ...
+    @property
+    def is_edited(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def mentions(self) -> list[str] | None: ...
+    @property
+    def mentions_everyone(self) -> bool: ...
+    @property
+    def notice(self) -> dict[str, Any] | None: ...
+
+
+class AttachmentFields(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def mime_type(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def size(self) -> int | None: ...
+    @property
+    def storage_key(self) -> str | None: ...
+    @property
+    def thumbnail_key(self) -> str | None: ...
+    @property
+    def width(self) -> int | None: ...
+    @property
+    def height(self) -> int | None: ...
+
+
+def user_out(user: UserFields) -> dict[str, Any]:
     return {
         "_id": user.id,
         "username": user.username,
@@ -83,7 +163,7 @@ def positions_of(roster: Iterable[RosterEntry]) -> list[Position]:
     return positions + (roster.departed if isinstance(roster, Roster) else [])
 
 
-def message_status(msg: Message, positions: Iterable[Position], read_by: Sequence[dict[str, Any]]) -> str:
+def message_status(msg: MessageFields, positions: Iterable[Position], read_by: Sequence[dict[str, Any]]) -> str:
     """The sender's view, which never goes back: "read" once someone else has read it (its
     readBy is not empty: read receipts outlive membership), "delivered" once another member's
     client received it (members who left since count too), "sent" before that. A member who
@@ -106,7 +186,7 @@ def receipt_out(kind: str, user_id: str, up_to_seq: int, at: datetime | None = N
     return receipt
 
 
-def attachment_out(att: Attachment) -> dict[str, Any]:
+def attachment_out(att: AttachmentFields) -> dict[str, Any]:
     """A link attachment is {url, type, name, size}; an upload adds uploadId, thumbnailUrl,
     width and height, and its URLs are our stable file URLs (see domain/file_urls.py)."""
     out: dict[str, Any] = {"url": att.url, "type": att.mime_type, "name": att.name, "size": att.size}
@@ -121,7 +201,7 @@ def attachment_out(att: Attachment) -> dict[str, Any]:
     return out
 
 
-def rendered(msg: Message) -> tuple[str, str]:
+def rendered(msg: RenderedFields) -> tuple[str, str]:
     """(contentHtml, snippet): as stored when the message was written or edited; rows from
     before rendering was stored are rendered now (they cannot hold mentions)."""
     if msg.is_deleted:
@@ -132,7 +212,7 @@ def rendered(msg: Message) -> tuple[str, str]:
     return out.html, out.snippet
 
 
-def reply_out(target: Message, sender: User | None) -> dict[str, Any]:
+def reply_out(target: ReplyTargetFields, sender: UserFields | None) -> dict[str, Any]:
     """The quote of a reply's original: `content` its first REPLY_SNIPPET_CHARS characters as
     typed, `snippet` its plain text (formatting.snippet: what a quote shows)."""
     return {
@@ -145,7 +225,7 @@ def reply_out(target: Message, sender: User | None) -> dict[str, Any]:
     }
 
 
-def message_editable_until(msg: Message) -> datetime | None:
+def message_editable_until(msg: MessageFields) -> datetime | None:
     return permissions.editable_until(
         as_utc(msg.created_at), sender_id=msg.sender_id, content_type=msg.content_type, is_deleted=msg.is_deleted,
         edit_window_seconds=config.settings.edit_window_seconds,
@@ -165,8 +245,8 @@ def message_rights(msg: Message) -> dict[str, Any]:
 
 
 def message_out(
-    msg: Message,
-    sender: User | None,
+    msg: MessageFields,
+    sender: UserFields | None,
     *,
     attachments: Sequence[dict[str, Any]],
     reactions: Sequence[dict[str, Any]],
@@ -268,6 +348,106 @@ def messages_out(
                 read_by=read_by_out,
                 status=message_status(msg, positions_by_conversation.get(msg.conversation_id, ()), read_by_out),
                 reply_to=replies.get(msg.reply_to_id) if msg.reply_to_id else None,
+            )
+        )
+    return out
+
+
+class UserRow(NamedTuple):
+    id: str
+    username: str
+    display_name: str
+    avatar: str | None
+
+
+class ReplyTargetRow(NamedTuple):
+    id: str
+    seq: int
+    content: str
+    content_html: str | None
+    snippet: str | None
+    is_deleted: bool
+
+
+class AttachmentRow(NamedTuple):
+    id: str
+    url: str
+    mime_type: str
+    name: str | None
+    size: int | None
+    storage_key: str | None
+    thumbnail_key: str | None
+    width: int | None
+    height: int | None
+
+
+class PageRow(NamedTuple):
+    """A message of a history statement (domain/history.py; its SELECT list, in this order)
+    with what messages_out would batch-load for it, already aggregated per message."""
+
+    id: str
+    conversation_id: str
+    seq: int
+    sender_id: str | None
+    content: str
+    content_type: str
+    reply_to_id: str | None
+    temp_id: str | None
+    is_edited: bool
+    is_deleted: bool
+    created_at: datetime
+    updated_at: datetime
+    content_html: str | None
+    snippet: str | None
+    mentions: list[str] | None
+    mentions_everyone: bool
+    notice: dict[str, Any] | None
+    sender_user_id: str | None  # NULL: no sender (a notice, or the user is gone)
+    sender_username: str
+    sender_display_name: str
+    sender_avatar: str | None
+    reply_id: str | None  # NULL: not a reply (or its original is gone)
+    reply_seq: int
+    reply_content: str
+    reply_content_html: str | None
+    reply_snippet: str | None
+    reply_is_deleted: bool
+    reply_sender_id: str | None
+    reply_sender_username: str
+    reply_sender_display_name: str
+    reply_sender_avatar: str | None
+    attachments: list[dict[str, Any]] | None  # AttachmentRow fields by name, in position order
+    reaction_users: list[str] | None  # reactions in messages_out's order
+    reaction_emojis: list[str] | None
+    read_by_users: list[str] | None  # readBy: each reader's first covering receipt, in readBy order
+    read_by_times: list[datetime] | None
+
+
+def page_out(rows: Sequence[PageRow], positions: Sequence[Position]) -> list[dict[str, Any]]:
+    """messages_out for the rows of one conversation's history statement: the same dicts
+    (message_out, reply_out, attachment_out, message_status), built without a query."""
+    out = []
+    for row in rows:
+        read_by = [{"user": uid, "readAt": iso(ts)}
+                   for uid, ts in zip(row.read_by_users or (), row.read_by_times or (), strict=True)]
+        sender = (UserRow(row.sender_user_id, row.sender_username, row.sender_display_name, row.sender_avatar)
+                  if row.sender_user_id is not None else None)
+        reply = None
+        if row.reply_id is not None:
+            reply_sender = (UserRow(row.reply_sender_id, row.reply_sender_username, row.reply_sender_display_name,
+                                    row.reply_sender_avatar) if row.reply_sender_id is not None else None)
+            reply = reply_out(ReplyTargetRow(row.reply_id, row.reply_seq, row.reply_content, row.reply_content_html,
+                                             row.reply_snippet, row.reply_is_deleted), reply_sender)
+        out.append(
+            message_out(
+                row,
+                sender,
+                attachments=[attachment_out(AttachmentRow(**att)) for att in row.attachments or ()],
+                reactions=[{"user": uid, "emoji": emoji}
+                           for uid, emoji in zip(row.reaction_users or (), row.reaction_emojis or (), strict=True)],
+                read_by=read_by,
+                status=message_status(row, positions, read_by),
+                reply_to=reply,
             )
         )
     return out
