@@ -536,7 +536,7 @@ def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HIST
             kind = "after" if newer else "before" if cursor_id is not None else "latest"
             page = _fetch_page(session, kind, actor_id, cid, limit=limit, cursor_id=cursor_id,
                                cursor_field=cursor_field)
-            items, has_more = _for_viewer(ser.page_out(page.rows, page.positions), page.sees_receipts), page.has_more
+            items, has_more = _for_viewer(page.items(cid), page.sees_receipts), page.has_more
         else:
             items, has_more = _page_in_steps(session, actor_id, cid, limit, cursor_id, cursor_field, newer)
     meta = {
@@ -604,7 +604,7 @@ def _page_around(actor_id: str, cid: str, limit: int, around_id: str) -> tuple[l
             page = _fetch_page(session, "around", actor_id, cid, limit=limit, cursor_id=around_id,
                                cursor_field="aroundMessageId")
             start, stop, before, after = _centre(page.rows, around_id, limit)
-            items = _for_viewer(ser.page_out(page.rows[start:stop], page.positions), page.sees_receipts)
+            items = _for_viewer(page.items(cid, page.rows[start:stop]), page.sees_receipts)
         else:
             roster = convs.roster_or_404(session, actor_id, cid)
             message_id, seq = col(Message.id), col(Message.seq)
@@ -655,7 +655,7 @@ def messages_since(actor_id: str, conversation_id: Any, after_seq: Any, limit: A
     with read_scope() as session:
         if _in_one_statement(session):
             page = _fetch_page(session, "since", actor_id, cid, limit=limit, after_seq=after)
-            items, has_more = _for_viewer(ser.page_out(page.rows, page.positions), page.sees_receipts), page.has_more
+            items, has_more = _for_viewer(page.items(cid), page.sees_receipts), page.has_more
         else:
             roster = convs.roster_or_404(session, actor_id, cid)
             rows = list(session.execute(

@@ -324,8 +324,20 @@ def messages_out(
     ).scalars():
         attachments[att.message_id].append(attachment_out(att))
 
-    read_times = _read_times(session, messages)
+    return assemble(rows, replies, reactions, attachments, _read_times(session, messages), positions_by_conversation)
 
+
+def assemble(
+    rows: Sequence[tuple[MessageFields, UserFields | None]],
+    replies: Mapping[str, dict[str, Any]],
+    reactions: Mapping[str, Sequence[dict[str, Any]]],
+    attachments: Mapping[str, Sequence[dict[str, Any]]],
+    read_times: ReadTimes,
+    positions_by_conversation: Mapping[str, Sequence[Position]],
+) -> list[dict[str, Any]]:
+    """(message, sender) rows as served, from what was loaded for them: reply quotes by the
+    original's id, reactions and attachments (as served) by message id, the receipts that
+    matter (_read_times) and the members' positions."""
     out = []
     for msg, sender in rows:
         read_by = []
@@ -363,6 +375,7 @@ class UserRow(NamedTuple):
 class ReplyTargetRow(NamedTuple):
     id: str
     seq: int
+    sender_id: str | None
     content: str
     content_html: str | None
     snippet: str | None
@@ -370,6 +383,7 @@ class ReplyTargetRow(NamedTuple):
 
 
 class AttachmentRow(NamedTuple):
+    message_id: str
     id: str
     url: str
     mime_type: str
@@ -382,8 +396,7 @@ class AttachmentRow(NamedTuple):
 
 
 class PageRow(NamedTuple):
-    """A message of a history statement (domain/history.py; its SELECT list, in this order)
-    with what messages_out would batch-load for it, already aggregated per message."""
+    """A message of a history statement (domain/history.py: its SELECT list, in this order)."""
 
     id: str
     conversation_id: str
@@ -402,55 +415,43 @@ class PageRow(NamedTuple):
     mentions: list[str] | None
     mentions_everyone: bool
     notice: dict[str, Any] | None
-    sender_user_id: str | None  # NULL: no sender (a notice, or the user is gone)
-    sender_username: str
-    sender_display_name: str
-    sender_avatar: str | None
-    reply_id: str | None  # NULL: not a reply (or its original is gone)
-    reply_seq: int
-    reply_content: str
-    reply_content_html: str | None
-    reply_snippet: str | None
-    reply_is_deleted: bool
-    reply_sender_id: str | None
-    reply_sender_username: str
-    reply_sender_display_name: str
-    reply_sender_avatar: str | None
-    attachments: list[dict[str, Any]] | None  # AttachmentRow fields by name, in position order
-    reaction_users: list[str] | None  # reactions in messages_out's order
-    reaction_emojis: list[str] | None
-    read_by_users: list[str] | None  # readBy: each reader's first covering receipt, in readBy order
-    read_by_times: list[datetime] | None
 
 
-def page_out(rows: Sequence[PageRow], positions: Sequence[Position]) -> list[dict[str, Any]]:
-    """messages_out for the rows of one conversation's history statement: the same dicts
-    (message_out, reply_out, attachment_out, message_status), built without a query."""
-    out = []
-    for row in rows:
-        read_by = [{"user": uid, "readAt": iso(ts)}
-                   for uid, ts in zip(row.read_by_users or (), row.read_by_times or (), strict=True)]
-        sender = (UserRow(row.sender_user_id, row.sender_username, row.sender_display_name, row.sender_avatar)
-                  if row.sender_user_id is not None else None)
-        reply = None
-        if row.reply_id is not None:
-            reply_sender = (UserRow(row.reply_sender_id, row.reply_sender_username, row.reply_sender_display_name,
-                                    row.reply_sender_avatar) if row.reply_sender_id is not None else None)
-            reply = reply_out(ReplyTargetRow(row.reply_id, row.reply_seq, row.reply_content, row.reply_content_html,
-                                             row.reply_snippet, row.reply_is_deleted), reply_sender)
-        out.append(
-            message_out(
-                row,
-                sender,
-                attachments=[attachment_out(AttachmentRow(**att)) for att in row.attachments or ()],
-                reactions=[{"user": uid, "emoji": emoji}
-                           for uid, emoji in zip(row.reaction_users or (), row.reaction_emojis or (), strict=True)],
-                read_by=read_by,
-                status=message_status(row, positions, read_by),
-                reply_to=reply,
-            )
-        )
-    return out
+class PageExtras(NamedTuple):
+    """What a history statement loads for its whole page, as messages_out's batch loads
+    would (each list in their order): the members' positions (all of them, those who left
+    included: positions_of), the users who sent a message or a reply's original, the
+    reply originals, reactions, attachments, and the receipts _read_times selects."""
+
+    positions: list[list[Any]]  # [user id, read seq, delivered seq]
+    users: list[list[Any]] | None  # UserRow fields
+    replies: list[list[Any]] | None  # ReplyTargetRow fields
+    reactions: list[list[Any]] | None  # [message id, user id, emoji]
+    attachments: list[list[Any]] | None  # AttachmentRow fields
+    receipt_users: list[str] | None
+    receipt_seqs: list[int] | None
+    receipt_times: list[datetime] | None
+
+
+def page_out(conversation_id: str, rows: Sequence[PageRow], extras: PageExtras) -> list[dict[str, Any]]:
+    """messages_out for one conversation's history statement: the same dicts, no query."""
+    users = {u[0]: UserRow(*u) for u in extras.users or ()}
+    replies = {}
+    for fields in extras.replies or ():
+        target = ReplyTargetRow(*fields)
+        replies[target.id] = reply_out(target, users.get(target.sender_id) if target.sender_id else None)
+    reactions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for message_id, user_id, emoji in extras.reactions or ():
+        reactions[message_id].append({"user": user_id, "emoji": emoji})
+    attachments: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for fields in extras.attachments or ():
+        att = AttachmentRow(*fields)
+        attachments[att.message_id].append(attachment_out(att))
+    receipts = zip(extras.receipt_users or (), extras.receipt_seqs or (), extras.receipt_times or (), strict=True)
+    read_times = group_receipts((conversation_id, *receipt) for receipt in receipts)
+    positions = {conversation_id: [Position(*p) for p in extras.positions]}
+    pairs = [(row, users.get(row.sender_id) if row.sender_id else None) for row in rows]
+    return assemble(pairs, replies, reactions, attachments, read_times, positions)
 
 
 def as_utc(ts: datetime) -> datetime:
@@ -495,9 +496,13 @@ def _read_times(session: Session, messages: Sequence[Message]) -> ReadTimes:
             ),
         ).where(later.c.hidden.is_(False)),
     )
-    receipts = sorted(session.execute(query).all(), key=lambda r: (r[2], as_utc(r[3])))
-    result: dict[str, dict[str, tuple[list[int], list[datetime]]]] = defaultdict(dict)
-    for conversation_id, user_id, up_to_seq, read_at in receipts:
+    return group_receipts(session.execute(query).tuples())
+
+
+def group_receipts(receipts: Iterable[tuple[str, str, int, datetime]]) -> ReadTimes:
+    """(conversation id, user id, up_to_seq, read_at) receipts as ReadTimes."""
+    result: ReadTimes = defaultdict(dict)
+    for conversation_id, user_id, up_to_seq, read_at in sorted(receipts, key=lambda r: (r[2], as_utc(r[3]))):
         seqs, times = result[conversation_id].setdefault(user_id, ([], []))
         seqs.append(up_to_seq)
         times.append(read_at)
