@@ -10,6 +10,7 @@ default) keeps the ORM path of messages.py.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -92,6 +93,8 @@ FROM head FULL JOIN page m ON m.seq = head.on_seq
 ORDER BY m.seq {order}
 """
 
+MAX_LIMIT = 500  # the largest page asked for (messages.MAX_SYNC_LIMIT)
+
 # Only a member gets rows: the page's own test, so that a non-member's statement reads nothing.
 _VIEWER = ("EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = :cid AND user_id = :actor"
            " AND left_at IS NULL)")
@@ -108,7 +111,7 @@ _COLUMNS = ", ".join(ser.PageRow._fields)
 
 def _page(where: str, order: str) -> str:
     return (f"SELECT {_COLUMNS} FROM messages WHERE conversation_id = :cid AND {_VIEWER} {where}"
-            f" ORDER BY seq {order} LIMIT :limit")
+            f" ORDER BY seq {order} LIMIT {{limit}}")
 
 
 # name: (the page's rows, whether the cursor was found, has_more, the order of the result)
@@ -122,20 +125,30 @@ _PAGES: dict[str, tuple[str, str, str, str]] = {
     "around": (
         f"""SELECT {_COLUMNS} FROM messages WHERE conversation_id = :cid AND {_VIEWER} AND id IN (
                 (SELECT id FROM messages WHERE conversation_id = :cid AND seq < {_CURSOR_SEQ}
-                 ORDER BY seq DESC LIMIT :limit)
+                 ORDER BY seq DESC LIMIT {{limit}})
                 UNION ALL
                 (SELECT id FROM messages WHERE conversation_id = :cid AND seq > {_CURSOR_SEQ}
-                 ORDER BY seq ASC LIMIT :limit)
+                 ORDER BY seq ASC LIMIT {{limit}})
                 UNION ALL
                 SELECT id FROM messages WHERE conversation_id = :cid AND id = :cursor)""",
         _CURSOR_FOUND, "false", "DESC",
     ),
 }
 
-_STATEMENTS = {
-    name: sa.text(_STATEMENT.format(page=page, cursor_found=found, has_more=more, order=order))
-    for name, (page, found, more, order) in _PAGES.items()
-}
+
+@functools.cache
+def _statement(kind: str, limit: int) -> sa.TextClause:
+    """The statement of one kind of page for one page size, the size written into it: with
+    LIMIT a parameter Postgres cannot tell a page from a whole table, so every execution is
+    planned afresh (about half a millisecond); with it in the text, psycopg's prepared
+    statement gets a generic plan that later executions reuse. `limit` is an int within
+    MAX_LIMIT (checked by the caller), so there are a few hundred texts at most."""
+    page, found, more, order = _PAGES[kind]
+    assert isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit <= MAX_LIMIT, limit
+    return sa.text(_STATEMENT.format(page=page.format(limit=limit), cursor_found=found, has_more=more,
+                                     order=order))
+
+
 _HEAD = 4  # is_member, sees_receipts, cursor_found, has_more, then ser.PageExtras, then ser.PageRow
 _ROW = _HEAD + len(ser.PageExtras._fields)
 
@@ -143,8 +156,8 @@ _ROW = _HEAD + len(ser.PageExtras._fields)
 def fetch(session: Session, kind: str, actor_id: str, cid: str, *, limit: int, cursor_id: str | None = None,
           after_seq: int = 0) -> Page:
     """One history statement (`kind` one of _PAGES) for `actor_id` in `cid`."""
-    rows = session.execute(_STATEMENTS[kind], {"cid": cid, "actor": actor_id, "limit": limit, "cursor": cursor_id,
-                                               "after_seq": after_seq}).all()
+    rows = session.execute(_statement(kind, limit), {"cid": cid, "actor": actor_id, "cursor": cursor_id,
+                                                     "after_seq": after_seq}).all()
     head = next(row for row in rows if row[0] is not None)
     if not head[0]:
         return Page(False, True, False, False, [], None)
