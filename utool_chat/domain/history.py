@@ -156,8 +156,9 @@ _ROW = _HEAD + len(ser.PageExtras._fields)
 def fetch(session: Session, kind: str, actor_id: str, cid: str, *, limit: int, cursor_id: str | None = None,
           after_seq: int = 0) -> Page:
     """One history statement (`kind` one of _PAGES) for `actor_id` in `cid`."""
-    rows = session.execute(_statement(kind, limit), {"cid": cid, "actor": actor_id, "cursor": cursor_id,
-                                                     "after_seq": after_seq}).all()
+    # On the session's Core connection: the ORM's execute adds a tenth of a millisecond for nothing here.
+    rows = session.connection().execute(_statement(kind, limit), {"cid": cid, "actor": actor_id, "cursor": cursor_id,
+                                                                  "after_seq": after_seq}).all()
     head = next(row for row in rows if row[0] is not None)
     if not head[0]:
         return Page(False, True, False, False, [], None)

@@ -256,6 +256,9 @@ def message_out(
 ) -> dict[str, Any]:
     deleted = msg.is_deleted
     content_html, snippet = rendered(msg)
+    created_at = iso(msg.created_at)
+    # Most messages were never changed: their updatedAt is their createdAt (formatted once).
+    updated_at = created_at if msg.updated_at == msg.created_at else iso(msg.updated_at)
     return {
         "_id": msg.id,
         "conversationId": msg.conversation_id,
@@ -284,8 +287,8 @@ def message_out(
         # Until when the sender may edit it (permissions.py), null once nobody may.
         "editableUntil": iso(message_editable_until(msg)),
         "tempId": msg.temp_id,
-        "createdAt": iso(msg.created_at),
-        "updatedAt": iso(msg.updated_at),
+        "createdAt": created_at,
+        "updatedAt": updated_at,
     }
 
 
