@@ -136,13 +136,13 @@ _PAGES: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def _statement(kind: str, limit: int) -> sa.TextClause:
     """The statement of one kind of page for one page size, the size written into it: with
     LIMIT a parameter Postgres cannot tell a page from a whole table, so every execution is
     planned afresh (about half a millisecond); with it in the text, psycopg's prepared
     statement gets a generic plan that later executions reuse. `limit` is an int within
-    MAX_LIMIT (checked by the caller), so there are a few hundred texts at most."""
+    MAX_LIMIT (checked by the caller); the texts of the sizes in use are kept."""
     page, found, more, order = _PAGES[kind]
     assert isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit <= MAX_LIMIT, limit
     return sa.text(_STATEMENT.format(page=page.format(limit=limit), cursor_found=found, has_more=more,
