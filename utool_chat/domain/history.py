@@ -35,9 +35,10 @@ class Page(NamedTuple):
         return ser.page_out(conversation_id, self.rows if rows is None else rows, self.extras)
 
 
-# {page} is one of _PAGES: the page's rows. Whatever is loaded for the page as a whole (the
-# head) sits in sub-selects, each planned on its own, over the materialised page: Postgres
-# plans a join of a dozen relations in about a millisecond, these in a fraction of it.
+# {page} is one of _PAGES: the page's rows; the columns are those of ser.PageExtras (the
+# head's) and ser.PageRow, in their order. Whatever is loaded for the page as a whole (the
+# head) sits in sub-selects over the materialised page, each planned on its own: the same
+# loads as LATERAL joins per row cost Postgres twice the planning and execution.
 _STATEMENT = """
 WITH page AS MATERIALIZED (
     {page}
@@ -84,11 +85,7 @@ WITH page AS MATERIALIZED (
         (SELECT array_agg(read_at ORDER BY up_to_seq, read_at, user_id) FROM receipts) AS receipt_times
 )
 -- The head once, on the newest row (alone when the page is empty), then each row's message.
-SELECT head.is_member, head.sees_receipts, head.cursor_found, head.has_more, head.positions, head.users,
-       head.replies, head.reactions, head.attachments, head.receipt_users, head.receipt_seqs, head.receipt_times,
-       m.id, m.conversation_id, m.seq, m.sender_id, m.content, m.content_type, m.reply_to_id, m.temp_id,
-       m.is_edited, m.is_deleted, m.created_at, m.updated_at, m.content_html, m.snippet, m.mentions,
-       m.mentions_everyone, m.notice
+SELECT head.is_member, head.sees_receipts, head.cursor_found, head.has_more, {extras}, {columns}
 FROM head FULL JOIN page m ON m.seq = head.on_seq
 ORDER BY m.seq {order}
 """
@@ -145,8 +142,11 @@ def _statement(kind: str, limit: int) -> sa.TextClause:
     MAX_LIMIT (checked by the caller); the texts of the sizes in use are kept."""
     page, found, more, order = _PAGES[kind]
     assert isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit <= MAX_LIMIT, limit
-    return sa.text(_STATEMENT.format(page=page.format(limit=limit), cursor_found=found, has_more=more,
-                                     order=order))
+    return sa.text(_STATEMENT.format(
+        page=page.format(limit=limit), cursor_found=found, has_more=more, order=order,
+        extras=", ".join(f"head.{name}" for name in ser.PageExtras._fields),
+        columns=", ".join(f"m.{name}" for name in ser.PageRow._fields),
+    ))
 
 
 _HEAD = 4  # is_member, sees_receipts, cursor_found, has_more, then ser.PageExtras, then ser.PageRow
