@@ -111,6 +111,25 @@ async def over_http(base_url: str, token: str, conv: str, cursors: list[str], li
     report(f"HTTP page of {limit} back", back)
 
 
+def statements_of(call: Callable[[], object]) -> int:
+    """How many SQL statements `call` sends (the engine's cursor executions)."""
+    import sqlalchemy as sa
+
+    from utool_chat.db.engine import get_engine
+
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    sa.event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        sa.event.remove(get_engine(), "before_cursor_execute", count)
+    return len(sent)
+
+
 def profile(path: str, calls: Callable[[], object]) -> None:
     """Run `calls` under cProfile, save the stats to `path`, print the top 25 by own time."""
     profiler = cProfile.Profile()
@@ -151,6 +170,10 @@ def main() -> None:
         print(f"-- domain list_messages(limit={args.limit}); {load_average()}")
         for _ in range(20):  # warm up the pool, caches and statement compilation
             messages.list_messages(reader, conv, limit=args.limit, before_message_id=rng.choice(ids))
+        newest_sql = statements_of(lambda: messages.list_messages(reader, conv, limit=args.limit))
+        back_sql = statements_of(lambda: messages.list_messages(reader, conv, limit=args.limit,
+                                                                before_message_id=ids[len(ids) // 2]))
+        print(f"  SQL statements per call: latest page {newest_sql}, page back {back_sql}")
         latest, back, cpu = [], [], []
         for cursor in cursors:
             t, c = time.perf_counter(), time.thread_time()
