@@ -1,6 +1,7 @@
 """Benchmark: one page of history (list_messages, limit=50) from a 100,000-message conversation.
 
     .venv/bin/python bench/history_page.py [--messages 100000] [--calls 300] [--limit 50] [--http]
+                                           [--profile FILE]
 
 Creates its own temporary Postgres database (TEST_PG_ADMIN_URL or 127.0.0.1:5432), migrates
 it, COPYs the messages in (plus a read receipt every 50 messages, so readBy has real work),
@@ -9,17 +10,22 @@ cursors (pages back) through the real domain function (serialisation and batch l
 included), prints p50/p99 of each, and drops the database. With --http the same two through
 GET /api/v1/chat/conversations/{id}/messages of a backend process (granian, as the realtime
 tests start it): what a client waits for, JSON encoding and the HTTP stack included.
+With --profile FILE the timed domain calls also run once more under cProfile (its stats
+written to FILE, the top functions by own time printed): where a page's time goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -105,12 +111,41 @@ async def over_http(base_url: str, token: str, conv: str, cursors: list[str], li
     report(f"HTTP page of {limit} back", back)
 
 
+def statements_of(call: Callable[[], object]) -> int:
+    """How many SQL statements `call` sends (the engine's cursor executions)."""
+    import sqlalchemy as sa
+
+    from utool_chat.db.engine import get_engine
+
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    sa.event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        sa.event.remove(get_engine(), "before_cursor_execute", count)
+    return len(sent)
+
+
+def profile(path: str, calls: Callable[[], object]) -> None:
+    """Run `calls` under cProfile, save the stats to `path`, print the top 25 by own time."""
+    profiler = cProfile.Profile()
+    profiler.runcall(calls)
+    profiler.dump_stats(path)
+    print(f"-- profile of the same calls (stats in {path}), top functions by own time:")
+    pstats.Stats(path).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--http", action="store_true", help="also through the HTTP API of a backend process")
+    parser.add_argument("--profile", metavar="FILE", help="also profile the domain calls (cProfile stats to FILE)")
     args = parser.parse_args()
     global MESSAGES
     MESSAGES = args.messages
@@ -135,6 +170,10 @@ def main() -> None:
         print(f"-- domain list_messages(limit={args.limit}); {load_average()}")
         for _ in range(20):  # warm up the pool, caches and statement compilation
             messages.list_messages(reader, conv, limit=args.limit, before_message_id=rng.choice(ids))
+        newest_sql = statements_of(lambda: messages.list_messages(reader, conv, limit=args.limit))
+        back_sql = statements_of(lambda: messages.list_messages(reader, conv, limit=args.limit,
+                                                                before_message_id=ids[len(ids) // 2]))
+        print(f"  SQL statements per call: latest page {newest_sql}, page back {back_sql}")
         latest, back, cpu = [], [], []
         for cursor in cursors:
             t, c = time.perf_counter(), time.thread_time()
@@ -150,6 +189,12 @@ def main() -> None:
         report(f"page of {args.limit} back at {args.calls} random cursors", back)
         # CPU of this process per call: what Python costs, whatever the other processes on the machine do
         report("CPU of this process per call", cpu)
+        if args.profile:
+            profile(args.profile, lambda: [
+                (messages.list_messages(reader, conv, limit=args.limit),
+                 messages.list_messages(reader, conv, limit=args.limit, before_message_id=cursor))
+                for cursor in cursors
+            ])
         if args.http:
             from tests.support.factories import issue_token
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -40,7 +41,7 @@ from utool_chat.db.models import (
     utcnow,
 )
 from utool_chat.domain import conversations as convs
-from utool_chat.domain import formatting, permissions, ratelimit, search, uploads
+from utool_chat.domain import formatting, history, permissions, ratelimit, search, uploads
 from utool_chat.domain import serializers as ser
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -746,28 +747,15 @@ def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HIST
     cursor_id = before_message_id if before_message_id is not None else after_message_id
     if cursor_id is not None:
         _check_body_id(cursor_id, cursor_field, "invalid_cursor")
+    newer = after_message_id is not None
     with read_scope() as session:
-        roster = convs.roster_or_404(session, actor_id, cid)
-        query = _with_sender().where(col(Message.conversation_id) == cid)
-        if cursor_id is not None:
-            cursor_seq = session.execute(
-                sa.select(col(Message.seq)).where(col(Message.id) == cursor_id, col(Message.conversation_id) == cid)
-            ).scalar()
-            if cursor_seq is None:
-                raise _not_a_message_here(cursor_field, "invalid_cursor")
-        newer = after_message_id is not None
-        if newer:
-            query = query.where(col(Message.seq) > cursor_seq).order_by(col(Message.seq).asc())
+        if _in_one_statement(session):
+            kind = "after" if newer else "before" if cursor_id is not None else "latest"
+            page = _fetch_page(session, kind, actor_id, cid, limit=limit, cursor_id=cursor_id,
+                               cursor_field=cursor_field)
+            items, has_more = _for_viewer(page.items(cid), page.sees_receipts), page.has_more
         else:
-            if cursor_id is not None:
-                query = query.where(col(Message.seq) < cursor_seq)
-            query = query.order_by(col(Message.seq).desc())
-        rows = list(session.execute(query.limit(limit + 1)))
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        if newer:
-            rows.reverse()
-        items = _for_viewer(ser.messages_out(session, rows, {cid: ser.positions_of(roster)}), roster, actor_id)
+            items, has_more = _page_in_steps(session, actor_id, cid, limit, cursor_id, cursor_field, newer)
     meta = {
         "hasMore": has_more,
         "limit": limit,
@@ -777,34 +765,77 @@ def list_messages(actor_id: str, conversation_id: Any, limit: Any = DEFAULT_HIST
     return items, meta
 
 
+def _in_one_statement(session: Session) -> bool:
+    """Whether history pages are one statement (domain/history.py: Postgres) or the ORM
+    steps below (SQLite, the embedded default). Both serve the same dicts."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _fetch_page(session: Session, kind: str, actor_id: str, cid: str, *, limit: int, cursor_id: str | None = None,
+                cursor_field: str = "", after_seq: int = 0) -> history.Page:
+    """history.fetch, with its answers for a non-member (404, before anything else) and for a
+    cursor that is not a message of the conversation (400)."""
+    page = history.fetch(session, kind, actor_id, cid, limit=limit, cursor_id=cursor_id, after_seq=after_seq)
+    if not page.is_member:
+        raise convs.conversation_not_found()
+    if not page.cursor_found:
+        raise _not_a_message_here(cursor_field, "invalid_cursor")
+    return page
+
+
+def _page_in_steps(session: Session, actor_id: str, cid: str, limit: int, cursor_id: str | None, cursor_field: str,
+                   newer: bool) -> tuple[list[dict[str, Any]], bool]:
+    """list_messages's page through the ORM: roster, cursor, rows, then messages_out's batch loads."""
+    roster = convs.roster_or_404(session, actor_id, cid)
+    query = _with_sender().where(col(Message.conversation_id) == cid)
+    if cursor_id is not None:
+        cursor_seq = session.execute(
+            sa.select(col(Message.seq)).where(col(Message.id) == cursor_id, col(Message.conversation_id) == cid)
+        ).scalar()
+        if cursor_seq is None:
+            raise _not_a_message_here(cursor_field, "invalid_cursor")
+    if newer:
+        query = query.where(col(Message.seq) > cursor_seq).order_by(col(Message.seq).asc())
+    else:
+        if cursor_id is not None:
+            query = query.where(col(Message.seq) < cursor_seq)
+        query = query.order_by(col(Message.seq).desc())
+    rows = list(session.execute(query.limit(limit + 1)))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if newer:
+        rows.reverse()
+    items = ser.messages_out(session, rows, {cid: ser.positions_of(roster)})
+    return _for_viewer(items, _sees_receipts(roster, actor_id)), has_more
+
+
 def _page_around(actor_id: str, cid: str, limit: int, around_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """`limit` messages centred on `around_id`, newest first: of the others, half older and
     half newer, and when one side runs out the other fills the page — so a search result
     opens in context. meta.hasMoreBefore / hasMoreAfter: older / newer messages remain
     beyond the page (continue with beforeMessageId=oldestMessageId and
-    afterMessageId=newestMessageId); hasMore: either does. One statement for the rows."""
+    afterMessageId=newestMessageId); hasMore: either does. One statement for the rows
+    (on Postgres, one in all: history.py)."""
     with read_scope() as session:
-        roster = convs.roster_or_404(session, actor_id, cid)
-        message_id, seq = col(Message.id), col(Message.seq)
-        in_conversation = col(Message.conversation_id) == cid
-        target_seq = sa.select(seq).where(in_conversation, message_id == around_id).scalar_subquery()
-        older = sa.select(message_id).where(in_conversation, seq < target_seq).order_by(seq.desc()).limit(limit)
-        newer = sa.select(message_id).where(in_conversation, seq > target_seq).order_by(seq.asc()).limit(limit)
-        older_ids, newer_ids = older.subquery(), newer.subquery()
-        ids = sa.union_all(sa.select(older_ids.c.id), sa.select(newer_ids.c.id),
-                           sa.select(message_id).where(in_conversation, message_id == around_id))
-        rows = list(session.exec(_with_sender().where(message_id.in_(ids)).order_by(seq.desc())))
-        at = next((i for i, (msg, _) in enumerate(rows) if msg.id == around_id), None)
-        if at is None:
-            raise ValidationFailed("aroundMessageId must be the id of a message in this conversation.",
-                                   code="invalid_cursor")
-        newer_rows, older_rows = rows[:at], rows[at + 1:]  # each side ordered newest first
-        others = limit - 1
-        take_older = min(len(older_rows), max(others // 2, others - len(newer_rows)))
-        take_newer = min(len(newer_rows), others - take_older)
-        page = newer_rows[len(newer_rows) - take_newer:] + rows[at:at + 1] + older_rows[:take_older]
-        items = _for_viewer(ser.messages_out(session, page, {cid: ser.positions_of(roster)}), roster, actor_id)
-    before, after = len(older_rows) > take_older, len(newer_rows) > take_newer
+        if _in_one_statement(session):
+            page = _fetch_page(session, "around", actor_id, cid, limit=limit, cursor_id=around_id,
+                               cursor_field="aroundMessageId")
+            start, stop, before, after = _centre(page.rows, around_id, limit)
+            items = _for_viewer(page.items(cid, page.rows[start:stop]), page.sees_receipts)
+        else:
+            roster = convs.roster_or_404(session, actor_id, cid)
+            message_id, seq = col(Message.id), col(Message.seq)
+            in_conversation = col(Message.conversation_id) == cid
+            target_seq = sa.select(seq).where(in_conversation, message_id == around_id).scalar_subquery()
+            older = sa.select(message_id).where(in_conversation, seq < target_seq).order_by(seq.desc()).limit(limit)
+            newer = sa.select(message_id).where(in_conversation, seq > target_seq).order_by(seq.asc()).limit(limit)
+            older_ids, newer_ids = older.subquery(), newer.subquery()
+            ids = sa.union_all(sa.select(older_ids.c.id), sa.select(newer_ids.c.id),
+                               sa.select(message_id).where(in_conversation, message_id == around_id))
+            rows = list(session.exec(_with_sender().where(message_id.in_(ids)).order_by(seq.desc())))
+            start, stop, before, after = _centre([msg for msg, _ in rows], around_id, limit)
+            items = _for_viewer(ser.messages_out(session, rows[start:stop], {cid: ser.positions_of(roster)}),
+                                _sees_receipts(roster, actor_id))
     meta = {
         "hasMore": before or after,
         "hasMoreBefore": before,
@@ -817,6 +848,20 @@ def _page_around(actor_id: str, cid: str, limit: int, around_id: str) -> tuple[l
     return items, meta
 
 
+def _centre(candidates: Sequence[Any], around_id: str, limit: int) -> tuple[int, int, bool, bool]:
+    """(start, stop, older remain, newer remain): the page `candidates[start:stop]` of
+    _page_around. `candidates` (each with an `id`) are up to `limit` newer messages, the
+    message itself and up to `limit` older ones, newest first."""
+    at = next((i for i, msg in enumerate(candidates) if msg.id == around_id), None)
+    if at is None:
+        raise _not_a_message_here("aroundMessageId", "invalid_cursor")
+    newer, older = at, len(candidates) - at - 1  # how many on each side
+    others = limit - 1
+    take_older = min(older, max(others // 2, others - newer))
+    take_newer = min(newer, others - take_older)
+    return at - take_newer, at + 1 + take_older, older > take_older, newer > take_newer
+
+
 def messages_since(actor_id: str, conversation_id: Any, after_seq: Any, limit: Any = MAX_SYNC_LIMIT
                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Catch-up after a reconnect: messages with seq > after_seq, oldest first.
@@ -825,19 +870,24 @@ def messages_since(actor_id: str, conversation_id: Any, after_seq: Any, limit: A
     after = convs.check_int(after_seq, "afterSeq", default=0, minimum=0, maximum=2**62)
     limit = convs.check_int(limit, "limit", default=MAX_SYNC_LIMIT, minimum=1, maximum=MAX_SYNC_LIMIT)
     with read_scope() as session:
-        roster = convs.roster_or_404(session, actor_id, cid)
-        rows = list(session.execute(
-            _with_sender().where(col(Message.conversation_id) == cid, col(Message.seq) > after)
-            .order_by(col(Message.seq).asc()).limit(limit + 1)
-        ))
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        items = _for_viewer(ser.messages_out(session, rows, {cid: ser.positions_of(roster)}), roster, actor_id)
+        if _in_one_statement(session):
+            page = _fetch_page(session, "since", actor_id, cid, limit=limit, after_seq=after)
+            items, has_more = _for_viewer(page.items(cid), page.sees_receipts), page.has_more
+        else:
+            roster = convs.roster_or_404(session, actor_id, cid)
+            rows = list(session.execute(
+                _with_sender().where(col(Message.conversation_id) == cid, col(Message.seq) > after)
+                .order_by(col(Message.seq).asc()).limit(limit + 1)
+            ))
+            has_more = len(rows) > limit
+            items = _for_viewer(ser.messages_out(session, rows[:limit], {cid: ser.positions_of(roster)}),
+                                _sees_receipts(roster, actor_id))
     return items, {"hasMore": has_more, "lastSeq": items[-1]["seq"] if items else after}
 
 
-def _for_viewer(items: list[dict[str, Any]], roster: list[ser.RosterEntry], viewer_id: str) -> list[dict[str, Any]]:
-    if _sees_receipts(roster, viewer_id):
+def _for_viewer(items: list[dict[str, Any]], sees_receipts: bool) -> list[dict[str, Any]]:
+    """A page as its viewer sees it: without anyone's reads if they turned read receipts off."""
+    if sees_receipts:
         return items
     return [ser.without_receipts(item) for item in items]
 

@@ -9,7 +9,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -37,7 +37,87 @@ def iso(ts: datetime | None) -> str | None:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def user_out(user: User) -> dict[str, Any]:
+# What the serialisers read of a row, so that ORM objects and the plain tuples of a history
+# statement (domain/history.py) go through the same functions. Read-only properties: an
+# ORM attribute and a NamedTuple field both satisfy them.
+
+
+class UserFields(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def avatar(self) -> str | None: ...
+
+
+class RenderedFields(Protocol):
+    @property
+    def content(self) -> str: ...
+    @property
+    def is_deleted(self) -> bool: ...
+    @property
+    def content_html(self) -> str | None: ...
+    @property
+    def snippet(self) -> str | None: ...
+
+
+class ReplyTargetFields(RenderedFields, Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+
+
+class MessageFields(ReplyTargetFields, Protocol):
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def sender_id(self) -> str | None: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def reply_to_id(self) -> str | None: ...
+    @property
+    def temp_id(self) -> str | None: ...
+    @property
+    def is_edited(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def mentions(self) -> list[str] | None: ...
+    @property
+    def mentions_everyone(self) -> bool: ...
+    @property
+    def notice(self) -> dict[str, Any] | None: ...
+
+
+class AttachmentFields(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def mime_type(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def size(self) -> int | None: ...
+    @property
+    def storage_key(self) -> str | None: ...
+    @property
+    def thumbnail_key(self) -> str | None: ...
+    @property
+    def width(self) -> int | None: ...
+    @property
+    def height(self) -> int | None: ...
+
+
+def user_out(user: UserFields) -> dict[str, Any]:
     return {
         "_id": user.id,
         "username": user.username,
@@ -83,7 +163,7 @@ def positions_of(roster: Iterable[RosterEntry]) -> list[Position]:
     return positions + (roster.departed if isinstance(roster, Roster) else [])
 
 
-def message_status(msg: Message, positions: Iterable[Position], read_by: Sequence[dict[str, Any]]) -> str:
+def message_status(msg: MessageFields, positions: Iterable[Position], read_by: Sequence[dict[str, Any]]) -> str:
     """The sender's view, which never goes back: "read" once someone else has read it (its
     readBy is not empty: read receipts outlive membership), "delivered" once another member's
     client received it (members who left since count too), "sent" before that. A member who
@@ -106,7 +186,7 @@ def receipt_out(kind: str, user_id: str, up_to_seq: int, at: datetime | None = N
     return receipt
 
 
-def attachment_out(att: Attachment) -> dict[str, Any]:
+def attachment_out(att: AttachmentFields) -> dict[str, Any]:
     """A link attachment is {url, type, name, size}; an upload adds uploadId, thumbnailUrl,
     width and height, and its URLs are our stable file URLs (see domain/file_urls.py)."""
     out: dict[str, Any] = {"url": att.url, "type": att.mime_type, "name": att.name, "size": att.size}
@@ -121,7 +201,7 @@ def attachment_out(att: Attachment) -> dict[str, Any]:
     return out
 
 
-def rendered(msg: Message) -> tuple[str, str]:
+def rendered(msg: RenderedFields) -> tuple[str, str]:
     """(contentHtml, snippet): as stored when the message was written or edited; rows from
     before rendering was stored are rendered now (they cannot hold mentions)."""
     if msg.is_deleted:
@@ -132,7 +212,7 @@ def rendered(msg: Message) -> tuple[str, str]:
     return out.html, out.snippet
 
 
-def reply_out(target: Message, sender: User | None) -> dict[str, Any]:
+def reply_out(target: ReplyTargetFields, sender: UserFields | None) -> dict[str, Any]:
     """The quote of a reply's original: `content` its first REPLY_SNIPPET_CHARS characters as
     typed, `snippet` its plain text (formatting.snippet: what a quote shows)."""
     return {
@@ -145,7 +225,7 @@ def reply_out(target: Message, sender: User | None) -> dict[str, Any]:
     }
 
 
-def message_editable_until(msg: Message) -> datetime | None:
+def message_editable_until(msg: MessageFields) -> datetime | None:
     return permissions.editable_until(
         as_utc(msg.created_at), sender_id=msg.sender_id, content_type=msg.content_type, is_deleted=msg.is_deleted,
         edit_window_seconds=config.settings.edit_window_seconds,
@@ -165,8 +245,8 @@ def message_rights(msg: Message) -> dict[str, Any]:
 
 
 def message_out(
-    msg: Message,
-    sender: User | None,
+    msg: MessageFields,
+    sender: UserFields | None,
     *,
     attachments: Sequence[dict[str, Any]],
     reactions: Sequence[dict[str, Any]],
@@ -176,6 +256,9 @@ def message_out(
 ) -> dict[str, Any]:
     deleted = msg.is_deleted
     content_html, snippet = rendered(msg)
+    created_at = iso(msg.created_at)
+    # Most messages were never changed: their updatedAt is their createdAt (formatted once).
+    updated_at = created_at if msg.updated_at == msg.created_at else iso(msg.updated_at)
     return {
         "_id": msg.id,
         "conversationId": msg.conversation_id,
@@ -204,8 +287,8 @@ def message_out(
         # Until when the sender may edit it (permissions.py), null once nobody may.
         "editableUntil": iso(message_editable_until(msg)),
         "tempId": msg.temp_id,
-        "createdAt": iso(msg.created_at),
-        "updatedAt": iso(msg.updated_at),
+        "createdAt": created_at,
+        "updatedAt": updated_at,
     }
 
 
@@ -244,8 +327,20 @@ def messages_out(
     ).scalars():
         attachments[att.message_id].append(attachment_out(att))
 
-    read_times = _read_times(session, messages)
+    return assemble(rows, replies, reactions, attachments, _read_times(session, messages), positions_by_conversation)
 
+
+def assemble(
+    rows: Sequence[tuple[MessageFields, UserFields | None]],
+    replies: Mapping[str, dict[str, Any]],
+    reactions: Mapping[str, Sequence[dict[str, Any]]],
+    attachments: Mapping[str, Sequence[dict[str, Any]]],
+    read_times: ReadTimes,
+    positions_by_conversation: Mapping[str, Sequence[Position]],
+) -> list[dict[str, Any]]:
+    """(message, sender) rows as served, from what was loaded for them: reply quotes by the
+    original's id, reactions and attachments (as served) by message id, the receipts that
+    matter (_read_times) and the members' positions."""
     out = []
     for msg, sender in rows:
         read_by = []
@@ -271,6 +366,95 @@ def messages_out(
             )
         )
     return out
+
+
+class UserRow(NamedTuple):
+    id: str
+    username: str
+    display_name: str
+    avatar: str | None
+
+
+class ReplyTargetRow(NamedTuple):
+    id: str
+    seq: int
+    sender_id: str | None
+    content: str
+    content_html: str | None
+    snippet: str | None
+    is_deleted: bool
+
+
+class AttachmentRow(NamedTuple):
+    message_id: str
+    id: str
+    url: str
+    mime_type: str
+    name: str | None
+    size: int | None
+    storage_key: str | None
+    thumbnail_key: str | None
+    width: int | None
+    height: int | None
+
+
+class PageRow(NamedTuple):
+    """A message of a history statement (domain/history.py: its SELECT list, in this order)."""
+
+    id: str
+    conversation_id: str
+    seq: int
+    sender_id: str | None
+    content: str
+    content_type: str
+    reply_to_id: str | None
+    temp_id: str | None
+    is_edited: bool
+    is_deleted: bool
+    created_at: datetime
+    updated_at: datetime
+    content_html: str | None
+    snippet: str | None
+    mentions: list[str] | None
+    mentions_everyone: bool
+    notice: dict[str, Any] | None
+
+
+class PageExtras(NamedTuple):
+    """What a history statement loads for its whole page, as messages_out's batch loads
+    would (each list in their order): the members' positions (all of them, those who left
+    included: positions_of), the users who sent a message or a reply's original, the
+    reply originals, reactions, attachments, and the receipts _read_times selects."""
+
+    positions: list[list[Any]]  # [user id, read seq, delivered seq]
+    users: list[list[Any]] | None  # UserRow fields
+    replies: list[list[Any]] | None  # ReplyTargetRow fields
+    reactions: list[list[Any]] | None  # [message id, user id, emoji]
+    attachments: list[list[Any]] | None  # AttachmentRow fields
+    receipt_users: list[str] | None
+    receipt_seqs: list[int] | None
+    receipt_times: list[datetime] | None
+
+
+def page_out(conversation_id: str, rows: Sequence[PageRow], extras: PageExtras) -> list[dict[str, Any]]:
+    """messages_out for one conversation's history statement: the same dicts, no query."""
+    users = {u[0]: UserRow(*u) for u in extras.users or ()}
+    replies = {}
+    for fields in extras.replies or ():
+        target = ReplyTargetRow(*fields)
+        replies[target.id] = reply_out(target, users.get(target.sender_id) if target.sender_id else None)
+    reactions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for message_id, user_id, emoji in extras.reactions or ():
+        reactions[message_id].append({"user": user_id, "emoji": emoji})
+    attachments: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for fields in extras.attachments or ():
+        att = AttachmentRow(*fields)
+        attachments[att.message_id].append(attachment_out(att))
+    receipts = zip(extras.receipt_users or (), extras.receipt_seqs or (), extras.receipt_times or (), strict=True)
+    read_times = group_receipts((conversation_id, *receipt) for receipt in receipts)
+    positions = {conversation_id: [Position(*p) for p in extras.positions]}
+    pairs = [(row, users.get(row.sender_id) if row.sender_id else None) for row in rows]
+    return assemble(pairs, replies, reactions, attachments, read_times, positions)
 
 
 def as_utc(ts: datetime) -> datetime:
@@ -315,9 +499,13 @@ def _read_times(session: Session, messages: Sequence[Message]) -> ReadTimes:
             ),
         ).where(later.c.hidden.is_(False)),
     )
-    receipts = sorted(session.execute(query).all(), key=lambda r: (r[2], as_utc(r[3])))
-    result: dict[str, dict[str, tuple[list[int], list[datetime]]]] = defaultdict(dict)
-    for conversation_id, user_id, up_to_seq, read_at in receipts:
+    return group_receipts(session.execute(query).tuples())
+
+
+def group_receipts(receipts: Iterable[tuple[str, str, int, datetime]]) -> ReadTimes:
+    """(conversation id, user id, up_to_seq, read_at) receipts as ReadTimes."""
+    result: ReadTimes = defaultdict(dict)
+    for conversation_id, user_id, up_to_seq, read_at in sorted(receipts, key=lambda r: (r[2], as_utc(r[3]))):
         seqs, times = result[conversation_id].setdefault(user_id, ([], []))
         seqs.append(up_to_seq)
         times.append(read_at)
