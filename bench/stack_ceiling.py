@@ -57,7 +57,7 @@ async def run(base_url: str, pgid: int, args: argparse.Namespace) -> None:
     def on_event(name: str, data: dict) -> None:
         nonlocal delivered
         arrived = now()
-        started = sent_at.pop(data.get("tempId"), None)
+        started = sent_at.pop(str(data.get("tempId")), None)
         if name != "chat:new_message" or started is None:
             return
         delivered += 1
