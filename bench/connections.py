@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/connections.py [--sockets 1000] [--messages 200]
 
-Starts the real backend (granian, as the realtime tests do) on a private Postgres database;
-measures send → the other user's chat:new_message (Socket.IO, one at a time) with no idle
-socket, then connects `--sockets` idle /chat sockets (ten users, authenticated like a tab;
-they answer pings and receive nothing), reads the backend's resident memory from /proc
-before and after (their difference / N is the memory per idle socket), and measures the
-same latency again with them connected. `--sockets 5000` works with the default
-`ulimit -n` of 20,000 here (each socket is a file descriptor on both sides).
+Starts the real backend (gunicorn + uvicorn, as the realtime tests do) on a private Postgres
+database; measures send → the other user's chat:new_message (Socket.IO, one at a time) with
+no idle socket, then connects `--sockets` idle /chat sockets (ten users, authenticated like a
+tab; they offer permessage-deflate as browsers do, answer pings and receive nothing), reads
+the backend's resident memory from /proc before and after (their difference / N is the
+memory per idle socket), and measures the same latency again with them connected.
+`--sockets 5000` works with the default `ulimit -n` of 20,000 here (each socket is a file
+descriptor on both sides).
 """
 
 from __future__ import annotations
@@ -95,8 +96,12 @@ def main() -> None:
     args = parser.parse_args()
 
     with bench_database() as url, backends(url) as (backend,):
-        print(f"backend {backend.url} (granian, 1 worker), database {url.rsplit('/', 1)[1]}")
-        asyncio.run(run(backend.url, backend.process.pid, args))
+        print(f"backend {backend.url} (gunicorn + uvicorn, 1 worker), database {url.rsplit('/', 1)[1]}")
+        try:
+            asyncio.run(run(backend.url, backend.process.pid, args))
+        except BaseException:
+            print(f"backend log:\n{backend.log_tail()}")
+            raise
 
 
 if __name__ == "__main__":

@@ -30,7 +30,16 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.workers import UvicornWorker
 
 # What uvicorn is told about the protocols, wherever it is started.
-UVICORN_OPTIONS: dict[str, Any] = {"http": "h11", "ws": "wsproto", "loop": "asyncio"}
+UVICORN_OPTIONS: dict[str, Any] = {
+    "http": "h11", "ws": "wsproto", "loop": "asyncio",
+    # Browsers offer permessage-deflate, and a socket that takes it keeps two zlib streams for its
+    # lifetime: about 100 KB more per idle socket (bench/connections.py, whose client offers it
+    # too); Socket.IO's packets here are small JSON, not worth it.
+    "ws_per_message_deflate": False,
+    # engine.io pings every socket itself (REFLEX_SOCKET_INTERVAL) and drops one that stops
+    # answering: uvicorn's own websocket ping would be a second timer and wake-up per socket.
+    "ws_ping_interval": None,
+}
 GUNICORN_WORKER = "utool_chat.serving.Worker"
 
 
