@@ -17,10 +17,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import time
 import uuid
 from typing import Any
 
-from common import SocketClient, backends, bench_database, describe_ms, http_session, load_average, now, rss_kb
+from common import (
+    SocketClient,
+    backends,
+    bench_database,
+    cpu_seconds,
+    describe_ms,
+    http_session,
+    load_average,
+    now,
+    rss_kb,
+)
+
+IDLE_SECONDS = 10.0
 
 
 async def latency(sender: SocketClient, waiting: dict[str, asyncio.Future], conversation_id: str,
@@ -82,6 +95,12 @@ async def run(base_url: str, pgid: int, args: argparse.Namespace) -> None:
         print(f"-- {len(idle)} idle sockets connected in {connected_in:.1f} s; {load_average()}")
         print(f"  backend resident memory {before / 1024:.1f} MB -> {after / 1024:.1f} MB: "
               f"{(after - before) / len(idle):.1f} KB per idle socket")
+        # What they cost while nobody sends: engine.io pings each one every REFLEX_SOCKET_INTERVAL.
+        backend_cpu, bench_cpu, started = cpu_seconds(pgid), time.process_time(), now()
+        await asyncio.sleep(IDLE_SECONDS)
+        elapsed = now() - started
+        print(f"  CPU while they idle {IDLE_SECONDS:.0f} s: backend {(cpu_seconds(pgid) - backend_cpu) / elapsed:.1%} "
+              f"of a core, this client {(time.process_time() - bench_cpu) / elapsed:.1%}")
         samples = await latency(sender, waiting, conversation_id, args.messages)
         print(f"  send -> other user's chat:new_message: {describe_ms(samples)}")
         for client in [sender, receiver, *warm, *idle]:
