@@ -14,6 +14,7 @@ import json
 import os
 import tracemalloc
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 import socketio
 
@@ -32,15 +33,20 @@ class Chat(socketio.AsyncNamespace):
 sio.register_namespace(Chat("/chat"))
 
 
-async def stats(scope: dict, receive: object, send: object) -> None:
+def _coroutine_name(task: asyncio.Task) -> str:
+    return getattr(task.get_coro(), "__qualname__", "?")
+
+
+async def stats(scope: dict, receive: Callable[[], Awaitable[dict]],
+                send: Callable[[dict], Awaitable[None]]) -> None:
     body = json.dumps({
-        "tasks": dict(Counter(task.get_coro().__qualname__ for task in asyncio.all_tasks())),
+        "tasks": dict(Counter(_coroutine_name(task) for task in asyncio.all_tasks())),
         "sockets": len(sio.eio.sockets),
         "traced_bytes": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None,
     }).encode()
-    await send({"type": "http.response.start", "status": 200,  # type: ignore[operator]
+    await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": body})
 
 
 app = socketio.ASGIApp(sio, other_asgi_app=stats, socketio_path="_event")

@@ -5,11 +5,19 @@
 
 Each stack serves bench/bare_sio_app.py (python-socketio, websocket transport, a /chat
 namespace that joins a room on connect: no Reflex, no domain) in a process group of its own on
-127.0.0.1. The script connects 10 sockets (what is allocated once is not counted), reads the
-server's resident memory from /proc once it settles, connects `--sockets` more, reads it
-again, and prints the difference per socket, with the asyncio tasks each socket keeps (the
-app's /stats). With --tracemalloc the server also traces Python's allocations and the
-Python-heap share per socket is printed (tracing itself inflates the resident figure).
+127.0.0.1; its clients (bench/common.py) offer permessage-deflate, as browsers do. The script
+connects 10 sockets (what is allocated once is not counted), reads the server's resident
+memory from /proc once it settles, connects `--sockets` more, reads it again, and prints the
+difference per socket, with the asyncio tasks each socket keeps (the app's /stats).
+The uvicorn stacks run without permessage-deflate, as the backend does (utool_chat/
+serving.py), except `uvicorn-wsproto-deflate`; hypercorn runs with its defaults (it takes it).
+
+A venv for the stacks the project does not install:
+    python3.11 -m venv /tmp/stacks && /tmp/stacks/bin/pip install python-socketio==5.18.1 \
+        granian==2.8.9 uvicorn==0.54.0 wsproto websockets httptools uvloop hypercorn
+
+With --tracemalloc the server also traces Python's allocations and the Python-heap share per
+socket is printed (tracing itself inflates the resident figure).
 
 `--python` is the interpreter that runs the servers (a venv with the stacks installed; the
 stacks missing from it are reported and skipped). `--stacks list` prints the stack names.
@@ -42,9 +50,11 @@ def granian(*extra: str) -> list[str]:
             "--host", "127.0.0.1", "--port", "{port}", *extra, APP]
 
 
-def uvicorn(*extra: str) -> list[str]:
+def uvicorn(*extra: str, deflate: bool = False) -> list[str]:
+    # No permessage-deflate, as utool_chat/serving.py runs it (the client offers it, as browsers
+    # do). uvicorn's own websocket ping stays (its first comes after 20 s, past a run's window).
     return ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning",
-            "--no-access-log", *extra, APP]
+            "--no-access-log", "--ws-per-message-deflate", str(deflate).lower(), *extra, APP]
 
 
 # name -> (module that must be importable, arguments to the interpreter)
@@ -58,6 +68,8 @@ STACKS: dict[str, tuple[str, list[str]]] = {
     "uvicorn-websockets-sansio": ("uvicorn", uvicorn("--ws", "websockets-sansio", "--http", "h11",
                                                      "--loop", "asyncio")),
     "uvicorn-wsproto": ("wsproto", uvicorn("--ws", "wsproto", "--http", "h11", "--loop", "asyncio")),
+    "uvicorn-wsproto-deflate": ("wsproto", uvicorn("--ws", "wsproto", "--http", "h11", "--loop", "asyncio",
+                                                   deflate=True)),
     "uvicorn-websockets-uvloop": ("uvloop", uvicorn("--ws", "websockets", "--http", "httptools",
                                                     "--loop", "uvloop")),
     "uvicorn-sansio-uvloop": ("uvloop", uvicorn("--ws", "websockets-sansio", "--http", "httptools",
