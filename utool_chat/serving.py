@@ -40,6 +40,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
     # engine.io pings every socket itself (REFLEX_SOCKET_INTERVAL) and drops one that stops
     # answering: uvicorn's own websocket ping would be a second timer and wake-up per socket.
     "ws_ping_interval": None,
+    # uvicorn would believe X-Forwarded-For / -Proto from 127.0.0.1 on its own (gunicorn's
+    # forwarded_allow_ips): api/proxies.py's ForwardedHeaders is the one rule (TRUSTED_PROXIES).
+    "proxy_headers": False,
 }
 GUNICORN_WORKER = "utool_chat.serving.Worker"
 
