@@ -5,6 +5,12 @@ import os
 import reflex as rx
 from reflex_base.constants.installer import PackageJson
 
+from utool_chat.serving import use_uvicorn_in_reflex
+
+# The backend runs on uvicorn + wsproto, not granian: a quarter of the memory per idle socket
+# (utool_chat/serving.py).
+use_uvicorn_in_reflex(os.environ)
+
 # The dev frontend (`react-router dev --host`) listens on every interface by default; keep it
 # on this machine like the backend (`FRONTEND_HOST=0.0.0.0` to share it on the network).
 PackageJson.Commands.DEV = "react-router dev --host " + os.environ.get("FRONTEND_HOST", "127.0.0.1")

@@ -2,10 +2,10 @@
 its CPU and memory read from /proc, a minimal Socket.IO client, and percentiles.
 
 The client speaks the Engine.IO 4 / Socket.IO 5 text protocol over one aiohttp websocket
-by hand (open, namespace connect with auth, events with acks, ping → pong). A stock
-python-socketio AsyncClient costs the benchmark process several times more CPU and memory
-per socket, and the clients share the machine's two cores with the backend: the lighter the
-client, the more of what is measured is the server.
+(offering permessage-deflate, as browsers do) by hand (open, namespace connect with auth,
+events with acks, ping → pong). A stock python-socketio AsyncClient costs the benchmark
+process several times more CPU and memory per socket, and the clients share the machine's
+two cores with the backend: the lighter the client, the more of what is measured is the server.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def backends(url: str, count: int = 1, redis_url: str | None = None) -> Iterator
 
 
 def group_members(pgid: int) -> list[int]:
-    """The processes of a process group (running_backend starts granian in a new session, so
-    its launcher and workers share the launcher's pid as their group)."""
+    """The processes of a process group (running_backend starts gunicorn in a new session, so
+    its master and workers share the master's pid as their group)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -151,7 +151,7 @@ class SocketClient:
     async def connect(cls, http: aiohttp.ClientSession, base_url: str, token: str,
                       on_event: Callable[[str, Any], None] | None = None) -> SocketClient:
         ws = await http.ws_connect(f"{base_url.replace('http', 'ws', 1)}/_event/?EIO=4&transport=websocket",
-                                   autoping=False, max_msg_size=0)
+                                   autoping=False, max_msg_size=0, compress=15)
         opened = await ws.receive_str()
         if not opened.startswith("0"):
             raise RuntimeError(f"unexpected Engine.IO open packet {opened[:80]!r}")

@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/connections.py [--sockets 1000] [--messages 200]
 
-Starts the real backend (granian, as the realtime tests do) on a private Postgres database;
-measures send → the other user's chat:new_message (Socket.IO, one at a time) with no idle
-socket, then connects `--sockets` idle /chat sockets (ten users, authenticated like a tab;
-they answer pings and receive nothing), reads the backend's resident memory from /proc
-before and after (their difference / N is the memory per idle socket), and measures the
-same latency again with them connected. `--sockets 5000` works with the default
-`ulimit -n` of 20,000 here (each socket is a file descriptor on both sides).
+Starts the real backend (gunicorn + uvicorn, as the realtime tests do) on a private Postgres
+database; measures send → the other user's chat:new_message (Socket.IO, one at a time) with
+no idle socket, then connects `--sockets` idle /chat sockets (ten users, authenticated like a
+tab; they offer permessage-deflate as browsers do, answer pings and receive nothing), reads
+the backend's resident memory from /proc before and after (their difference / N is the
+memory per idle socket), and measures the same latency again with them connected.
+`--sockets 5000` works with the default `ulimit -n` of 20,000 here (each socket is a file
+descriptor on both sides).
 """
 
 from __future__ import annotations
@@ -16,10 +17,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import time
 import uuid
 from typing import Any
 
-from common import SocketClient, backends, bench_database, describe_ms, http_session, load_average, now, rss_kb
+from common import (
+    SocketClient,
+    backends,
+    bench_database,
+    cpu_seconds,
+    describe_ms,
+    http_session,
+    load_average,
+    now,
+    rss_kb,
+)
+
+IDLE_SECONDS = 10.0
 
 
 async def latency(sender: SocketClient, waiting: dict[str, asyncio.Future], conversation_id: str,
@@ -81,6 +95,12 @@ async def run(base_url: str, pgid: int, args: argparse.Namespace) -> None:
         print(f"-- {len(idle)} idle sockets connected in {connected_in:.1f} s; {load_average()}")
         print(f"  backend resident memory {before / 1024:.1f} MB -> {after / 1024:.1f} MB: "
               f"{(after - before) / len(idle):.1f} KB per idle socket")
+        # What they cost while nobody sends: engine.io pings each one every REFLEX_SOCKET_INTERVAL.
+        backend_cpu, bench_cpu, started = cpu_seconds(pgid), time.process_time(), now()
+        await asyncio.sleep(IDLE_SECONDS)
+        elapsed = now() - started
+        print(f"  CPU while they idle {IDLE_SECONDS:.0f} s: backend {(cpu_seconds(pgid) - backend_cpu) / elapsed:.1%} "
+              f"of a core, this client {(time.process_time() - bench_cpu) / elapsed:.1%}")
         samples = await latency(sender, waiting, conversation_id, args.messages)
         print(f"  send -> other user's chat:new_message: {describe_ms(samples)}")
         for client in [sender, receiver, *warm, *idle]:
@@ -95,8 +115,12 @@ def main() -> None:
     args = parser.parse_args()
 
     with bench_database() as url, backends(url) as (backend,):
-        print(f"backend {backend.url} (granian, 1 worker), database {url.rsplit('/', 1)[1]}")
-        asyncio.run(run(backend.url, backend.process.pid, args))
+        print(f"backend {backend.url} (gunicorn + uvicorn, 1 worker), database {url.rsplit('/', 1)[1]}")
+        try:
+            asyncio.run(run(backend.url, backend.process.pid, args))
+        except BaseException:
+            print(f"backend log:\n{backend.log_tail()}")
+            raise
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # Runs nginx (Debian's `nginx`) in front of uTool Chat app processes with deploy/nginx.conf.template.
 #
 #   deploy/run_nginx.sh RUN_DIR HTTPS_PORT HTTP_PORT UPSTREAM [UPSTREAM...]
-#     UPSTREAM   host:port of an app process (reflex run --env prod --backend-port ... each)
+#     UPSTREAM   host:port of an app process (reflex run --env prod --backend-port ... each:
+#                gunicorn + uvicorn, utool_chat/serving.py)
 #   env: CERT / KEY   the certificate and key (default: a self-signed pair made in RUN_DIR)
 #        LISTEN_HOST   address to listen on (default 127.0.0.1)
 #        PUBLIC_HOST   name in the self-signed certificate and the redirect (default localhost)

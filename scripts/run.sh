@@ -35,7 +35,8 @@ if [[ $mode == dev ]]; then
   echo "run: dev server with hot reload: http://localhost:3000 (backend http://localhost:8000)"
   exec reflex run "${host[@]}" "${args[@]}"
 fi
-# In production Reflex serves the built pages from the backend: one port for everything.
+# In production Reflex serves the built pages from the backend: one port for everything. The
+# backend is gunicorn + uvicorn, not granian (rxconfig.py, utool_chat/serving.py: memory per socket).
 export API_URL="${API_URL:-http://localhost:$port}"
 echo "run: production build on http://localhost:$port (building the frontend first)"
 exec reflex run --env prod --frontend-port "$port" --backend-port "$port" "${host[@]}" "${args[@]}"

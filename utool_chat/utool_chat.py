@@ -6,13 +6,15 @@ from utool_chat.api.app import api
 from utool_chat.api.proxies import forwarded_headers
 from utool_chat.domain.uploads import run_sweeper
 from utool_chat.pages import register_pages
-from utool_chat.realtime.server import create_sio
+from utool_chat.realtime.server import create_sio, direct_socket_route
 from utool_chat.realtime.shutdown import graceful_shutdown
 
+sio = create_sio()
 app = rx.App(
-    # The API with the Reflex app mounted in it, then the whole backend behind ForwardedHeaders.
-    api_transformer=[api, forwarded_headers],
-    sio=create_sio(),
+    # The API with the Reflex app mounted in it, the Socket.IO websocket routed ahead of both
+    # (its idle sockets' memory, realtime/server.py), then the whole backend behind ForwardedHeaders.
+    api_transformer=[api, direct_socket_route(sio), forwarded_headers],
+    sio=sio,
     stylesheets=["/styles.css", "/chat.css", "/uploads.css", "/features.css"],  # assets/
 )
 # Not Reflex's "Cannot connect to server" toasts (its default overlay): every page has its own

@@ -1,4 +1,4 @@
-"""A 10 MB request body to a real backend (granian, as in production): every stock client reads
+"""A 10 MB request body to a real backend (gunicorn + uvicorn, as in production): every stock client reads
 the 413 instead of a connection reset (api/app.py: BodySizeLimit drains a bounded amount)."""
 
 from __future__ import annotations

@@ -48,3 +48,25 @@ async def test_unknown_events_and_non_object_payloads_get_chat_error(connect) ->
         assert ack["success"] is False and ack["code"] == "validation_error"
         error = await client.next("chat:error")
         assert error["code"] == "validation_error" and "Traceback" not in error["message"]
+
+
+async def test_the_websocket_accepts_the_subprotocol_a_browser_offers(backend) -> None:
+    # Reflex's frontend opens /_event offering its version as a subprotocol; a browser drops a
+    # websocket whose handshake does not answer with one of those it offered.
+    import aiohttp
+
+    url = f"{backend.url.replace('http', 'ws', 1)}/_event/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, protocols=("0.10.1",)) as ws:
+        assert ws.protocol == "0.10.1"
+        assert (await ws.receive_str()).startswith("0{")  # the Engine.IO open packet
+
+
+async def test_the_websocket_declines_permessage_deflate(backend) -> None:
+    # Browsers offer it; a socket that took it would keep two zlib streams for its lifetime,
+    # about 100 KB of memory per idle socket (utool_chat/serving.py).
+    import aiohttp
+
+    url = f"{backend.url.replace('http', 'ws', 1)}/_event/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, compress=15) as ws:
+        assert ws.compress == 0
+        assert (await ws.receive_str()).startswith("0{")

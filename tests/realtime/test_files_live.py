@@ -1,4 +1,4 @@
-"""Uploads against the real backend process (granian, as in production) with stock clients:
+"""Uploads against the real backend process (gunicorn + uvicorn, as in production) with stock clients:
 httpx (async and sync), curl, and python-socketio.
 
 - Oversized bodies are answered 413 with the envelope, and every client reads it, also while

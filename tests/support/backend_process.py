@@ -1,8 +1,8 @@
 """Run the real backend (HTTP API + Socket.IO, the whole Reflex app) in a child process on
 127.0.0.1 — for the realtime tests and bench/socket_latency.py.
 
-It serves `utool_chat.utool_chat:app` with granian, Reflex's own production server, the
-way `reflex run --env prod --backend-only` does, minus the CLI's start-up checks:
+It serves `utool_chat.utool_chat:app` with gunicorn and the app's uvicorn worker (utool_chat/
+serving.py), the way `reflex run --env prod --backend-only` does, minus the CLI's start-up checks:
   - REFLEX_SKIP_COMPILE: the backend only evaluates pages, it never builds the frontend;
   - REFLEX_WEB_WORKDIR points at a private temporary folder, so a backend started here
     never writes into the project's .web/ (where someone may be compiling the UI).
@@ -23,6 +23,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from utool_chat.serving import GUNICORN_WORKER
 
 ROOT = Path(__file__).resolve().parents[2]  # the project (tests/support/ is two levels down)
 
@@ -64,7 +66,7 @@ def _wait_until_up(backend: BackendProcess, timeout: float) -> None:
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
-    # granian runs its worker as a child: signal the whole group this launcher created.
+    # gunicorn runs its worker as a child: signal the whole group this launcher created.
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=10)
@@ -101,11 +103,11 @@ def running_backend(
     child_env.pop("REDIS_URL", None)
     if redis_url:
         child_env["REDIS_URL"] = redis_url
-    granian = Path(sys.executable).with_name("granian")
+    # Reflex's run_uvicorn_backend_prod, with GUNICORN_CMD_ARGS as rxconfig.py sets it.
     command = [
-        str(granian), "--interface", "asgi", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--log-level", "warning", "utool_chat.utool_chat:app",
+        sys.executable, "-m", "gunicorn", "--preload", "--worker-class", GUNICORN_WORKER,
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning",
+        "utool_chat.utool_chat:app()",
     ]
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(

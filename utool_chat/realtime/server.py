@@ -15,10 +15,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import engineio
+from reflex import constants
 from reflex.app import _sio_dumps, _sio_loads
 from reflex.config import get_config
 from reflex.environment import environment
 from socketio import AsyncServer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +111,45 @@ def create_sio() -> AsyncServer:
 
     sio.register_namespace(ChatNamespace("/chat"))
     return sio
+
+
+class DirectSocketRoute:
+    """Hands the Socket.IO websocket (`/_event`) straight to engine.io, ahead of the API.
+
+    Reflex mounts the socket app inside its Starlette app, which is itself mounted inside our
+    FastAPI app (api_transformer): a websocket would pass through about fifteen middleware and
+    routing layers (FastAPI's and Reflex's error, CORS and exception middleware, two routers,
+    our BodySizeLimit), and every one of them keeps a coroutine frame, closures and a scope copy
+    alive for as long as the socket is connected - about 13 KB of each idle socket's memory, for
+    layers that do nothing to a websocket (CORS and the body limit are HTTP-only). Everything
+    else (HTTP, and so the pages and the API) goes the usual way. Outside this route there stays
+    ForwardedHeaders (api/proxies.py), which must see websockets too.
+    """
+
+    def __init__(self, app: ASGIApp, sio: AsyncServer) -> None:
+        self.app = app
+        self.path = get_config().prepend_backend_path(str(constants.Endpoint.EVENT))
+        self.socket_app = engineio.ASGIApp(sio, engineio_path=self.path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "websocket" or not (path == self.path or path.startswith(self.path + "/")):
+            await self.app(scope, receive, send)
+            return
+        subprotocols = scope.get("subprotocols")
+        if not subprotocols:
+            await self.socket_app(scope, receive, send)
+            return
+
+        async def accept_subprotocol(message: Message) -> None:
+            # What Reflex's own mount does: accept the first subprotocol the client offered.
+            if message["type"] == "websocket.accept":
+                message["subprotocol"] = subprotocols[0]
+            await send(message)
+
+        await self.socket_app(scope, receive, accept_subprotocol)
+
+
+def direct_socket_route(sio: AsyncServer) -> Callable[[ASGIApp], ASGIApp]:
+    """rx.App(api_transformer=[api, direct_socket_route(sio), ...]): see DirectSocketRoute."""
+    return lambda app: DirectSocketRoute(app, sio)

@@ -66,6 +66,8 @@ async def drain() -> None:
     from utool_chat.events.bus import RedisBus
     from utool_chat.utool_chat import app
 
+    if in_flight.closing:  # drained already: serving.DrainingServer runs it before the lifespan's
+        return
     started = time.monotonic()
     in_flight.closing = True
     finished = await in_flight.wait_idle(DRAIN_SECONDS)

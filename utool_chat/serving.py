@@ -1,0 +1,88 @@
+"""How the backend is served: uvicorn (h11 for HTTP, wsproto for websockets), not granian.
+
+Why: an idle connected Socket.IO websocket costs the backend about 180 KB on granian 2.8 and
+about 45 KB on uvicorn + wsproto, with the same app (bench/connections.py; the bare stacks side
+by side: bench/server_memory.py). Most of granian's share is its own per-websocket buffers,
+which it has no option to shrink. uvicorn's `websockets` implementations cost more than
+wsproto (the legacy one runs four more tasks per socket), so the choice is pinned here rather
+than left to whatever uvicorn finds installed.
+
+`reflex run --env prod` runs gunicorn with a uvicorn worker when REFLEX_USE_GRANIAN is false
+(rxconfig.py sets it, and points GUNICORN_CMD_ARGS at `Worker` below); tests/support/
+backend_process.py starts the backend the same way.
+
+Shutdown order: uvicorn's own, on SIGTERM, closes every open connection (websockets with
+close code 1012) before it runs the app's lifespan shutdown, so the handlers still running
+could no longer deliver their acks. `DrainingServer` stops accepting first, then runs
+realtime/shutdown.py's drain (running handlers finish and ack, sockets get an engine.io CLOSE),
+then lets uvicorn close what is left and run the lifespan shutdown.
+"""
+
+from __future__ import annotations
+
+import gc
+import socket
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import uvicorn
+from gunicorn.arbiter import Arbiter
+from uvicorn.workers import UvicornWorker
+
+# What uvicorn is told about the protocols, wherever it is started.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "http": "h11", "ws": "wsproto", "loop": "asyncio",
+    # Browsers offer permessage-deflate, and a socket that takes it keeps two zlib streams for its
+    # lifetime: about 100 KB more per idle socket (bench/connections.py, whose client offers it
+    # too); Socket.IO's packets here are small JSON, not worth it.
+    "ws_per_message_deflate": False,
+    # engine.io pings every socket itself (REFLEX_SOCKET_INTERVAL) and drops one that stops
+    # answering: uvicorn's own websocket ping would be a second timer and wake-up per socket.
+    "ws_ping_interval": None,
+    # uvicorn would believe X-Forwarded-For / -Proto from 127.0.0.1 on its own (gunicorn's
+    # forwarded_allow_ips): api/proxies.py's ForwardedHeaders is the one rule (TRUSTED_PROXIES).
+    "proxy_headers": False,
+}
+GUNICORN_WORKER = "utool_chat.serving.Worker"
+
+
+def use_uvicorn_in_reflex(environ: MutableMapping[str, str]) -> None:
+    """What rxconfig.py does for every `reflex run`: Reflex runs uvicorn (through gunicorn in
+    prod) when REFLEX_USE_GRANIAN is false, and gunicorn reads its worker class from
+    GUNICORN_CMD_ARGS (after Reflex's own arguments, so it wins). A --worker-class, or
+    REFLEX_USE_GRANIAN, set by whoever runs it is left alone."""
+    environ.setdefault("REFLEX_USE_GRANIAN", "false")
+    extra = environ.get("GUNICORN_CMD_ARGS", "")
+    if "--worker-class" not in extra and "-k " not in extra:
+        environ["GUNICORN_CMD_ARGS"] = f"--worker-class {GUNICORN_WORKER} {extra}".strip()
+
+
+class DrainingServer(uvicorn.Server):
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        from utool_chat.realtime.shutdown import drain
+
+        for server in self.servers:  # no new connection while the sockets drain
+            server.close()
+        await drain()
+        await super().shutdown(sockets)
+
+
+class Worker(UvicornWorker):
+    """gunicorn's worker for the app: uvicorn with UVICORN_OPTIONS and DrainingServer."""
+
+    CONFIG_KWARGS = UVICORN_OPTIONS
+
+    async def _serve(self) -> None:  # UvicornWorker._serve, with DrainingServer
+        # Everything loaded so far (Reflex, the pages, SQLAlchemy: about 150 ms of every full
+        # collection here) lives as long as the process: out of the collector's sight, a full
+        # collection walks only what came after, mostly the sockets' objects. What Reflex does
+        # itself before forking granian's workers (reflex.utils.exec._freeze_for_fork).
+        gc.collect()
+        gc.freeze()
+        self.config.app = self.wsgi
+        server = DrainingServer(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
