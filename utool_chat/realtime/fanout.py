@@ -29,7 +29,9 @@ import asyncio
 import logging
 import time
 
+from engineio import packet as engineio_packet
 from socketio import AsyncServer
+from socketio import packet as socketio_packet
 
 from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.events import Event, get_bus
@@ -101,14 +103,24 @@ class EventFanout:
         if not evt.user_ids:
             return
         try:
-            await self.sio.emit(
-                evt.name,
-                evt.payload,
-                to=[user_room(uid) for uid in evt.user_ids],  # one socket in several rooms gets it once
-                namespace=self.namespace,
-            )
+            await self.emit_to_users(evt)
         except Exception:
             log.exception("could not emit %s", evt.name)
+
+    async def emit_to_users(self, evt: Event) -> None:
+        """sio.emit(evt.name, evt.payload, to=<the users' rooms>), without its cost per
+        recipient: python-socketio's emit creates a task for each recipient socket and waits
+        for them all, so this one consumer yielded to the loop on every event and, with the
+        loop busy, fell seconds behind the sends it announces (bench/throughput.py); a group
+        of 200 was 200 tasks per event. Here the packet is encoded once and put on each
+        socket's outgoing queue (engine.io's writer task per socket sends it), in order."""
+        encoded = self.sio.packet_class(socketio_packet.EVENT, namespace=self.namespace,
+                                        data=[evt.name, evt.payload]).encode()
+        eio_pkt = engineio_packet.Packet(engineio_packet.MESSAGE, encoded)
+        rooms = [user_room(uid) for uid in evt.user_ids]
+        # A socket in several of the rooms is listed once.
+        for _sid, eio_sid in self.sio.manager.get_participants(self.namespace, rooms):
+            await self.sio._send_eio_packet(eio_sid, eio_pkt)
 
     async def end_session(self, session_id: object) -> None:
         """Disconnect this process's sockets of a revoked session (their on_disconnect runs)."""
