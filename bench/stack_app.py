@@ -1,4 +1,4 @@
-"""The serving stack alone, for bench/stack_ceiling.py: python-socketio on granian, configured
+"""The serving stack alone, for bench/stack_ceiling.py: python-socketio, configured
 as utool_chat/realtime/server.py configures the app's (ASGI, websocket only, handlers inline
 per socket), with a /chat namespace whose chat:send_message touches no database: it emits a
 chat:new_message of a real message's size to the peer's room and acknowledges. What this

@@ -1,5 +1,6 @@
 """The ceiling of the serving stack: bench/throughput.py's closed loop against python-socketio
-on granian with no database and no domain (bench/stack_app.py).
+served as the app is (gunicorn + uvicorn with utool_chat/serving.py's options), with no
+database and no domain (bench/stack_app.py).
 
     .venv/bin/python bench/stack_ceiling.py [--pairs 10] [--seconds 20] [--latency 200]
 
@@ -19,19 +20,18 @@ import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 from common import ROOT, SocketClient, cpu_seconds, describe_ms, http_session, load_average, now
 
 from tests.support.backend_process import free_port
+from utool_chat.serving import GUNICORN_WORKER
 
 
 def start_server(port: int) -> subprocess.Popen:
-    granian = Path(sys.executable).with_name("granian")
     process = subprocess.Popen(
-        [str(granian), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--log-level", "warning", "stack_app:app"],
-        cwd=ROOT / "bench", env={**os.environ, "PYTHONPATH": str(ROOT / "bench")}, start_new_session=True,
+        [sys.executable, "-m", "gunicorn", "--worker-class", GUNICORN_WORKER, "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--log-level", "warning", "stack_app:app"],
+        cwd=ROOT / "bench", env={**os.environ, "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT}"}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
@@ -122,7 +122,7 @@ def main() -> None:
     port = free_port()
     server = start_server(port)
     try:
-        print(f"-- bare python-socketio on granian (1 worker), no database; {load_average()}")
+        print(f"-- bare python-socketio on gunicorn + uvicorn (1 worker), no database; {load_average()}")
         asyncio.run(run(f"http://127.0.0.1:{port}", server.pid, args))
         print(f"-- done; {load_average()}")
     finally:

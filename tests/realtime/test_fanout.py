@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from socketio import packet as socketio_packet
 
 from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.events import Event
@@ -15,32 +16,40 @@ from utool_chat.events.bus import InProcessBus
 from utool_chat.realtime.fanout import EventFanout, session_room
 
 
-class RecordingServer:
-    def __init__(self, fail_first: bool = False) -> None:
-        self.emitted: asyncio.Queue = asyncio.Queue()
-        self.fail_next = fail_first
-
-    async def emit(self, event: str, data: Any, to: list[str], namespace: str) -> None:
-        if self.fail_next:
-            self.fail_next = False
-            raise ConnectionError("socket went away")
-        self.emitted.put_nowait((event, data, to, namespace))
-
-
 class RoomsStandIn:
-    """The part of python-socketio's manager the fan-out reads: who is in a room."""
+    """The part of python-socketio's manager the fan-out reads: who is in a room (or in any
+    of a list of rooms, each socket once, as the real one answers)."""
 
     def __init__(self, rooms: dict[str, set[str]]) -> None:
         self.rooms = rooms
 
-    def get_participants(self, namespace: str, room: str) -> Iterator[tuple[str, str]]:
-        yield from ((sid, f"eio-{sid}") for sid in list(self.rooms.get(room, ())))
+    def get_participants(self, namespace: str, room: str | list[str]) -> Iterator[tuple[str, str]]:
+        sids = {sid for name in ([room] if isinstance(room, str) else room) for sid in self.rooms.get(name, ())}
+        yield from ((sid, f"eio-{sid}") for sid in sorted(sids))
+
+
+class RecordingServer:
+    """Stands in for the Socket.IO server: records the engine.io packets written to each socket."""
+
+    packet_class = socketio_packet.Packet
+
+    def __init__(self, rooms: dict[str, set[str]] | None = None, fail_first: bool = False) -> None:
+        self.manager = RoomsStandIn(rooms if rooms is not None else {"user:u1": {"sid-1"}})
+        self.emitted: asyncio.Queue = asyncio.Queue()  # (event, data, eio sid, namespace)
+        self.fail_next = fail_first
+
+    async def _send_eio_packet(self, eio_sid: str, pkt: Any) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("socket went away")
+        decoded = socketio_packet.Packet(encoded_packet=pkt.data)
+        event, data = decoded.data
+        self.emitted.put_nowait((event, data, eio_sid, decoded.namespace))
 
 
 class ServerWithSessions(RecordingServer):
     def __init__(self, rooms: dict[str, set[str]]) -> None:
-        super().__init__()
-        self.manager = RoomsStandIn(rooms)
+        super().__init__(rooms)
         self.disconnected: list[tuple[str, str]] = []
 
     async def disconnect(self, sid: str, namespace: str) -> None:
@@ -62,15 +71,19 @@ async def started(server: RecordingServer) -> EventFanout:
     return fanout
 
 
-async def test_an_event_goes_to_the_user_room_of_each_recipient_in_one_emit(bus) -> None:
-    server = RecordingServer()
+async def test_an_event_goes_once_to_every_socket_of_its_recipients(bus) -> None:
+    # sid-2 is in both recipients' rooms (say, one user's two tabs are not, but a socket may be
+    # in several rooms): it gets the event once.
+    server = RecordingServer({"user:u1": {"sid-1", "sid-2"}, "user:u2": {"sid-2", "sid-3"}, "user:u3": {"sid-4"}})
     fanout = await started(server)
     # Published right after ensure_running() returned: the consumer is already subscribed.
     bus.publish(Event("chat:new_message", {"x": 1}, ["u1", "u2"]))
 
-    emitted = await asyncio.wait_for(server.emitted.get(), 2)
+    emitted = [await asyncio.wait_for(server.emitted.get(), 2) for _ in range(3)]
 
-    assert emitted == ("chat:new_message", {"x": 1}, ["user:u1", "user:u2"], "/chat")
+    assert sorted(emitted) == [("chat:new_message", {"x": 1}, f"eio-sid-{n}", "/chat") for n in (1, 2, 3)]
+    await asyncio.sleep(0.05)
+    assert server.emitted.empty()  # not twice to sid-2, never to u3's socket
     await fanout.stop()
 
 

@@ -204,6 +204,10 @@ class Message(SQLModel, table=True):
         sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
         # A retry with the same client tempId can never create a second message.
         sa.UniqueConstraint("conversation_id", "sender_id", "temp_id", name="uq_messages_temp_id"),
+        # A member's unread count is last_seq - last_read_seq minus the deleted messages and
+        # their own above the position (conversations.unread_count_expr): two probes of these.
+        sa.Index("ix_messages_conversation_deleted_seq", "conversation_id", "is_deleted", "seq"),
+        sa.Index("ix_messages_conversation_sender_seq", "conversation_id", "sender_id", "seq"),
     )
 
 

@@ -207,18 +207,22 @@ def member_ids(conversation_id: str) -> list[str]:
 
 def unread_count_expr(member: Any = ConversationMember) -> Any:
     """Correlated count of a member's unread messages: above their read position, sent by
-    someone else, not deleted. Served by uq_messages_conversation_seq (conversation_id, seq)."""
-    return (
-        sa.select(sa.func.count())
-        .select_from(Message)
-        .where(
-            col(Message.conversation_id) == member.conversation_id,
-            col(Message.seq) > member.last_read_seq,
-            col(Message.is_deleted).is_(False),
-            sa.or_(col(Message.sender_id).is_(None), col(Message.sender_id) != member.user_id),
-        )
-        .scalar_subquery()
+    someone else, not deleted. Seqs are 1..last_seq without gaps (messages are never removed,
+    only marked deleted), so that is last_seq - last_read_seq minus the deleted messages and
+    the member's own above the position: two probes of ix_messages_conversation_deleted_seq and
+    ix_messages_conversation_sender_seq that find next to nothing, where counting the unread
+    messages themselves read each of them (a cost of members x unread with every send)."""
+    above = (col(Message.conversation_id) == member.conversation_id, col(Message.seq) > member.last_read_seq)
+    # An alias: a query that lists conversations must not have its own row correlated in here.
+    conversation = table(Conversation).alias("unread_of")
+    last_seq = (
+        sa.select(conversation.c.last_seq).where(conversation.c.id == member.conversation_id).scalar_subquery()
     )
+    deleted = sa.select(sa.func.count()).select_from(Message).where(*above, col(Message.is_deleted).is_(True))
+    own = sa.select(sa.func.count()).select_from(Message).where(
+        *above, col(Message.sender_id) == member.user_id, col(Message.is_deleted).is_(False)
+    )
+    return last_seq - member.last_read_seq - deleted.scalar_subquery() - own.scalar_subquery()
 
 
 def unread_mentions_expr(member: Any = ConversationMember) -> Any:
