@@ -26,14 +26,17 @@ if [[ ! -f $stamp || "$(cat $stamp)" != "$sum" ]]; then
   echo "$sum" > $stamp
 fi
 
-# Debian packages the app and its tests use: libmagic1 (content sniffing of uploads) and
-# clamav-daemon (clamd: the upload tests start their own, with a signature file they write).
+# Debian packages the app and its tests use: libmagic1 (content sniffing of uploads),
+# clamav-daemon (clamd: the upload tests start their own, with a signature file they write) and
+# nginx with openssl (the HTTPS/WSS proxy test runs its own nginx with a self-signed certificate).
 can_apt=0
 command -v apt-get >/dev/null && [[ $(id -u) == 0 ]] && can_apt=1
 if (( can_apt )); then
   missing=()
   [[ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 || -n "$(ldconfig -p 2>/dev/null | grep libmagic.so.1)" ]] || missing+=(libmagic1)
   command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || missing+=(clamav-daemon)
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+  command -v openssl >/dev/null || missing+=(openssl)
   if (( ${#missing[@]} )); then
     echo "setup: installing ${missing[*]} from Debian"
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
