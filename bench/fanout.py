@@ -6,11 +6,14 @@ Starts the real backend (granian, as the realtime tests do) on a private Postgre
 with the rate limits lifted; for each group size, every member but the sender connects one
 socket, then the sender sends `--messages` messages over Socket.IO one at a time and waits
 until all the others have it. Prints, per size, the time from the send until the last
-member had it (p50 / p95 / p99), until the first had it, and the backend's CPU per message.
-With --py-spy PREFIX the backend worker is sampled during each size's measured messages
-(collapsed stacks in PREFIX-<size>[-gil].txt; --py-spy-gil: only while it holds the GIL).
+member had it (p50 / p95 / p99), until the first had it, until the sender's ack, and the
+backend's CPU per message. Nobody reads: each member's unread count grows with every message
+sent, as in a busy group whose members are away.
 The clients run in this process, on the same cores as the backend: at 200 members they
 parse 199 copies of each event, which is part of what is measured.
+
+With --py-spy PREFIX the backend worker is sampled during each size's measured messages
+(collapsed stacks in PREFIX-<size>[-gil].txt; --py-spy-gil: only while it holds the GIL).
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ async def measure(base_url: str, pgid: int, size: int, count: int, profile: str 
                 for i in range(start, min(len(members), start + 50))
             ))
         sender = await SocketClient.connect(http, base_url, owner.token)
-        last, first = [], []
+        last, first, acked = [], [], []
         cpu_before = 0.0
         profiler = None
         for i in range(count + 10):  # the first 10 warm up
@@ -98,6 +101,7 @@ async def measure(base_url: str, pgid: int, size: int, count: int, profile: str 
             pending[temp_id] = (started, set(range(len(members))), done)
             result = await sender.call("chat:send_message", {"conversationId": conversation_id,
                                                              "content": f"fan-out {i}", "tempId": temp_id})
+            acked_at = now()
             if not result.get("success"):
                 raise RuntimeError(f"send refused: {result}")
             finished = await asyncio.wait_for(done, 30)
@@ -105,11 +109,15 @@ async def measure(base_url: str, pgid: int, size: int, count: int, profile: str 
             if i >= 10:
                 last.append(finished - started)
                 first.append(first_at.pop(temp_id) - started)
+                acked.append(acked_at - started)
         cpu_used = cpu_seconds(pgid) - cpu_before
         if profiler is not None:
             stop_py_spy(profiler)
         print(f"  {size} members: send -> all {size - 1} others have it: {describe_ms(last)}")
         print(f"  {size} members: send -> the first has it: {describe_ms(first)}")
+        # The sender's ack comes once the message is stored and its unread counts are read:
+        # what the fan-out waits for before it starts.
+        print(f"  {size} members: send -> the sender's ack: {describe_ms(acked)}")
         print(f"  backend CPU {cpu_used / count * 1000:.2f} ms per message")
         for client in [sender, *clients]:
             await client.close()
