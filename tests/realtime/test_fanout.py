@@ -69,7 +69,7 @@ class RecordingServer:
 
     packet_class = SplicingPacket
 
-    def __init__(self, rooms: dict[str, set[str]], fail_first: set[str] = frozenset()) -> None:
+    def __init__(self, rooms: dict[str, set[str]], fail_first: frozenset[str] = frozenset()) -> None:
         self.manager = AsyncManager()
         self.sockets: dict[str, SocketStandIn] = {}
         for room, sids in rooms.items():
@@ -98,7 +98,7 @@ def bus(monkeypatch) -> InProcessBus:
 
 
 async def started(server: RecordingServer) -> EventFanout:
-    fanout = EventFanout(server, "/chat")  # type: ignore[arg-type]
+    fanout = EventFanout(server, "/chat")
     await fanout.ensure_running()
     return fanout
 
@@ -142,7 +142,7 @@ async def test_an_event_without_recipients_is_not_emitted(bus) -> None:
 
 
 async def test_a_failed_emit_does_not_stop_the_fan_out(bus) -> None:
-    server = RecordingServer({"user:u1": {"a", "b"}}, fail_first={"a"})
+    server = RecordingServer({"user:u1": {"a", "b"}}, fail_first=frozenset({"a"}))
     fanout = await started(server)
     bus.publish(Event("chat:lost", {}, ["u1"]))
     bus.publish(Event("chat:delivered", {}, ["u1"]))
