@@ -125,3 +125,42 @@ async def test_the_redis_bus_refuses_the_same_payloads(monkeypatch) -> None:
     monkeypatch.setattr("utool_chat.events.bus._bus", RedisBus(f"{REDIS}/7"))
     with pytest.raises(TypeError):
         publish_now(Event("chat:test", {"value": datetime.now(UTC)}, ["u1"]))
+
+
+def test_subscribers_get_the_payload_as_the_text_it_was_published_in() -> None:
+    sent = Event("chat:test", {"message": {"content": "héllo 🙂 \u2028 \"quoted\"", "seq": 2, "score": 0.1}}, ["u1"])
+    got = Event.from_json(sent.to_json())
+    # Compact and not ASCII-escaped: the characters the sockets are sent (realtime/fanout.py).
+    assert got.payload_json == '{"message":{"content":"héllo 🙂 \u2028 \\"quoted\\"","seq":2,"score":0.1}}'
+    assert got == sent and got.payload == sent.payload
+
+
+def test_an_event_in_another_layout_of_the_same_json_is_read_whole() -> None:
+    text = '{"name": "chat:test", "payload": {"n": 1}, "user_ids": ["u1"]}'  # an older version's order
+    got = Event.from_json(text)
+    assert (got.name, got.payload, got.user_ids) == ("chat:test", {"n": 1}, ["u1"])
+    assert got.payload_json == '{"n":1}'
+
+
+def test_a_lone_surrogate_fails_where_it_is_published(monkeypatch) -> None:
+    # Valid in JSON as an escape, but no socket or Redis can carry it as UTF-8 text.
+    monkeypatch.setattr("utool_chat.events.bus._bus", InProcessBus())
+    with pytest.raises(ValueError):
+        publish_now(Event("chat:test", {"value": "a\ud800b"}, ["u1"]))
+
+
+async def test_a_redis_message_whose_payload_is_not_json_is_dropped(monkeypatch) -> None:
+    import redis.asyncio as aredis
+
+    monkeypatch.setenv("REDIS_EVENTS_CHANNEL", f"utool_test:{uuid.uuid4().hex}")
+    listener = RedisBus(f"{REDIS}/7")
+    async with recorded_events(listener) as received:
+        client = aredis.Redis.from_url(f"{REDIS}/7")
+        try:
+            broken = '{"name":"chat:broken","user_ids":["u1"],"payload":{"n":1}garbage}'
+            await client.publish(listener.channel, f"another-process\n{broken}")
+            await client.publish(listener.channel, f"another-process\n{event('chat:after').to_json()}")
+        finally:
+            await client.aclose()
+        assert (await received.next(3)).name == "chat:after"
+    assert [e.name for e in received] == ["chat:after"]

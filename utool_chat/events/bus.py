@@ -5,11 +5,13 @@ once; with Redis (RedisBus) the event is also relayed, off the request path, to 
 every process listens to and fans out locally, so N processes on one Postgres + Redis behave
 as one. What Redis loses while it is down or hung is closed by a resync (RESYNC).
 
-Events are data. Both buses carry an event as its JSON text, and a process's subscribers
-get it decoded from that text, so what a subscriber sees in a test on the in-process bus
-is exactly what it sees in production over Redis: a payload value that is not plain JSON
-(a datetime, a set, NaN) raises TypeError/ValueError where the event is published, in
-every test, and no subscriber ever holds the publisher's own dicts.
+Events are data. Both buses carry an event as its JSON text (Event.to_json), and a
+process's subscribers get it read back from that text, so what a subscriber sees in a test
+on the in-process bus is exactly what it sees in production over Redis: a payload value
+that is not plain JSON (a datetime, a set, NaN) raises TypeError/ValueError where the event
+is published, in every test, and no subscriber ever holds the publisher's own dicts. The
+payload is serialised once, at publishing: subscribers get its text and decode it only if
+they read it (Event.payload), and the sockets are sent that text itself.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -60,26 +61,89 @@ def channel_for(url: str) -> str:
     return f"{CHANNEL}:{db}"
 
 
-@dataclass
+# The one codec of payloads: strict (a value JSON cannot carry as itself, a datetime, a set,
+# NaN, raises instead of being stringified on the way), compact, and not ASCII-escaped: the
+# payload's text is what every socket is sent (realtime/fanout.py splices it into the
+# Socket.IO packet), the same characters Reflex's Socket.IO codec wrote when it encoded
+# payloads itself.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_DECODER = json.JSONDecoder()
+# An event's text is {"name":…,"user_ids":[…],"payload":…}, in this order, built by to_json:
+# the payload last, so a reader finds its text without parsing it.
+_NAME, _USER_IDS, _PAYLOAD = '{"name":', ',"user_ids":', ',"payload":'
+
+
 class Event:
     """`name` is the contract's server→client event (e.g. "chat:new_message"), `payload`
-    its body, `user_ids` the users whose connections receive it."""
+    its body, `user_ids` the users whose connections receive it.
 
-    name: str
-    payload: dict[str, Any]
-    user_ids: list[str]
+    An event read from the bus (from_json) keeps its payload as the JSON text it came in
+    (`payload_json`) and decodes it only when `payload` is first read: the socket fan-out
+    sends that text as it is, so a message to a group is serialised once, when it is
+    published, and parsed by none of the process's subscribers that only pass it on."""
+
+    __slots__ = ("_payload", "_payload_json", "name", "user_ids")
+
+    def __init__(self, name: str, payload: dict[str, Any], user_ids: list[str]) -> None:
+        self.name = name
+        self.user_ids = user_ids
+        self._payload: dict[str, Any] | None = payload
+        self._payload_json: str | None = None
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        if self._payload is None:
+            assert self._payload_json is not None
+            self._payload = json.loads(self._payload_json)
+        return self._payload
+
+    @property
+    def payload_json(self) -> str:
+        """The payload as JSON text: for an event read from the bus, the text it carried;
+        for one built here, encoded now (not kept: its dicts may still change)."""
+        if self._payload_json is not None:
+            return self._payload_json
+        return _ENCODER.encode(self._payload)
 
     def to_json(self) -> str:
-        """The event as JSON text. Strict on purpose: a value JSON cannot carry as itself
-        (a datetime, a set, NaN) raises instead of being stringified on the way."""
-        # Not dataclasses.asdict: that deep-copies the payload first, a cost paid per event.
-        return json.dumps({"name": self.name, "payload": self.payload, "user_ids": self.user_ids},
-                          allow_nan=False, separators=(",", ":"))
+        """The event as JSON text. Strict on purpose: a value JSON cannot carry as itself (a
+        datetime, a set, NaN), or text UTF-8 cannot carry (a lone surrogate: no socket or
+        Redis could send it), raises ValueError/TypeError here, where it is published."""
+        text = f"{_NAME}{_ENCODER.encode(self.name)}{_USER_IDS}{_ENCODER.encode(self.user_ids)}" \
+               f"{_PAYLOAD}{self.payload_json}}}"
+        if not text.isascii():  # isascii is O(1) on CPython's str; encoding checks the rest
+            text.encode()
+        return text
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Event:
-        data = json.loads(raw)
+        """The event of a to_json text. Its name and user_ids are parsed, its payload kept
+        as text (see the class). Any other layout of the same JSON object (another
+        version's, a hand-written test's) is parsed whole."""
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        if text.startswith(_NAME) and text.endswith("}"):
+            try:
+                name, end = _DECODER.raw_decode(text, len(_NAME))
+                if text.startswith(_USER_IDS, end):
+                    user_ids, end = _DECODER.raw_decode(text, end + len(_USER_IDS))
+                    if text.startswith(_PAYLOAD, end) and isinstance(name, str) and isinstance(user_ids, list):
+                        evt = cls(name, {}, user_ids)
+                        evt._payload, evt._payload_json = None, text[end + len(_PAYLOAD):-1]
+                        return evt
+            except ValueError:  # spaced, say: not to_json's layout after all
+                pass
+        data = json.loads(text)
         return cls(name=data["name"], payload=data["payload"], user_ids=data["user_ids"])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.name, self.user_ids, self.payload) == (other.name, other.user_ids, other.payload)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass would be
+
+    def __repr__(self) -> str:
+        return f"Event(name={self.name!r}, payload={self.payload!r}, user_ids={self.user_ids!r})"
 
 
 class _Subscription:
@@ -146,7 +210,7 @@ class InProcessBus:
 
     def publish_encoded(self, raw: str) -> None:
         """Deliver one event given as its JSON text (Event.to_json): subscribers get it
-        decoded, exactly as the Redis bus hands it out."""
+        read from that text, exactly as the Redis bus hands it out."""
         self.fanout.dispatch(Event.from_json(raw))
 
     async def subscribe(
@@ -277,7 +341,12 @@ class RedisBus(InProcessBus):
         if origin == self.origin:
             return  # delivered locally when it was published
         try:
-            self.fanout.dispatch(Event.from_json(raw))
+            evt = Event.from_json(raw)
+            # Decoded here, once per process, so a payload text that is not JSON (not our
+            # to_json's) is dropped rather than spliced into what sockets are sent.
+            if not isinstance(evt.payload, dict):
+                raise ValueError("the payload is not a JSON object")
+            self.fanout.dispatch(evt)
         except Exception:  # one bad message must not kill the listener
             log.warning("ignoring a malformed event on %s", self.channel, exc_info=True)
 

@@ -28,10 +28,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
-from engineio import packet as engineio_packet
-from socketio import AsyncServer
-from socketio import packet as socketio_packet
+from engineio import packet as eio_packet
+from socketio import AsyncServer, packet
 
 from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.events import Event, get_bus
@@ -42,6 +43,28 @@ log = logging.getLogger(__name__)
 # How long a revoked session id is remembered. It only has to outlive one connect handshake
 # (an authentication query), so a minute is plenty, and the memory stays small.
 REVOKED_MEMORY_SECONDS = 60.0
+
+
+class PayloadJSON(str):
+    """An event's payload as the JSON text it was published in (Event.payload_json). The
+    Socket.IO server's codec (payload_splicing_dumps) writes it into the packet as it is:
+    a message to a group of 200 is serialised once, when it is published, not again for
+    the emit."""
+
+
+def payload_splicing_dumps(dumps: Callable[..., str]) -> Callable[..., str]:
+    """The Socket.IO server's json.dumps: `dumps`, except that an event packet whose one
+    argument is a PayloadJSON ([name, PayloadJSON], as python-socketio's emit builds it) gets
+    that text spliced in, not encoded again. The bytes are what `dumps` would write for the
+    decoded payload (Event's codec matches Reflex's: compact, not ASCII-escaped)."""
+
+    def spliced(obj: Any, **kwargs: Any) -> str:
+        if type(obj) is list and len(obj) == 2 and type(obj[1]) is PayloadJSON:
+            separator = (kwargs.get("separators") or (", ", ": "))[0]
+            return f"[{dumps(obj[0], **kwargs)}{separator}{obj[1]}]"
+        return dumps(obj, **kwargs)
+
+    return spliced
 
 
 def user_room(user_id: str) -> str:
@@ -108,19 +131,44 @@ class EventFanout:
             log.exception("could not emit %s", evt.name)
 
     async def emit_to_users(self, evt: Event) -> None:
-        """sio.emit(evt.name, evt.payload, to=<the users' rooms>), without its cost per
-        recipient: python-socketio's emit creates a task for each recipient socket and waits
-        for them all, so this one consumer yielded to the loop on every event and, with the
-        loop busy, fell seconds behind the sends it announces (bench/throughput.py); a group
-        of 200 was 200 tasks per event. Here the packet is encoded once and put on each
-        socket's outgoing queue (engine.io's writer task per socket sends it), in order."""
-        encoded = self.sio.packet_class(socketio_packet.EVENT, namespace=self.namespace,
-                                        data=[evt.name, evt.payload]).encode()
-        eio_pkt = engineio_packet.Packet(engineio_packet.MESSAGE, encoded)
-        rooms = [user_room(uid) for uid in evt.user_ids]
-        # A socket in several of the rooms is listed once.
-        for _sid, eio_sid in self.sio.manager.get_participants(self.namespace, rooms):
-            await self.sio._send_eio_packet(eio_sid, eio_pkt)
+        """What `sio.emit(evt.name, payload, to=[user rooms])` does, at a fraction of the cost
+        per socket, which is what a message to a group of 200 pays 199 times over: the packet
+        is built once (the payload's text spliced in, PayloadJSON), and each socket's
+        engine.io queue is handed it in this loop, not by a task of its own per socket
+        (python-socketio's emit creates one, then waits for them all). Several events
+        published together (a message and its unread counts) are thus all queued before any
+        socket's writer wakes up, and it writes them in one turn.
+
+        A socket with a ping awaiting its pong goes through engine.io's own send, which
+        closes it if its client is gone (without a ping outstanding that check has nothing
+        to find). The app's python-socketio server keeps its rooms in this process
+        (AsyncManager: other processes' sockets are reached through the bus, not through
+        python-socketio), so the participants below are all of a room's sockets."""
+        pkt = self.sio.packet_class(packet.EVENT, namespace=self.namespace,
+                                    data=[evt.name, PayloadJSON(evt.payload_json)])
+        message = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())
+        sockets = self.sio.eio.sockets
+        checked = []
+        # One socket in several rooms gets it once: get_participants merges the rooms.
+        for _sid, eio_sid in self.sio.manager.get_participants(self.namespace,
+                                                                [user_room(uid) for uid in evt.user_ids]):
+            socket = sockets.get(eio_sid)
+            if socket is None or socket.closed:
+                continue  # engine.io's send skips it too
+            if socket.last_ping:
+                checked.append(socket)
+                continue
+            try:  # one socket's failure is its own, as with a task per socket
+                socket.queue.put_nowait(message)  # unbounded (UnsentBytesQueue counts it)
+            except Exception:
+                log.exception("could not emit %s to %s", evt.name, socket.sid)
+        for socket in checked:
+            if socket.closed:  # closed by an earlier one's disconnect handler
+                continue
+            try:
+                await socket.send(message)
+            except Exception:
+                log.exception("could not emit %s to %s", evt.name, socket.sid)
 
     async def end_session(self, session_id: object) -> None:
         """Disconnect this process's sockets of a revoked session (their on_disconnect runs)."""

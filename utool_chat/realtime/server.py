@@ -22,6 +22,8 @@ from reflex.environment import environment
 from socketio import AsyncServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from utool_chat.realtime.fanout import payload_splicing_dumps
+
 log = logging.getLogger(__name__)
 
 # A socket whose packets waiting to be written pass this many bytes (characters of their
@@ -102,7 +104,7 @@ def create_sio() -> AsyncServer:
         max_http_buffer_size=environment.REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE.get(),
         ping_interval=environment.REFLEX_SOCKET_INTERVAL.get().total_seconds(),
         ping_timeout=environment.REFLEX_SOCKET_TIMEOUT.get().total_seconds(),
-        json=SimpleNamespace(dumps=staticmethod(_sio_dumps), loads=staticmethod(_sio_loads)),
+        json=SimpleNamespace(dumps=staticmethod(payload_splicing_dumps(_sio_dumps)), loads=staticmethod(_sio_loads)),
         allow_upgrades=False,
         transports=["websocket"],
         async_handlers=False,
