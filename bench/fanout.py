@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/fanout.py [--sizes 20,200] [--messages 100]
 
-Starts the real backend (granian, as the realtime tests do) on a private Postgres database
+Starts the real backend (gunicorn + uvicorn, as the realtime tests do) on a private Postgres database
 with the rate limits lifted; for each group size, every member but the sender connects one
 socket, then the sender sends `--messages` messages over Socket.IO one at a time and waits
 until all the others have it. Prints, per size, the time from the send until the last
@@ -141,7 +141,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     with bench_database() as url, backends(url) as (backend,):
-        print(f"backend {backend.url} (granian, 1 worker), database {url.rsplit('/', 1)[1]}")
+        print(f"backend {backend.url} (gunicorn + uvicorn, 1 worker), database {url.rsplit('/', 1)[1]}")
         asyncio.run(run(backend.url, backend.process.pid, sizes, args))
 
 

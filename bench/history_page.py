@@ -8,7 +8,7 @@ it, COPYs the messages in (plus a read receipt every 50 messages, so readBy has 
 times `calls` calls of the latest page (no cursor) and `calls` at random beforeMessageId
 cursors (pages back) through the real domain function (serialisation and batch loads
 included), prints p50/p99 of each, and drops the database. With --http the same two through
-GET /api/v1/chat/conversations/{id}/messages of a backend process (granian, as the realtime
+GET /api/v1/chat/conversations/{id}/messages of a backend process (gunicorn + uvicorn, as the realtime
 tests start it): what a client waits for, JSON encoding and the HTTP stack included.
 With --profile FILE the timed domain calls also run once more under cProfile (its stats
 written to FILE, the top functions by own time printed): where a page's time goes.

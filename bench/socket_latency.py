@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/socket_latency.py [--messages 1000] [--idle 500] [--senders 8] [--per-sender 250]
 
-Starts the real backend (granian, like the realtime tests) on a temporary Postgres database,
+Starts the real backend (gunicorn + uvicorn, like the realtime tests) on a temporary Postgres database,
 then measures with stock python-socketio clients:
   1. latency: sender emits chat:send_message → receiver gets chat:new_message, one message
      at a time (p50 / p99 / max), plus the sender's ack time;
@@ -190,7 +190,7 @@ def main() -> None:
         # Rate limits off: the benchmark sends far faster than a person may.
         env = {"RATE_LIMIT_SEND": "1000000/second", "RATE_LIMIT_TYPING": "1000000/second"}
         with running_backend(url, env=env) as backend:
-            print(f"backend {backend.url} (granian, 1 worker), database {url.rsplit('/', 1)[1]}")
+            print(f"backend {backend.url} (gunicorn + uvicorn, 1 worker), database {url.rsplit('/', 1)[1]}")
             asyncio.run(run(backend.url, args))
 
 

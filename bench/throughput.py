@@ -3,7 +3,7 @@
     .venv/bin/python bench/throughput.py [--pairs 10] [--seconds 20] [--latency 200] [--only socket|http]
                                          [--processes 1] [--redis redis://127.0.0.1:6379/0]
 
-Starts the real backend (granian, as the realtime tests do) on a private Postgres database
+Starts the real backend (gunicorn + uvicorn, as the realtime tests do) on a private Postgres database
 with the rate limits lifted, then for each way of sending:
   1. idle latency: `--latency` messages one at a time, send → the other user's
      chat:new_message (p50 / p95 / p99);
@@ -198,7 +198,7 @@ def main() -> None:
         parser.error("--processes > 1 needs --redis: the processes hear each other through it")
 
     with bench_database() as url, backends(url, args.processes, args.redis) as running:
-        print(f"{args.processes} backend process(es) {[b.url for b in running]} (granian, 1 worker each), "
+        print(f"{args.processes} backend process(es) {[b.url for b in running]} (gunicorn + uvicorn, 1 worker each), "
               f"database {url.rsplit('/', 1)[1]}, bus {'Redis' if args.redis else 'in-process'}")
         asyncio.run(run([b.url for b in running], [b.process.pid for b in running], args))
 

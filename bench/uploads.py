@@ -2,12 +2,12 @@
 
     .venv/bin/python bench/uploads.py [--uploads 20] [--mb 10] [--store local|s3] [--clamd]
 
-Starts the real backend (granian, like the realtime tests) on a temporary Postgres database
+Starts the real backend (gunicorn + uvicorn, like the realtime tests) on a temporary Postgres database
 and a temporary MEDIA_ROOT (or, with --store s3, a private SeaweedFS `weed mini` with signed
 requests), registers one user per upload, then sends all uploads at once (multipart, each
 client streaming its file from disk) and prints:
   - total wall time and the aggregate rate;
-  - the backend's resident memory (RSS of granian and its worker, sampled every 10 ms)
+  - the backend's resident memory (RSS of gunicorn and its worker, sampled every 10 ms)
     before, at its peak, and the growth, next to the bytes in flight. Streaming means the
     growth stays far below the bytes in flight; buffering whole bodies would make it exceed
     them.
