@@ -14,6 +14,8 @@ import asyncio
 import itertools
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -200,6 +202,25 @@ class SocketClient:
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
+
+
+# --- py-spy on the backend's worker ----------------------------------------------------------
+
+
+def start_py_spy(pgid: int, out: str, *, gil: bool, seconds: float = 600) -> subprocess.Popen:
+    """py-spy (sampling, no change to the backend) on the backend's worker, its largest
+    process, for `seconds` or until stop_py_spy: raw collapsed stacks in `out`. gil: only the
+    samples of a thread holding the GIL, i.e. the worker's Python CPU, not its waits."""
+    worker = max((pid for pid in group_members(pgid) if pid != pgid), key=rss_kb_of, default=pgid)
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(py_spy), "record", "--pid", str(worker), "--duration", str(int(seconds)),
+                             "--rate", "200", "--format", "raw", "--nonblocking", *(["--gil"] if gil else []),
+                             "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_py_spy(profiler: subprocess.Popen) -> None:
+    profiler.send_signal(signal.SIGINT)  # py-spy writes what it sampled, then exits
+    profiler.wait(timeout=60)
 
 
 def http_session() -> aiohttp.ClientSession:

@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 from common import (
@@ -33,26 +29,12 @@ from common import (
     bench_database,
     cpu_seconds,
     describe_ms,
-    group_members,
     http_session,
     load_average,
     now,
-    rss_kb_of,
+    start_py_spy,
+    stop_py_spy,
 )
-
-
-def start_py_spy(pgid: int, out: str, gil: bool) -> subprocess.Popen:
-    """py-spy on the backend's worker (its largest process) until stop_py_spy."""
-    worker = max((pid for pid in group_members(pgid) if pid != pgid), key=rss_kb_of, default=pgid)
-    py_spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(py_spy), "record", "--pid", str(worker), "--duration", "600", "--rate", "200",
-                             "--format", "raw", "--nonblocking", *(["--gil"] if gil else []), "-o", out],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def stop_py_spy(profiler: subprocess.Popen) -> None:
-    profiler.send_signal(signal.SIGINT)  # py-spy writes what it sampled, then exits
-    profiler.wait(timeout=60)
 
 
 async def measure(base_url: str, pgid: int, size: int, count: int, profile: str | None = None,
@@ -94,7 +76,7 @@ async def measure(base_url: str, pgid: int, size: int, count: int, profile: str 
             if i == 10:
                 cpu_before = cpu_seconds(pgid)
                 if profile:
-                    profiler = start_py_spy(pgid, f"{profile}-{size}{'-gil' if gil else ''}.txt", gil)
+                    profiler = start_py_spy(pgid, f"{profile}-{size}{'-gil' if gil else ''}.txt", gil=gil)
             temp_id = uuid.uuid4().hex
             done = asyncio.get_running_loop().create_future()
             started = now()

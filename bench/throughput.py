@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 from common import (
@@ -34,12 +31,11 @@ from common import (
     bench_database,
     cpu_seconds,
     describe_ms,
-    group_members,
     http_session,
     load_average,
     new_pairs,
     now,
-    rss_kb_of,
+    start_py_spy,
 )
 
 
@@ -137,7 +133,10 @@ async def run_mode(mode: str, urls: list[str], pgid: list[int], args: argparse.N
                 acked += 1
                 n += 1
 
-        profiler = start_py_spy(pgid, args.seconds, args.py_spy, mode, args.py_spy_gil)
+        # The first backend's worker, during the load phase: <prefix>-<mode>[-gil].txt.
+        profiler = None if not args.py_spy else start_py_spy(
+            pgid[0], f"{args.py_spy}-{mode}{'-gil' if args.py_spy_gil else ''}.txt", gil=args.py_spy_gil,
+            seconds=args.seconds)
         started = now()
         await asyncio.gather(*(loop(i) for i in range(len(pairs))))
         elapsed = now() - started
@@ -157,21 +156,6 @@ async def run_mode(mode: str, urls: list[str], pgid: list[int], args: argparse.N
             await client.close()
         if profiler is not None:
             profiler.wait(timeout=60)
-
-
-def start_py_spy(pgid: list[int], seconds: float, out_prefix: str | None, mode: str, gil: bool = False
-                 ) -> subprocess.Popen | None:
-    """py-spy (sampling, no change to the backend) on the first backend's worker process
-    during the load phase: collapsed stacks in <prefix>-<mode>.txt."""
-    if not out_prefix:
-        return None
-    worker = max((pid for pid in group_members(pgid[0]) if pid != pgid[0]), key=rss_kb_of, default=pgid[0])
-    py_spy = Path(sys.executable).with_name("py-spy")
-    # --gil: only samples of a thread holding the GIL, i.e. the worker's Python CPU, not its waits.
-    return subprocess.Popen([str(py_spy), "record", "--pid", str(worker), "--duration", str(int(seconds)),
-                             "--rate", "200", "--format", "raw", "--nonblocking", *(["--gil"] if gil else []),
-                             "-o", f"{out_prefix}-{mode}{'-gil' if gil else ''}.txt"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def run(urls: list[str], pgid: list[int], args: argparse.Namespace) -> None:

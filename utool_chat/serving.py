@@ -43,6 +43,11 @@ UVICORN_OPTIONS: dict[str, Any] = {
     # uvicorn would believe X-Forwarded-For / -Proto from 127.0.0.1 on its own (gunicorn's
     # forwarded_allow_ips): api/proxies.py's ForwardedHeaders is the one rule (TRUSTED_PROXIES).
     "proxy_headers": False,
+    # Behind nginx (deploy/nginx.conf.template) the proxy keeps idle connections to us for up to
+    # its upstream keepalive_timeout (60 s) and reuses them: if we closed one first (uvicorn's
+    # default is 5 s), a request sent on it as we close it fails as a 502 (the browser test saw
+    # a page's assets fail so). Longer than the proxy's, the proxy always closes first.
+    "timeout_keep_alive": 75,
 }
 GUNICORN_WORKER = "utool_chat.serving.Worker"
 
