@@ -243,10 +243,7 @@ def send_message(actor_id: str, conversation_id: Any, content: Any, content_type
     every active member): the first send may have been committed by a process that died
     before its events went out, and clients drop a message they already have by its _id."""
     send = _checked_send(conversation_id, content, content_type, attachments, reply_to, temp_id)
-    # Counted once the request is well-formed (a refused one costs no query): what is
-    # limited is the work a send does.
-    ratelimit.check_send(actor_id)
-    return _send_checked(actor_id, send)
+    return _count_and_send(actor_id, send)
 
 
 # A message longer than this is rendered in a worker thread, never on the event loop:
@@ -318,6 +315,8 @@ def _checked_send(conversation_id: Any, content: Any, content_type: Any, attachm
 
 
 def _count_and_send(actor_id: str, send: _CheckedSend) -> tuple[dict[str, Any], bool]:
+    # Counted once the request is well-formed (a refused one costs no query): what is
+    # limited is the work a send does.
     ratelimit.check_send(actor_id)
     return _send_checked(actor_id, send)
 
@@ -406,22 +405,21 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
     msg, files = stored
     message = ser.message_out(msg, my_user, attachments=files, reactions=[], read_by=[], status="sent",
                               reply_to=reply)
-    _announce_new_message(session, message, [(m.user_id, ser.sees_receipts(u)) for m, u in roster],
-                          now=now, read_others=me.last_read_seq < msg.seq - 1, shares=shares,
-                          unarchives=any(m.is_archived and m.user_id != actor_id for m, _ in roster))
-    return message, [m.user_id for m, _ in roster]
+    sent = _Sent(message, [(m.user_id, ser.sees_receipts(u)) for m, u in roster], now,
+                 read_others=me.last_read_seq < msg.seq - 1, shares=shares,
+                 unarchives=any(m.is_archived and m.user_id != actor_id for m, _ in roster))
+    _announce_new_message(session, sent)
+    return message, sent.member_ids
 
 
-def _announce_new_message(session: Session, message: dict[str, Any], members: list[tuple[str, bool]], *,
-                          now: Any, read_others: bool, shares: bool, unarchives: bool) -> None:
-    """The events of a message just stored (_Sent says which), queued until commit; the
-    recipients' unread counts cost one query."""
-    sent = _Sent(message, members, now, read_others, shares, unarchives)
+def _announce_new_message(session: Session, sent: _Sent) -> None:
+    """The events of a message just stored, queued until commit; the recipients' unread
+    counts cost one query."""
     for evt in _new_message_events(sent):
         publish_on_commit(session, evt)
     convs.publish_unread_counts(session, sent.cid, sent.with_own_count(
         convs.unread_counts_of_others(session, sent.cid, sent.sender_id)))
-    if unarchives:  # members who had archived it get the conversation back in their list
+    if sent.unarchives:  # members who had archived it get the conversation back in their list
         convs.publish_conversation_updated(session, sent.cid)
 
 
@@ -619,8 +617,7 @@ def _send_in_one_statement(session: Session, actor_id: str, send: _CheckedSend
         assert served is not None, "a stored tempId that is not found again"
         return served, None
     sent = _sent_alone(draft, row)
-    _announce_new_message(session, sent.message, sent.members, now=sent.now, read_others=sent.read_others,
-                          shares=sent.shares, unarchives=sent.unarchives)
+    _announce_new_message(session, sent)
     return sent.message, sent.member_ids
 
 
