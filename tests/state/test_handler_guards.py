@@ -15,6 +15,7 @@ import inspect
 import json
 import logging
 import re
+import threading
 from typing import Any, TypeVar
 
 import pytest
@@ -128,6 +129,27 @@ async def test_attempt_turns_a_bug_into_a_generic_domain_error_and_logs_it(caplo
         err = await guards.attempt("exploding", fail_with_a_bug)
     assert isinstance(err, DomainError) and (err.message, err.code, err.status) == (GENERIC, "unexpected_error", 500)
     assert "unexpected error while exploding" in caplog.text and "injected bug" in caplog.text
+
+
+async def test_attempt_awaits_a_coroutine_function_on_the_loop_with_the_same_failure_shape(caplog):
+    loop_thread = threading.get_ident()
+
+    async def on_loop(a, b):
+        return a + b, threading.get_ident()
+
+    async def refuse():
+        friends.check_search_query("")
+
+    async def explode():
+        fail_with_a_bug()
+
+    assert await guards.attempt("adding", on_loop, 1, 2) == (3, loop_thread)
+    refused = await guards.attempt("checking", refuse)
+    assert isinstance(refused, DomainError) and refused.code == "invalid_query"
+    with caplog.at_level(logging.ERROR, logger="utool_chat.state.guards"):
+        err = await guards.attempt("exploding on the loop", explode)
+    assert isinstance(err, DomainError) and (err.code, err.status) == ("unexpected_error", 500)
+    assert "unexpected error while exploding on the loop" in caplog.text
 
 
 # ----- AuthState -----------------------------------------------------------------------
@@ -348,7 +370,10 @@ async def chat_tab(alice_and_bob):
 
 async def test_a_bug_while_sending_leaves_the_message_failed_with_retry_not_sending(chat_tab, monkeypatch):
     alice_tab, alice, _bob, cid = chat_tab
-    monkeypatch.setattr(messages, "send_message", fail_with_a_bug)
+    async def send_with_a_bug(*args: Any, **kwargs: Any) -> Any:
+        return fail_with_a_bug(*args, **kwargs)
+
+    monkeypatch.setattr(messages, "send_message_async", send_with_a_bug)
     updates = await alice_tab.call(ComposerState.post_new_message, {"content": "hello"})
     assert toasts(updates, "error") == [f"Message not sent: {GENERIC}"]
     [failed] = alice_tab.messages()
@@ -562,10 +587,10 @@ async def test_an_outage_keeps_the_entry_waiting_and_a_refusal_shows_it_failed(c
     alice_tab, alice, _bob, cid = chat_tab
     await alice_tab.call(MessagesState.retry_messages)
 
-    def down(*_args: Any, **_kwargs: Any) -> Any:
+    async def down(*_args: Any, **_kwargs: Any) -> Any:
         raise Unavailable("the database is unavailable", retry_after=3)
 
-    monkeypatch.setattr(messages, "send_message", down)
+    monkeypatch.setattr(messages, "send_message_async", down)
     updates = await alice_tab.call(OutboxState.deliver_entry, _entry(cid, "tmp-wait", "later"))
     assert _settled(updates) == [("tmp-wait", "unavailable")] and "3)" in str(updates)
     assert toasts(updates, "error") == []

@@ -23,9 +23,10 @@ is shown.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, overload
 
 from utool_chat.domain.errors import DomainError
 
@@ -83,14 +84,23 @@ def person_arg(value: Any, id_field: str) -> dict[str, str] | None:
     return {id_field: value[id_field], "display_name": name}
 
 
-async def attempt(action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | DomainError:
-    """Run a synchronous domain call in a worker thread, never raising: its result, or the
-    DomainError it raised, or — for anything else, a bug or an outage — a DomainError with
-    the generic message (code `unexpected_error`) after logging the traceback. One failure
-    shape lets a handler put its busy flags back and report the error in one place, whatever
-    went wrong: `if isinstance(result, DomainError): …`. (`action` says what was being done,
-    for the log.)"""
+@overload
+async def attempt(action: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T | DomainError: ...
+@overload
+async def attempt(action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | DomainError: ...
+
+
+async def attempt(action: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a domain call, never raising: its result, or the DomainError it raised, or — for
+    anything else, a bug or an outage — a DomainError with the generic message (code
+    `unexpected_error`) after logging the traceback. A synchronous call runs in a worker
+    thread; a coroutine function (the domain's `*_async` calls, which do their database work
+    on the loop) is awaited here. One failure shape lets a handler put its busy flags back and
+    report the error in one place, whatever went wrong: `if isinstance(result, DomainError): …`.
+    (`action` says what was being done, for the log.)"""
     try:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args, **kwargs)
         return await asyncio.to_thread(fn, *args, **kwargs)
     except DomainError as err:
         return err

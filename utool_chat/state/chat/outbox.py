@@ -142,7 +142,7 @@ class OutboxState(ChatState):
         await self._publish(me)
         yield MessagesState.scroll_to_bottom
         sent = await attempt(
-            "sending a message", messages.send_message, me, cid, draft["content"],
+            "sending a message", messages.send_message_async, me, cid, draft["content"],
             content_type="text", attachments=draft["attachments"] or None, reply_to=draft["replyTo"],
             temp_id=temp_id,
         )
@@ -179,7 +179,7 @@ class OutboxState(ChatState):
         links = self._composed_links.get(temp_id, [])
         draft = Draft(content=draft["content"], attachments=draft["attachments"] + links, replyTo=draft["replyTo"])
         sent = await attempt(
-            "sending a message", messages.send_message, me, cid, draft["content"],
+            "sending a message", messages.send_message_async, me, cid, draft["content"],
             content_type="text", attachments=draft["attachments"] or None, reply_to=draft["replyTo"],
             temp_id=temp_id,
         )
