@@ -200,3 +200,51 @@ def test_edit_and_delete_are_offered_exactly_when_the_domain_would_accept_them()
     rights = [(view.can_edit, view.can_delete) for view in v.build_message_views(chat, "c1", ME, UTC, NOW)]
     # Mine within the window; mine after it (delete only); Bob's; my copy not confirmed yet.
     assert rights == [(True, True), (False, True), (False, False), (False, False)]
+
+
+def test_an_unread_count_for_the_open_conversation_asks_for_a_mark_read_like_a_new_message():
+    # The count arrives after the message: the tab's mark-read for the message may already
+    # have run and found nothing unread, so the count must ask again (the race of issue 14's
+    # seen-by test, which real users hit as a message staying unread in the open chat).
+    chat = loaded(1)
+    s.conversations_fetched(chat, [convo(), convo("c2")], has_more=False, page=1)
+    s.set_current_conversation_id(chat, "c1")
+
+    def apply(name: str, payload: dict) -> bool:
+        return s.apply_event(chat, ME, Event(name, payload, [ME]), None)
+
+    assert apply("chat:new_message", {"conversationId": "c1", "message": msg(2), "tempId": None}) is True
+    assert apply("chat:unread_count_update", {"conversationId": "c1", "unreadCount": 1, "unreadMentions": 0}) is True
+    assert chat["conversations"]["entities"]["c1"]["unreadCount"] == 1
+    # Nothing left to read, or not the open conversation: no mark-read.
+    assert apply("chat:unread_count_update", {"conversationId": "c1", "unreadCount": 0, "unreadMentions": 0}) is False
+    assert apply("chat:unread_count_update", {"conversationId": "c2", "unreadCount": 3, "unreadMentions": 0}) is False
+    assert chat["conversations"]["entities"]["c2"]["unreadCount"] == 3
+    s.set_current_conversation_id(chat, None)
+    assert apply("chat:unread_count_update", {"conversationId": "c1", "unreadCount": 2, "unreadMentions": 0}) is False
+
+
+def test_a_read_event_built_before_another_members_read_does_not_drop_that_reader():
+    # Two members read my message at once: each mark_read publishes the message as its own
+    # transaction saw it, so the one that commits last can carry a readBy without the other.
+    chat = s.initial_chat()
+    group = convo(last=msg(1, ME), participants=[user(ME), user(BOB), user("carl")])
+    s.conversations_fetched(chat, [group], has_more=False, page=1)
+    s.messages_fetched(chat, "c1", [msg(1, ME)], False, older=False)
+    carl_read = {"user": "carl", "readAt": "2026-03-10T12:00:01Z"}
+    bob_read = {"user": BOB, "readAt": "2026-03-10T12:00:02Z"}
+
+    def read_by(reader: str, readers: list[dict]) -> None:
+        at = next(r["readAt"] for r in readers if r["user"] == reader)
+        s.apply_event(chat, ME, Event("chat:message_updated", {
+            "conversationId": "c1", "message": msg(1, ME, readBy=readers, status="read"),
+            "receipt": {"kind": "read", "userId": reader, "upToSeq": 1, "at": at}}, [ME]), None)
+
+    read_by("carl", [carl_read])
+    read_by(BOB, [bob_read])  # Bob's snapshot was taken before Carl's read committed
+    held = chat["messages"]["entities"]["c1"]["m1"]
+    assert held["readBy"] == [carl_read, bob_read] and held["status"] == "read"
+    assert chat["conversations"]["entities"]["c1"]["lastMessage"]["readBy"] == [carl_read, bob_read]
+    # Turning read receipts off still empties them (the one way reads leave the slice).
+    s.apply_event(chat, ME, Event("chat:settings_updated", {"settings": {"readReceipts": False}}, [ME]), None)
+    assert chat["messages"]["entities"]["c1"]["m1"]["readBy"] == []

@@ -38,6 +38,7 @@ from utool_chat.state.chat import (
     MessageActionsState,
     MessagesState,
     OutboxState,
+    PreferencesState,
 )
 from utool_chat.state.chat.messages import PAGE_SIZE
 from utool_chat.state.chat_slice import add_or_update_conversation, set_current_conversation_id
@@ -290,6 +291,52 @@ async def test_the_tab_listener_survives_a_friendship_event_it_cannot_apply(alic
         await asyncio.gather(listener, return_exceptions=True)
 
 
+async def test_a_starting_listener_gives_the_slice_settings_and_presence_unless_the_tab_moved_on(
+        alice_and_bob, monkeypatch):
+    (alice, token), (bob, _) = alice_and_bob
+    make_friends(alice, bob)
+    convo, _created = conversations.create_conversation(alice["_id"], [bob["_id"]], type="direct")
+    bus = InProcessBus()
+    monkeypatch.setattr(bus_module, "_bus", bus)
+
+    def listening_tab() -> tuple[ChatListenerState, asyncio.Task]:
+        listener_state = substate(tab(alice, token), ChatListenerState)
+        add_or_update_conversation(listener_state._store(), convo)  # its participants' presence: not held yet
+
+        async def listen() -> None:
+            async for _update in ChatListenerState.listen_for_events.fn(listener_state):
+                pass
+
+        return listener_state, asyncio.create_task(listen())
+
+    listener_state, listener = listening_tab()
+    try:
+        await wait_until(lambda: len(bus.fanout._subs) == 1)
+        chat = listener_state._store()
+        assert chat["settings"] is not None and chat["settings"]["readReceipts"] is True
+        assert set(chat["presence"]) == {alice["_id"], bob["_id"]}  # the participants'
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+
+    # A newer listener takes the tab while this one fetches: this one applies nothing and ends.
+    from utool_chat.state.chat import presence as chat_presence
+    fetched_settings = chat_presence.settings.get_settings
+    moved_on: list[ChatListenerState] = []
+
+    def settings_while_the_tab_moves_on(user_id: str) -> dict[str, Any]:
+        moved_on[0]._listener_generation += 1
+        return fetched_settings(user_id)
+
+    monkeypatch.setattr(chat_presence.settings, "get_settings", settings_while_the_tab_moves_on)
+    listener_state, listener = listening_tab()
+    moved_on.append(listener_state)
+    await asyncio.wait_for(listener, 5)
+    chat = listener_state._store()
+    assert chat["settings"] is None and chat["presence"] == {}
+    assert len(bus.fanout._subs) == 0  # it never followed the bus
+
+
 async def test_a_second_mount_finds_the_tab_listener_alive_and_starts_none(alice_and_bob, monkeypatch):
     (alice, token), _ = alice_and_bob
     bus = InProcessBus()
@@ -492,6 +539,24 @@ async def test_dialog_flags_and_member_buttons_store_only_well_formed_values(cha
             assert await alice_tab.call(handler, hostile) == []
             assert settings.member_busy_id == ""
     assert {m.id for m in settings.members} >= {bob["_id"]}
+
+
+async def test_the_menus_toggle_turns_over_mute_or_pin_and_nothing_else(chat_tab):
+    alice_tab, alice, _bob, cid = chat_tab
+    for hostile in ("archived", "isMuted", ["muted"], None, 1):
+        assert await alice_tab.call(PreferencesState.toggle, cid, hostile) == []
+    for hostile in HOSTILE_IDS:
+        assert await alice_tab.call(PreferencesState.toggle, hostile, "muted") == []
+    stored = conversations.get_conversation(alice["_id"], cid)
+    assert (stored["isMuted"], stored["isPinned"], stored["isArchived"]) == (False, False, False)
+
+    said = [toasts(await alice_tab.call(PreferencesState.toggle, cid, setting), "success")
+            for setting in ("muted", "pinned", "muted")]
+    assert said == [["Muted."], ["Pinned."], ["Unmuted."]]
+    stored = conversations.get_conversation(alice["_id"], cid)
+    assert (stored["isMuted"], stored["isPinned"]) == (False, True)
+    menu = alice_tab.get(PreferencesState)
+    assert (menu.current_muted, menu.current_pinned) == (False, True)
 
 
 async def test_reflex_typing_and_stopping_count_against_the_users_typing_limit_across_tabs(chat_tab, monkeypatch):

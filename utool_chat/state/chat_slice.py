@@ -212,11 +212,23 @@ def _rank(message: dict[str, Any]) -> int:
 
 
 def _merge_message(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A newer copy of a known message. Copies can arrive out of order, or be built from a
+    snapshot older than what the slice holds: two members reading at once each publish the
+    message as their own transaction saw it, without the other's read. What only grows on
+    the server never shrinks here: the delivery status and the readers."""
     merged = {**old, **new}
-    # Delivery status only moves forward (events can arrive out of order).
     if _rank(old) > _rank(new):
         merged["status"] = old["status"]
+    if old.get("readBy"):
+        merged["readBy"] = _readers_of_both(old["readBy"], new.get("readBy") or [])
     return merged
+
+
+def _readers_of_both(held: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """readBy of both copies, in the server's order. A read receipt is never withdrawn, so a
+    reader missing from one copy has just not reached it yet."""
+    listed = {entry.get("user") for entry in incoming}
+    return sorted([*incoming, *(entry for entry in held if entry.get("user") not in listed)], key=_read_order)
 
 
 def update_message(chat: Chat, conversation_id: str, message: dict[str, Any]) -> None:
@@ -566,8 +578,11 @@ def typing_names(chat: Chat, conversation_id: str) -> list[str]:
 def apply_event(chat: Chat, me: str, evt: Any, fetched_conversation: dict[str, Any] | None) -> bool:
     """Apply one of `me`'s chat bus events (`evt.name`, `evt.payload`) to the slice.
     `fetched_conversation`: the conversation of a new message, fetched by the listener when
-    it was not in the list yet. Returns whether `me` may now have read something new (a
-    message from someone else in the open conversation)."""
+    it was not in the list yet. Returns whether the open conversation may now hold something
+    `me` has not marked read: a message from someone else, or the server's count saying it
+    has unread messages. The count matters on its own: it arrives after the message, and the
+    tab's mark-read (a round trip to the browser) may have run in between and found nothing
+    unread to mark; the message would then stay unread while the conversation is open."""
     payload = evt.payload
     name = evt.name
     cid = payload.get("conversationId")
@@ -587,7 +602,9 @@ def apply_event(chat: Chat, me: str, evt: Any, fetched_conversation: dict[str, A
         if payload.get("receipt"):
             apply_receipt(chat, cid, payload["receipt"])
     elif name == "chat:unread_count_update":
-        set_unread_count(chat, cid, payload.get("unreadCount") or 0, payload.get("unreadMentions"))
+        unread = int(payload.get("unreadCount") or 0)
+        set_unread_count(chat, cid, unread, payload.get("unreadMentions"))
+        return unread > 0 and cid == chat["conversations"]["currentConversationId"]
     elif name == "chat:presence_update":
         apply_presence(chat, payload)
     elif name == "chat:settings_updated":

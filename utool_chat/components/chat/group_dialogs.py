@@ -12,6 +12,7 @@ from __future__ import annotations
 import reflex as rx
 
 from utool_chat.components.avatar import user_avatar
+from utool_chat.components.chat.member_row import member_row
 from utool_chat.components.chat.message_info import message_info_dialog
 from utool_chat.components.dialogs import confirm_dialog
 from utool_chat.state.chat import ChatState, ConversationSettingsState, PeoplePickerState
@@ -230,7 +231,7 @@ def _member_menu(person: PersonView) -> rx.Component:
 
 
 def _member_row(person: PersonView) -> rx.Component:
-    return rx.hstack(
+    return member_row(
         user_avatar(person.name, person.avatar, size="3"),
         _person_text(
             person,
@@ -244,11 +245,9 @@ def _member_row(person: PersonView) -> rx.Component:
             ),
         ),
         rx.cond(ChatState.current_is_admin & ~person.is_me, _member_menu(person)),
-        align="center",
-        spacing="3",
-        width="100%",
+        testid="member",
+        data={"username": person.username, "admin": person.is_admin},
         class_name="chat-member-row",
-        custom_attrs={"data-testid": "member", "data-username": person.username, "data-admin": person.is_admin},
     )
 
 

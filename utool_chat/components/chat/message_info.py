@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from utool_chat.components.chat.member_row import member_row
 from utool_chat.state.beyond_text import ReceiptView
 from utool_chat.state.chat import ReceiptsState
 from utool_chat.state.chat_views import MessageView
@@ -38,19 +39,17 @@ def info_menu_item(msg: MessageView) -> rx.Component:
 
 
 def _receipt_row(entry: ReceiptView) -> rx.Component:
-    return rx.hstack(
+    return member_row(
         rx.text(entry.name, rx.cond(entry.left, " (left)", ""), size="2", weight="medium", flex="1",
                 class_name="truncate"),
         rx.text(
-            rx.match(entry.status, ("read", "Read"), ("delivered", "Delivered"), "Sent"),
+            rx.match(entry.status, *STATUS_LABELS.items(), STATUS_LABELS["sent"]),
             size="2", color_scheme=rx.cond(entry.status == "read", "blue", "gray"),
         ),
         rx.text(entry.time_label, size="1", color_scheme="gray", min_width="7em", text_align="right"),
-        align="center",
-        spacing="3",
-        width="100%",
+        testid="receipt",
+        data={"status": entry.status, "user-id": entry.user_id},
         padding="6px 0",
-        custom_attrs={"data-testid": "receipt", "data-status": entry.status, "data-user-id": entry.user_id},
     )
 
 

@@ -55,13 +55,13 @@ def preference_items() -> rx.Component:
     return rx.fragment(
         rx.cond(
             PreferencesState.current_muted,
-            _item("bell", "Unmute", PreferencesState.toggle_mute(cid), "menu-mute"),
-            _item("bell-off", "Mute notifications", PreferencesState.toggle_mute(cid), "menu-mute"),
+            _item("bell", "Unmute", PreferencesState.toggle(cid, "muted"), "menu-mute"),
+            _item("bell-off", "Mute notifications", PreferencesState.toggle(cid, "muted"), "menu-mute"),
         ),
         rx.cond(
             PreferencesState.current_pinned,
-            _item("pin-off", "Unpin", PreferencesState.toggle_pin(cid), "menu-pin"),
-            _item("pin", "Pin to top", PreferencesState.toggle_pin(cid), "menu-pin"),
+            _item("pin-off", "Unpin", PreferencesState.toggle(cid, "pinned"), "menu-pin"),
+            _item("pin", "Pin to top", PreferencesState.toggle(cid, "pinned"), "menu-pin"),
         ),
         rx.cond(
             ChatState.current_is_group,

@@ -36,7 +36,13 @@ from utool_chat.state.chat.conversation_list import CONVERSATION_PAGE_SIZE, Conv
 from utool_chat.state.chat.conversation_settings import ConversationSettingsState
 from utool_chat.state.chat.messages import MessagesState
 from utool_chat.state.chat.notifications import notification_follow_up
-from utool_chat.state.chat.presence import fetch_missing_presence, tab_ended, tab_started
+from utool_chat.state.chat.presence import (
+    apply_tab_start,
+    fetch_missing_presence,
+    presence_wanted,
+    tab_ended,
+    tab_started,
+)
 from utool_chat.state.chat.store import ChatState
 from utool_chat.state.chat_slice import (
     MESSAGE_VIEW_EVENTS,
@@ -105,11 +111,19 @@ class ChatListenerState(ChatState):
             client_token = self.router.session.client_token
             # While nobody listened, stops may have gone by: the typing lines would stay.
             forget_typing_users(self._store())
-            # The tab is a presence connection from now on (and fetches what presence lacks).
-            await tab_started(self._store(), me, client_token)
-            await self._publish(me, with_messages=False)
+            lacking = presence_wanted(self._store())
         wanted = lambda evt: evt.name.startswith("chat:") or evt.name in FRIEND_EVENTS  # noqa: E731
         try:
+            # The tab is a presence connection from now on, and the slice gets the user's
+            # settings and the presence it lacks: round trips, made outside the lock (the
+            # tab's events wait while it is held) and applied under it, unless a newer
+            # listener (or another user) has the tab by then.
+            start = await tab_started(me, client_token, lacking)
+            async with self:
+                if not await self._current(me, generation):
+                    return
+                apply_tab_start(self._store(), start)
+                await self._publish(me, with_messages=False)
             async with TabListener(self, me, client_token, wanted) as bus:
                 while True:
                     evt = await bus.next(LISTENER_IDLE_CHECK_SECONDS)

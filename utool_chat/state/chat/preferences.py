@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import reflex as rx
 
@@ -29,6 +29,19 @@ from utool_chat.state.guards import attempt, flag_arg, key_arg, sentence
 from utool_chat.state.handler import handler
 
 ARCHIVED_PAGE = 100
+
+
+class Toggle(NamedTuple):
+    field: str  # the conversation's flag it turns over
+    said_on: str  # the toast once it is on
+    said_off: str  # and once it is off
+
+
+# PreferencesState.toggle's settings: update_preferences' argument -> what it turns over.
+TOGGLES = {
+    "muted": Toggle("isMuted", "Muted.", "Unmuted."),
+    "pinned": Toggle("isPinned", "Pinned.", "Unpinned."),
+}
 
 
 @dataclasses.dataclass
@@ -77,21 +90,16 @@ class PreferencesState(ChatState):
         yield rx.toast.success(success)
 
     @handler
-    async def toggle_mute(self, conversation_id: Any):
+    async def toggle(self, conversation_id: Any, setting: Any):
+        """The conversation menu's Mute / Unmute and Pin / Unpin: turn `setting` ("muted" or
+        "pinned", a key of TOGGLES) to the opposite of what the conversation has now."""
         convo = self._convo(conversation_id)
-        if convo is None:
+        toggle = TOGGLES.get(setting) if isinstance(setting, str) else None
+        if convo is None or toggle is None:
             return
-        muted = not convo.get("isMuted")
-        async for update in self._change(conversation_id, "Muted." if muted else "Unmuted.", muted=muted):
-            yield update
-
-    @handler
-    async def toggle_pin(self, conversation_id: Any):
-        convo = self._convo(conversation_id)
-        if convo is None:
-            return
-        pinned = not convo.get("isPinned")
-        async for update in self._change(conversation_id, "Pinned." if pinned else "Unpinned.", pinned=pinned):
+        on = not convo.get(toggle.field)
+        async for update in self._change(conversation_id, toggle.said_on if on else toggle.said_off,
+                                         **{setting: on}):
             yield update
 
     @handler

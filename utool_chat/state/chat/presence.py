@@ -9,6 +9,7 @@ for PRESENCE_IDLE_SECONDS, and "online" again, through the hidden buttons of
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import reflex as rx
@@ -23,31 +24,64 @@ from utool_chat.state.handler import handler
 from utool_chat.state.tab_presence import connect_tab, disconnect_tab, report_tab
 
 
-async def fetch_missing_presence(chat: Chat, me: str) -> bool:
-    """Ask the domain for the presence of listed people the slice holds none of (a
-    conversation appeared, a member was added). Returns whether anything was fetched."""
-    wanted = missing_presence(chat)[: presence.MAX_IDS]
+def presence_wanted(chat: Chat) -> list[str]:
+    """Listed people the slice holds no presence of (a conversation appeared, a member was
+    added), as many as one presence_of may ask for."""
+    return missing_presence(chat)[: presence.MAX_IDS]
+
+
+async def fetch_presence(me: str, wanted: list[str]) -> dict[str, dict[str, Any]] | None:
+    """presence_of(`wanted`) as `me` may see it (None: it failed); needs no state lock."""
     if not wanted:
-        return False
+        return {}
     views = await attempt("fetching presence", presence.presence_of, me, wanted)
-    if isinstance(views, DomainError):
-        return False
-    # Those the viewer may not see are absent from the answer: remember them as unknown,
-    # so they are not asked for on every event.
+    return None if isinstance(views, DomainError) else views
+
+
+def remember_presence(chat: Chat, wanted: list[str], views: dict[str, dict[str, Any]]) -> None:
+    """Apply fetch_presence's answer. Those the viewer may not see are absent from it:
+    remember them as unknown, so they are not asked for on every event."""
     presence_fetched(chat, {uid: {"userId": uid, "status": "", "lastSeenAt": None, "changedAt": ""}
                             for uid in wanted if uid not in views})
     presence_fetched(chat, views)
+
+
+async def fetch_missing_presence(chat: Chat, me: str) -> bool:
+    """Fetch and apply the presence the slice lacks (under the lock: a handler's slice).
+    Returns whether anything was fetched."""
+    wanted = presence_wanted(chat)
+    views = await fetch_presence(me, wanted) if wanted else None
+    if views is None:
+        return False
+    remember_presence(chat, wanted, views)
     return True
 
 
-async def tab_started(chat: Chat, me: str, client_token: str) -> None:
-    """The tab's listener started: the tab is a connection (online), and the slice gets the
-    user's settings (notification sound, privacy) and the presence it lacks."""
+@dataclasses.dataclass(frozen=True)
+class TabStart:
+    """What a starting listener fetched for its tab (tab_started), for apply_tab_start."""
+
+    settings: dict[str, Any] | None  # the user's settings (None: they could not be read)
+    wanted: list[str]  # whose presence was asked for
+    views: dict[str, dict[str, Any]] | None  # their presence (None: it could not be fetched)
+
+
+async def tab_started(me: str, client_token: str, wanted: list[str]) -> TabStart:
+    """The tab's listener started: the tab is a connection (online) from now on, and the
+    slice wants the user's settings (notification sound, privacy) and the presence it lacks
+    (`wanted`, presence_wanted of the slice). Round trips only, so the listener runs this
+    outside the state lock and applies the answer under it (apply_tab_start)."""
     await connect_tab(me, client_token)
     mine = await attempt("reading settings", settings.get_settings, me)
-    if not isinstance(mine, DomainError):
-        settings_fetched(chat, mine)
-    await fetch_missing_presence(chat, me)
+    return TabStart(settings=None if isinstance(mine, DomainError) else mine, wanted=wanted,
+                    views=await fetch_presence(me, wanted))
+
+
+def apply_tab_start(chat: Chat, start: TabStart) -> None:
+    if start.settings is not None:
+        settings_fetched(chat, start.settings)
+    if start.views is not None:
+        remember_presence(chat, start.wanted, start.views)
 
 
 async def tab_ended(client_token: str) -> None:
