@@ -61,3 +61,7 @@ def test_every_socket_of_the_apps_engineio_server_polls_through_it() -> None:
     server.sockets["sid-1"] = sock  # what engine.io's connect does
     assert sock.poll.func is poll_in_the_writer and sock.poll.args == (sock,)
     assert isinstance(sock.queue, UnsentBytesQueue)
+    server.sockets = {}  # what engine.io's disconnect() of every socket does
+    later = async_socket.AsyncSocket(server, "sid-2")
+    server.sockets["sid-2"] = later
+    assert later.poll.func is poll_in_the_writer

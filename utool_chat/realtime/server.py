@@ -111,9 +111,13 @@ class BoundedEngineIOServer(engineio.AsyncServer):
     """engine.io with a bound on each socket's unsent backlog (MAX_UNSENT_BYTES), whose
     sockets' writers wait for packets through poll_in_the_writer."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sockets = _SocketTable()
+    @property
+    def sockets(self) -> _SocketTable:
+        return self._socket_table
+
+    @sockets.setter
+    def sockets(self, table: dict[str, Any]) -> None:  # engine.io assigns {} (at start, and disconnect())
+        self._socket_table = _SocketTable(table)
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs:
