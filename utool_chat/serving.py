@@ -58,10 +58,13 @@ GUNICORN_WORKER = "utool_chat.serving.Worker"
 # objects still in flight and promoted them, and the promoted ones brought on middle and full
 # collections later (full ones walk every socket's objects: hundreds of ms with 5,000
 # sockets). At 50,000 only objects that really accumulate (sockets connecting) trigger a
-# collection; cyclic garbage waits for at most that many objects (a few MB). The other two
-# (young collections per middle one, middle per full one) stay near the default: a full
-# collection also needs the long-lived objects to have grown by a quarter (CPython's rule).
-GC_THRESHOLDS = (50_000, 20, 10)
+# collection; cyclic garbage waits for at most that many objects (a few MB). The second is
+# young collections per middle one: the middle generation holds up to that many times 50,000
+# objects, and a middle collection walks them all (at 20, 5,000 sockets connecting made one
+# of about a million objects, a pause as long as a full pass); 5 keeps it to 250,000. A full
+# collection waits for 10 middle ones and for the long-lived objects to have grown by a
+# quarter (CPython's rule).
+GC_THRESHOLDS = (50_000, 5, 10)
 
 
 def use_uvicorn_in_reflex(environ: MutableMapping[str, str]) -> None:
