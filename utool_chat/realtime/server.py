@@ -69,8 +69,9 @@ async def poll_in_the_writer(sock: Any) -> list[Any]:
     same answers, without a task per wake-up: engine.io waits with
     `asyncio.wait_for(queue.get(), ...)`, which on Python 3.11 makes a task for the get, a
     future and a timer and passes through the loop five times before the writer runs. A
-    message to a group of 200 wakes 199 writers, and those wake-ups were most of the
-    fan-out's CPU. The get runs in the writer's own task here, under asyncio.timeout.
+    message to a group of 200 wakes 199 writers (the writers were half of the worker's
+    Python samples in bench/fanout.py's profile at 200 members). The get runs in the
+    writer's own task here, under asyncio.timeout.
 
     Returns the packets queued (all of them, as engine.io's does), [] once the socket is
     closing (None is queued); raises QueueEmpty when nothing came for a ping interval and
