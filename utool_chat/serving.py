@@ -51,6 +51,21 @@ UVICORN_OPTIONS: dict[str, Any] = {
 }
 GUNICORN_WORKER = "utool_chat.serving.Worker"
 
+# The collector's thresholds in a serving worker (CPython's default is 700, 10, 10). The first
+# counts tracked objects allocated and not yet freed since the last young collection: a
+# message to a group of 200 briefly holds a few thousand (a packet, a writer wake-up and its
+# futures per socket), so at 700 each such send ran several young collections that walked the
+# objects still in flight and promoted them, and the promoted ones brought on middle and full
+# collections later (full ones walk every socket's objects: hundreds of ms with 5,000
+# sockets). At 50,000 only objects that really accumulate (sockets connecting) trigger a
+# collection; cyclic garbage waits for at most that many objects (a few MB). The second is
+# young collections per middle one: the middle generation holds up to that many times 50,000
+# objects, and a middle collection walks them all (at 20, 5,000 sockets connecting made one
+# of about a million objects, a pause as long as a full pass); 5 keeps it to 250,000. A full
+# collection waits for 10 middle ones and for the long-lived objects to have grown by a
+# quarter (CPython's rule).
+GC_THRESHOLDS = (50_000, 5, 10)
+
 
 def use_uvicorn_in_reflex(environ: MutableMapping[str, str]) -> None:
     """What rxconfig.py does for every `reflex run`: Reflex runs uvicorn (through gunicorn in
@@ -61,6 +76,19 @@ def use_uvicorn_in_reflex(environ: MutableMapping[str, str]) -> None:
     extra = environ.get("GUNICORN_CMD_ARGS", "")
     if "--worker-class" not in extra and "-k " not in extra:
         environ["GUNICORN_CMD_ARGS"] = f"--worker-class {GUNICORN_WORKER} {extra}".strip()
+
+
+def tune_gc_for_serving() -> None:
+    """The garbage collector as a long-running worker wants it, once, before serving.
+
+    Everything loaded so far (Reflex, the pages, SQLAlchemy: about 150 ms of every full
+    collection here) lives as long as the process: frozen, out of the collector's sight, a
+    full collection walks only what came after, mostly the sockets' objects. What Reflex does
+    itself before forking granian's workers (reflex.utils.exec._freeze_for_fork). Then
+    GC_THRESHOLDS."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class DrainingServer(uvicorn.Server):
@@ -79,12 +107,7 @@ class Worker(UvicornWorker):
     CONFIG_KWARGS = UVICORN_OPTIONS
 
     async def _serve(self) -> None:  # UvicornWorker._serve, with DrainingServer
-        # Everything loaded so far (Reflex, the pages, SQLAlchemy: about 150 ms of every full
-        # collection here) lives as long as the process: out of the collector's sight, a full
-        # collection walks only what came after, mostly the sockets' objects. What Reflex does
-        # itself before forking granian's workers (reflex.utils.exec._freeze_for_fork).
-        gc.collect()
-        gc.freeze()
+        tune_gc_for_serving()
         self.config.app = self.wsgi
         server = DrainingServer(config=self.config)
         self._install_sigquit_handler()

@@ -164,3 +164,40 @@ async def test_a_redis_message_whose_payload_is_not_json_is_dropped(monkeypatch)
             await client.aclose()
         assert (await received.next(3)).name == "chat:after"
     assert [e.name for e in received] == ["chat:after"]
+
+
+async def _next_or_none(events, timeout: float = 0.2) -> Event | None:
+    try:
+        return await asyncio.wait_for(anext(events), timeout)
+    except TimeoutError:
+        return None
+
+
+async def test_a_subscription_for_one_user_gets_only_the_events_naming_that_user_and_resyncs() -> None:
+    from utool_chat.events.bus import RESYNC, resync_event
+
+    bus = InProcessBus()
+    subscribed = [asyncio.Event() for _ in range(4)]
+    alice_tab, alice_other_tab, bob_tab = (bus.subscribe(user_id=uid, on_ready=ready.set)
+                                           for uid, ready in zip(["alice", "alice", "bob"], subscribed, strict=False))
+    everything = bus.subscribe(on_ready=subscribed[3].set)
+    first = [asyncio.ensure_future(anext(sub)) for sub in (alice_tab, alice_other_tab, bob_tab, everything)]
+    for ready in subscribed:
+        await asyncio.wait_for(ready.wait(), 2)
+    for_alice = Event("chat:test", {"n": 1}, ["carol", "alice", "alice"])  # named twice: delivered once
+    for_bob = Event("chat:test", {"n": 2}, ["bob"])
+    for_nobody = Event("chat:test", {"n": 3}, [])
+    for evt in (for_alice, for_bob, for_nobody):
+        bus.publish(evt)
+    bus.fanout.dispatch(resync_event("test"))
+    got = [await asyncio.wait_for(f, 2) for f in first]
+    assert got == [for_alice, for_alice, for_bob, for_alice]
+    for tab in (alice_tab, alice_other_tab):
+        assert getattr(await _next_or_none(tab), "name", None) == RESYNC  # not for_bob, for_nobody, twice
+        assert await _next_or_none(tab) is None
+    assert getattr(await _next_or_none(bob_tab), "name", None) == RESYNC
+    assert [await _next_or_none(everything) for _ in range(4)] == [for_bob, for_nobody, resync_event("test"), None]
+    for sub in (alice_tab, alice_other_tab, bob_tab, everything):
+        await sub.aclose()  # type: ignore[attr-defined]  # subscribe() is an async generator
+    assert not bus.fanout._subs and not bus.fanout._by_user and not bus.fanout._for_everything
+

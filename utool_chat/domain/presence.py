@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -464,8 +465,18 @@ tracker = Presence()
 # --- who may see whom ---------------------------------------------------------------------
 
 
+@functools.cache
+def _member_aliases() -> tuple[Any, Any]:
+    """The two aliases of conversation_members _shares_a_conversation joins, made once: an
+    alias is a few hundred objects in reference cycles (columns, comparators, adapters), which
+    only the garbage collector frees; made per query, every presence transition (each socket
+    connecting) left them behind, and 5,000 sockets connecting left collections of tens of
+    thousands of objects."""
+    return aliased(ConversationMember), aliased(ConversationMember)
+
+
 def _shares_a_conversation(viewer: Any, subject: Any) -> Any:
-    mine, theirs = aliased(ConversationMember), aliased(ConversationMember)
+    mine, theirs = _member_aliases()
     return sa.exists().where(
         col(mine.user_id) == viewer, col(mine.left_at).is_(None),
         col(theirs.conversation_id) == col(mine.conversation_id), col(theirs.user_id) == subject,

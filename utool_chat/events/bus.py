@@ -147,8 +147,9 @@ class Event:
 
 
 class _Subscription:
-    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int):
+    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int, user_id: str | None = None):
         self.loop = loop
+        self.user_id = user_id  # None: every event; else those naming this user, and RESYNC
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
         self.dropped = 0  # events dropped since this subscriber last caught up
 
@@ -170,31 +171,63 @@ class _Subscription:
 
 
 class LocalFanout:
-    """Delivers events to this process's subscribers, from any thread."""
+    """Delivers events to this process's subscribers, from any thread.
+
+    A subscription for one user (a Reflex tab's listener: subscribe(user_id=...)) is found
+    through that user, so an event is handed only to the tabs of the users it names: a
+    message to a group of 200, with its 199 unread counts, costs each open tab of someone
+    else nothing, where every tab used to be offered every event to drop it. RESYNC goes to
+    every subscription; those for everything (the socket fan-out, presence) get every event.
+    """
 
     def __init__(self) -> None:
-        self._subs: set[_Subscription] = set()
+        self._subs: set[_Subscription] = set()  # all of them
+        self._for_everything: set[_Subscription] = set()
+        self._by_user: dict[str, set[_Subscription]] = {}
         self._lock = threading.Lock()
 
     def add(self, sub: _Subscription) -> None:
         with self._lock:
             self._subs.add(sub)
+            if sub.user_id is None:
+                self._for_everything.add(sub)
+            else:
+                self._by_user.setdefault(sub.user_id, set()).add(sub)
 
     def remove(self, sub: _Subscription) -> None:
         with self._lock:
             self._subs.discard(sub)
+            self._for_everything.discard(sub)
+            if sub.user_id is not None:
+                users_subs = self._by_user.get(sub.user_id)
+                if users_subs is not None:
+                    users_subs.discard(sub)
+                    if not users_subs:
+                        del self._by_user[sub.user_id]
+
+    def _subscribers_of(self, evt: Event) -> list[_Subscription]:
+        with self._lock:
+            if evt.name == RESYNC:
+                return list(self._subs)
+            subs = list(self._for_everything)
+            if self._by_user:
+                by_user = self._by_user
+                # dict.fromkeys: a user named twice still gets the event once
+                for uid in evt.user_ids if len(evt.user_ids) < 2 else dict.fromkeys(evt.user_ids):
+                    users_subs = by_user.get(uid)
+                    if users_subs:
+                        subs.extend(users_subs)
+            return subs
 
     def dispatch(self, evt: Event) -> None:
-        with self._lock:
-            subs = list(self._subs)
-        for sub in subs:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for sub in self._subscribers_of(evt):
             if sub.loop.is_closed():
                 self.remove(sub)
                 continue
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
             if running is sub.loop:
                 sub.offer(evt)
             else:
@@ -214,15 +247,16 @@ class InProcessBus:
         self.fanout.dispatch(Event.from_json(raw))
 
     async def subscribe(
-        self, maxsize: int = 10_000, on_ready: Callable[[], None] | None = None
+        self, maxsize: int = 10_000, on_ready: Callable[[], None] | None = None, user_id: str | None = None
     ) -> AsyncIterator[Event]:
-        """Async iterator of every event published from now on (in this process's view).
+        """Async iterator of every event published from now on (in this process's view);
+        with `user_id`, of those whose user_ids name that user, and every RESYNC.
 
         The subscription starts when iteration starts; `on_ready` is called once it is in
         place (for Redis: once the channel is subscribed), so a caller can wait for it
         before promising delivery to anyone.
         """
-        sub = _Subscription(asyncio.get_running_loop(), maxsize)
+        sub = _Subscription(asyncio.get_running_loop(), maxsize, user_id)
         self.fanout.add(sub)
         await self._on_subscribe()
         if on_ready is not None:

@@ -3,8 +3,9 @@
 A page's listener is a Reflex background event started on mount. Every listener needs the
 same plumbing, kept here once:
 
-- subscribe to `utool_chat.events.get_bus()` and pass on only the events for its user that
-  it wants (`wanted`), or wake up after some idle seconds so it can do periodic work;
+- subscribe to `utool_chat.events.get_bus()` for its user (the bus hands it only events
+  naming that user, and RESYNC) and pass on those it wants (`wanted`), or wake up after
+  some idle seconds so it can do periodic work;
 - end when its tab is closed: Reflex does not cancel background tasks when a tab goes
   away, so an idle listener asks Reflex's token manager whether the tab still has a socket;
 - on `accounts.SESSION_REVOKED` for its user, sign the tab out if its own session is the
@@ -88,7 +89,8 @@ class TabListener:
         self.sign_out: EventSpec | None = None
 
     async def __aenter__(self) -> TabListener:
-        self._events = get_bus().subscribe()
+        # Keyed by the user: the bus hands this tab only its user's events (and RESYNC).
+        self._events = get_bus().subscribe(user_id=self._user_id)
         self._next_event = asyncio.ensure_future(anext(self._events))
         return self
 
@@ -107,7 +109,7 @@ class TabListener:
 
     async def next(self, idle_seconds: float) -> Event | None:
         """The next wanted event for this user (or a RESYNC), or None once `idle_seconds` pass without
-        one (events for others or not wanted do not extend the wait). Also None when this
+        one (events not wanted do not extend the wait; others' never reach this tab). Also None when this
         tab's session was logged out: `sign_out` is then set."""
         deadline = time.monotonic() + idle_seconds
         while True:
@@ -124,8 +126,6 @@ class TabListener:
             # overflowed): for every subscriber, whoever it names; the listener catches up.
             if evt.name == RESYNC:
                 return evt
-            if self._user_id not in evt.user_ids:
-                continue
             if evt.name == SESSION_REVOKED:
                 self.sign_out = await sign_out_if_session_ended(self._state)
                 if self.sign_out is not None:
