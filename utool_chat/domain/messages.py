@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -267,17 +266,18 @@ async def send_message_async(actor_id: str, conversation_id: Any, content: Any, 
         ratelimit.check_send(actor_id)
     draft = _draft(actor_id, send)
     try:
-        async with async_pg.connection() as conn, conn.pipeline():
-            # One round trip: in autocommit each statement of the pipeline is its own
-            # transaction, so the counts (asked right behind the send) include the new message.
-            stored = await conn.execute(_SEND_ALONE_SQL, draft.params)
-            counted = await conn.execute(convs.UNREAD_OF_OTHERS_SQL, {"cid": send.cid, "sender": actor_id})
-            row = await stored.fetchone()
+        async with async_pg.connection() as conn:
+            # Two statements, each its own transaction: the counts, asked once the send
+            # committed, include the new message (a sub-select of the send could not: see
+            # _BUMP's comment).
+            row = await conn.fetchrow(_SEND_ALONE_SQL, draft.params)
             if row is None:
                 raise convs.conversation_not_found()
             sent = None if row[0] is None else _sent_alone(draft, row)
-            counts = convs.unread_by_user(await counted.fetchall())
-    except psycopg.IntegrityError:  # a retry racing its original (see _SEND_ALONE_STATEMENT)
+            if sent is not None:
+                counts = convs.unread_by_user(
+                    await conn.fetch(convs.UNREAD_OF_OTHERS_SQL, {"cid": send.cid, "sender": actor_id}))
+    except async_pg.IntegrityError:  # a retry racing its original (see _SEND_ALONE_STATEMENT)
         sent = None
     if sent is None:  # a stored tempId: _send_checked serves the message stored first
         return await asyncio.to_thread(_send_checked, actor_id, send)
