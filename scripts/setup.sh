@@ -21,7 +21,7 @@ if [[ ! -f $stamp || "$(cat $stamp)" != "$sum" ]]; then
   echo "setup: installing Python packages"
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/pip install -q -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import reflex, sqlmodel, fastapi, psycopg, argon2, redis, limits, socketio, PIL, boto3" \
+  .venv/bin/python -c "import reflex, sqlmodel, fastapi, psycopg, asyncpg, argon2, redis, limits, socketio, PIL, boto3" \
     || { echo "setup: Python packages failed to install" >&2; exit 1; }
   echo "$sum" > $stamp
 fi

@@ -3,6 +3,7 @@ what every client renders, including what hostile input turns into."""
 
 from __future__ import annotations
 
+import random
 import re
 import time
 
@@ -179,3 +180,43 @@ def test_snippet_is_one_line_and_cut_with_an_ellipsis() -> None:
     out = render("**Title**\n\n- a\n- b\n\n" + "word " * 100)
     assert out.snippet.startswith("Title a b word") and len(out.snippet) == 200 and out.snippet.endswith("…")
     assert "\n" not in out.snippet
+
+
+# --- the plain-line shortcut (formatting._is_plain_line) --------------------------------------
+
+_PIECES = ["a", "Z", "é", "ß", "☕", "😀", "7", "42", "2024", " ", "  ", "\t", ".", ",", ":", ";", "/", "//", "?",
+           "!", "'", '"', "(", ")", "#", "=", "|", "$", "%", "^", "{", "}", "-", "+", "*", "_", "~", "`", "[", "]",
+           "<", ">", "&", "\\", "@", "\n", "\r", "\xa0", "\x85", "\x7f", "\x00", "\u2003", "\u2028", "\ufeff",
+           "www", "http", "mailto", "example", ".com", ".io", ".de", "1.", "2)", "x.y", "localhost", "::1",
+           "192.168.0.1", "hello", "there", "load"]
+
+
+def _full_render(content: str, monkeypatch: pytest.MonkeyPatch) -> formatting.Rendered:
+    with monkeypatch.context() as patched:
+        patched.setattr(formatting, "_is_plain_line", lambda _content: False)
+        return render(content)
+
+
+def test_the_plain_line_shortcut_answers_what_the_parser_and_sanitiser_answer(monkeypatch) -> None:
+    rng = random.Random(14)
+    shortcut = 0
+    for _ in range(4000):
+        content = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 12)))
+        if formatting._is_plain_line(content):
+            shortcut += 1
+            assert render(content) == _full_render(content, monkeypatch), repr(content)
+    assert shortcut > 300, "the random lines hardly ever took the shortcut: the comparison proves little"
+
+
+@pytest.mark.parametrize("content", ["load 5", "Hello there.", 'say "hi", it\'s 10:30 (ok?)', "café ☕ 😀",
+                                     "padded  ", "2 people = 100% #fun | {x} ^ $"])
+def test_ordinary_lines_take_the_shortcut(content: str, monkeypatch) -> None:
+    assert formatting._is_plain_line(content)
+    assert render(content) == _full_render(content, monkeypatch)
+
+
+@pytest.mark.parametrize("content", ["see example.com", "https://x.io", "www.x", "- item", "+ item", "1. item",
+                                     "3) item", "> quote", "**b**", "a_b_", "`c`", "~~s~~", "[l](u)", "a & b",
+                                     "a < b", "two\nlines", "a\xa0b", "\tindented", "x\\y", "mail@x.de"])
+def test_anything_markdown_or_linkify_might_act_on_takes_the_parser(content: str) -> None:
+    assert not formatting._is_plain_line(content)

@@ -4,47 +4,101 @@ message and authenticating.
 Every other domain call runs synchronous SQLAlchemy in a worker thread (asyncio.to_thread,
 run_in_threadpool). For the send that hand-off (a worker woken, the GIL passed to it and
 back, the loop woken again) cost about as much CPU as the send's own work, and latency
-(bench/throughput.py). Here psycopg's AsyncConnection runs those statements in autocommit on
-the loop itself. The statements are the domain's own (compiled once from their SQLAlchemy
-form by `compiled`), so no rule is written twice.
+(bench/throughput.py). Here asyncpg runs those statements on the loop itself, each its own
+transaction (no BEGIN: asyncpg runs a statement outside a transaction unless asked).
+asyncpg, not psycopg's AsyncConnection: psycopg's wire protocol and its wait loop are Python
+(generators stepped per round trip; a third of the worker's CPU under the send benchmark),
+asyncpg's is compiled. The statements are the domain's own, compiled once from their
+SQLAlchemy form by `compiled` (so no rule is written twice), and asyncpg prepares each once
+per connection (its statement cache).
 
 The connections are kept per event loop (a connection belongs to the loop that opened it): up
-to MAX_CONNECTIONS in use, the idle ones reused. Not psycopg_pool: its maintenance workers
-swallow a cancellation that lands while they reconnect, so a loop shutting down while the
-database is away (a test's dropped database, a stopped server) never finishes. Here nothing
-runs in the background: a connection is opened when none is idle, and dropped when it broke.
+to MAX_CONNECTIONS in use, the idle ones reused. Not a pool with workers (psycopg_pool's, or
+asyncpg's own): psycopg_pool's maintenance workers swallow a cancellation that lands while
+they reconnect, so a loop shutting down while the database is away (a test's dropped
+database, a stopped server) never finishes. Here nothing runs in the background: a
+connection is opened when none is idle, and dropped (terminated, no round trip) when it broke
+or a call on it did not end cleanly.
 
-Like db.engine.session_scope, a database that cannot be reached (refused, lost, every
-connection busy for POOL_TIMEOUT_SECONDS) raises domain Unavailable (503 with Retry-After in
-every door) and is reported to utool_chat.health; constraint violations and bad statements
-pass through.
+Like db.engine.session_scope, a database that cannot be reached (refused, lost, shutting
+down, every connection busy for POOL_TIMEOUT_SECONDS) raises domain Unavailable (503 with
+Retry-After in every door) and is reported to utool_chat.health; constraint violations
+(IntegrityError) and bad statements pass through.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
-import psycopg
-from psycopg.pq import TransactionStatus
+import asyncpg
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from utool_chat.db.engine import database_answered, database_unavailable, get_engine
 
 MAX_CONNECTIONS = 10
 POOL_TIMEOUT_SECONDS = 5.0  # as the synchronous engine's pool_timeout
 CONNECT_TIMEOUT_SECONDS = 3
-_DIALECT = postgresql.psycopg.dialect()
+_DIALECT = postgresql.asyncpg.dialect()  # $n placeholders, in the order of Statement.names
+
+# A constraint the statement broke (the database answered): for the caller to handle.
+IntegrityError = asyncpg.IntegrityConstraintViolationError
+
+# Errors with which the server says it cannot serve now (as psycopg's OperationalError): the
+# connection lost or refused, out of resources (too many connections), shutting down or
+# starting up (operator intervention), a system error.
+_CANNOT_SERVE: tuple[type[BaseException], ...] = (
+    OSError, asyncpg.PostgresConnectionError, asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError, asyncpg.PostgresSystemError,
+)
 
 
-def compiled(statement: ClauseElement) -> str:
-    """A SQLAlchemy statement as psycopg's SQL text (named %(param)s placeholders)."""
-    return str(statement.compile(dialect=_DIALECT))
+class Statement(NamedTuple):
+    """A SQLAlchemy statement as asyncpg runs it: its text with $n placeholders and the names
+    of the parameters those numbers stand for (a name used twice has one number)."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] for name in self.names]
+
+
+def compiled(statement: ClauseElement) -> Statement:
+    """`statement` compiled once for Connection (module load, not per call)."""
+    out = statement.compile(dialect=_DIALECT)
+    assert isinstance(out, SQLCompiler)  # a statement, not DDL
+    return Statement(str(out), tuple(out.positiontup or ()))
+
+
+class Connection:
+    """An asyncpg connection that runs Statements with named parameters, as SQLAlchemy does.
+    Rows are asyncpg Records: indexed and unpacked like tuples; json comes back decoded."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self.raw = raw
+
+    async def fetch(self, statement: Statement, params: Mapping[str, Any]) -> list[asyncpg.Record]:
+        return await self.raw.fetch(statement.sql, *statement.args(params))
+
+    async def fetchrow(self, statement: Statement, params: Mapping[str, Any]) -> asyncpg.Record | None:
+        return await self.raw.fetchrow(statement.sql, *statement.args(params))
+
+
+async def _opened(dsn: str) -> Connection:
+    raw = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SECONDS)
+    # json as psycopg (and the synchronous engine) gives it: decoded, not text.
+    await raw.set_type_codec("json", schema="pg_catalog", encoder=json.dumps, decoder=json.loads)
+    return Connection(raw)
 
 
 class _LoopConnections:
@@ -52,23 +106,35 @@ class _LoopConnections:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.idle: list[psycopg.AsyncConnection[Any]] = []
+        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.idle: list[Connection] = []
         self.slots = asyncio.Semaphore(MAX_CONNECTIONS)
 
-    async def take(self) -> psycopg.AsyncConnection[Any]:
+    async def take(self) -> Connection:
         while self.idle:
             conn = self.idle.pop()
-            if not conn.closed:
+            if not conn.raw.is_closed():
                 return conn
-        return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True,
-                                                     connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        try:
+            return await _opened(self.dsn)
+        except Exception as exc:  # refused, timed out, no such database, rejected: all "not now"
+            raise database_unavailable(exc) from None
 
-    async def give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+    def give_back(self, conn: Connection, clean: bool) -> None:
+        """Keep `conn` for the next call if the call on it ended cleanly (with an answer, or
+        an error that is not an outage); otherwise (cancelled mid-statement, lost) terminate
+        it: its protocol state is uncertain, and terminating also ends the cancel request
+        asyncpg starts for a cancelled statement, so nothing is left running."""
+        if clean and not conn.raw.is_closed() and not conn.raw.is_in_transaction():
             self.idle.append(conn)
-        else:  # broken (or mid-transaction after an error): never reused
-            await conn.close()
+        else:
+            conn.raw.terminate()
+
+
+    def drop_idle(self) -> None:
+        """Close the idle connections (to a database the process no longer uses)."""
+        while self.idle:
+            self.idle.pop().raw.terminate()
 
 
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConnections] = weakref.WeakKeyDictionary()
@@ -78,26 +144,40 @@ def _connections() -> _LoopConnections:
     loop, engine = asyncio.get_running_loop(), get_engine()
     found = _by_loop.get(loop)
     if found is None or found.engine is not engine:  # db.engine.init_engine pointed us elsewhere
+        if found is not None:
+            found.drop_idle()
         found = _by_loop[loop] = _LoopConnections(engine)
     return found
 
 
+def _is_unreachable(exc: Exception, conn: Connection) -> bool:
+    """Whether `exc`, raised by a call on `conn`, means the database cannot be reached: the
+    server said it cannot serve, or the connection is gone (whatever asyncpg raised then)."""
+    return isinstance(exc, _CANNOT_SERVE) or (not isinstance(exc, asyncpg.PostgresError) and conn.raw.is_closed())
+
+
 @asynccontextmanager
-async def connection() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """An autocommit connection of this loop; Unavailable if the database cannot be reached."""
+async def connection() -> AsyncIterator[Connection]:
+    """A connection of this loop, each statement its own transaction; Unavailable if the
+    database cannot be reached."""
     pool = _connections()
     try:
         await asyncio.wait_for(pool.slots.acquire(), POOL_TIMEOUT_SECONDS)
     except TimeoutError as exc:
         raise database_unavailable(exc) from None
-    conn = None
     try:
         conn = await pool.take()
-        yield conn
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        raise database_unavailable(exc) from None
+        clean = False  # stays so for a cancellation (BaseException) that lands mid-statement
+        try:
+            yield conn
+            clean = True
+        except Exception as exc:
+            if _is_unreachable(exc, conn):
+                raise database_unavailable(exc) from None
+            clean = True  # an answer the caller did not like (a constraint, not found): the connection is fine
+            raise
+        finally:
+            pool.give_back(conn, clean)
     finally:
-        if conn is not None:
-            await pool.give_back(conn)
         pool.slots.release()
     database_answered()

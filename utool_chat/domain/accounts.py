@@ -197,7 +197,7 @@ async def authenticate_async(token: Any) -> dict[str, Any]:
         return await asyncio.to_thread(authenticate, token)
     token_hash = _hash_of_offered(token)
     async with async_pg.connection() as conn:
-        row = await (await conn.execute(_LIVE_SESSION_SQL, {"token_hash": token_hash, "now": utcnow()})).fetchone()
+        row = await conn.fetchrow(_LIVE_SESSION_SQL, {"token_hash": token_hash, "now": utcnow()})
     return _authenticated(row)[0]
 
 

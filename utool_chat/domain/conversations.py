@@ -267,7 +267,7 @@ _UNREAD_OF_USERS = _UNREAD_OF_ACTIVE.where(
     col(ConversationMember.user_id).in_(sa.bindparam("user_ids", expanding=True))
 )
 _UNREAD_OF_OTHERS = _UNREAD_OF_ACTIVE.where(col(ConversationMember.user_id) != sa.bindparam("sender"))
-# The same for db.async_pg (psycopg's SQL text, Postgres only).
+# The same for db.async_pg (Postgres only).
 UNREAD_OF_OTHERS_SQL = async_pg.compiled(_UNREAD_OF_OTHERS)
 
 

@@ -213,6 +213,9 @@ def render(content: str, mentionable: Mentionable = NOBODY) -> Rendered:
     env: dict[str, Any] = {"mentionable": mentionable}
     if len(content) > MAX_RENDER_CHARS:
         return _as_plain_text(content)
+    if _is_plain_line(content):  # most chat messages: the parser's and the sanitiser's answer, without them
+        line = content.strip()
+        return Rendered(f"<p>{line}</p>\n", snippet(line), [], False)
     tokens = _md.parse(content, env)
     if any(token.level >= MAX_NESTING - 1 for token in tokens):
         # markdown-it drops what lies beyond its nesting cap: show everything, unformatted.
@@ -228,6 +231,22 @@ def render(content: str, mentionable: Mentionable = NOBODY) -> Rendered:
             elif user_id not in mentions:
                 mentions.append(user_id)
     return Rendered(markup, _snippet_of(tokens, mentionable), mentions, everyone)
+
+
+# One line that no rule of the parser above acts on: it starts like no block (list item,
+# quote, fence) and holds no character that opens inline syntax, an entity, a mention or a
+# break, nor one the sanitiser writes as an entity (&, <, >, no-break space); control
+# characters (C0, DEL, C1) go the long way too. Such a line renders as one paragraph of the
+# line itself (stripped, as the paragraph rule strips it) unless linkify finds a link in it
+# (_is_plain_line). tests/domain/test_formatting.py compares this shortcut with the full
+# render on random lines.
+_PLAIN_LINE = re.compile(r"(?!\d{1,9}[.)])[^\s\-+\x00-\x1f\x7f-\xa0`*_~\[\]<>&\\@][^\x00-\x1f\x7f-\xa0`*_~\[\]<>&\\@]*")
+
+
+def _is_plain_line(content: str) -> bool:
+    linkify = _md.linkify
+    return (_PLAIN_LINE.fullmatch(content) is not None
+            and (linkify is None or not linkify.pretest(content)))  # pretest: the linkify rules' own first test
 
 
 def render_plain(text: str) -> Rendered:

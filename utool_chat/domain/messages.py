@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -267,17 +266,18 @@ async def send_message_async(actor_id: str, conversation_id: Any, content: Any, 
         ratelimit.check_send(actor_id)
     draft = _draft(actor_id, send)
     try:
-        async with async_pg.connection() as conn, conn.pipeline():
-            # One round trip: in autocommit each statement of the pipeline is its own
-            # transaction, so the counts (asked right behind the send) include the new message.
-            stored = await conn.execute(_SEND_ALONE_SQL, draft.params)
-            counted = await conn.execute(convs.UNREAD_OF_OTHERS_SQL, {"cid": send.cid, "sender": actor_id})
-            row = await stored.fetchone()
+        async with async_pg.connection() as conn:
+            # Two statements, each its own transaction: the counts, asked once the send
+            # committed, include the new message (a sub-select of the send could not: see
+            # _BUMP's comment).
+            row = await conn.fetchrow(_SEND_ALONE_SQL, draft.params)
             if row is None:
                 raise convs.conversation_not_found()
             sent = None if row[0] is None else _sent_alone(draft, row)
-            counts = convs.unread_by_user(await counted.fetchall())
-    except psycopg.IntegrityError:  # a retry racing its original (see _SEND_ALONE_STATEMENT)
+            if sent is not None:
+                counts = convs.unread_by_user(
+                    await conn.fetch(convs.UNREAD_OF_OTHERS_SQL, {"cid": send.cid, "sender": actor_id}))
+    except async_pg.IntegrityError:  # a retry racing its original (see _SEND_ALONE_STATEMENT)
         sent = None
     if sent is None:  # a stored tempId: _send_checked serves the message stored first
         return await asyncio.to_thread(_send_checked, actor_id, send)
@@ -590,13 +590,15 @@ def _sent_alone(draft: _Draft, row: Any) -> _Sent:
     """The message _SEND_ALONE_STATEMENT stored, from its row (which has a seq)."""
     seq, last_read_seq, username, display_name, avatar, shares, members = row
     send, now = draft.send, draft.now
-    # model_construct: the statement wrote the row, these objects only feed message_out;
-    # skipping the models' validation and ORM instrumentation saves ~100 µs a send.
-    msg = Message.model_construct(id=draft.message_id, conversation_id=send.cid, seq=seq, sender_id=draft.actor_id,
-                                  content=send.text, content_type=send.kind, temp_id=send.temp_id, created_at=now,
-                                  updated_at=now, search_text=draft.search_text, content_html=draft.rendered.html,
-                                  snippet=draft.rendered.snippet, mentions=None, mentions_everyone=False)
-    sender = User.model_construct(id=draft.actor_id, username=username, display_name=display_name, avatar=avatar)
+    # The statement wrote the row; these only feed message_out, so plain rows (the history
+    # page's), not models: constructing a model, even unvalidated, and reading its
+    # ORM-instrumented attributes cost more than the rest of serialising the message.
+    msg = ser.PageRow(id=draft.message_id, conversation_id=send.cid, seq=seq, sender_id=draft.actor_id,
+                      content=send.text, content_type=send.kind, reply_to_id=None, temp_id=send.temp_id,
+                      is_edited=False, is_deleted=False, created_at=now, updated_at=now,
+                      content_html=draft.rendered.html, snippet=draft.rendered.snippet, mentions=None,
+                      mentions_everyone=False, notice=None)
+    sender = ser.UserRow(id=draft.actor_id, username=username, display_name=display_name, avatar=avatar)
     message = ser.message_out(msg, sender, attachments=[], reactions=[], read_by=[], status="sent", reply_to=None)
     return _Sent(message, [(uid, bool(sees)) for uid, sees, _archived in members], now,
                  read_others=last_read_seq < seq - 1, shares=bool(shares),
