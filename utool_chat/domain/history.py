@@ -51,15 +51,17 @@ WITH page AS MATERIALIZED (
     FROM read_receipts rr, bounds
     WHERE rr.conversation_id = :cid AND rr.up_to_seq BETWEEN bounds.lo AND bounds.hi AND NOT rr.hidden
     UNION ALL
-    SELECT later.user_id, later.up_to_seq, later.read_at
-    FROM (
-        SELECT rr.user_id, min(rr.up_to_seq) AS up_to_seq
-        FROM read_receipts rr, bounds
-        WHERE rr.conversation_id = :cid AND rr.up_to_seq > bounds.hi AND NOT rr.hidden
-        GROUP BY rr.user_id
-    ) first_above
-    JOIN read_receipts later ON later.conversation_id = :cid AND later.user_id = first_above.user_id
-                             AND later.up_to_seq = first_above.up_to_seq AND NOT later.hidden
+    -- Each reader's first: one probe of ix_read_receipts_conversation_user_seq per member
+    -- (every reader is one: member rows stay when they leave, and receipts outlive
+    -- membership), not a read of every receipt above the page (the whole history above a
+    -- page far back). (A reader's receipts have distinct seqs: each moves their position forward.)
+    SELECT member.user_id, first_above.up_to_seq, first_above.read_at
+    FROM conversation_members member, bounds,
+         LATERAL (SELECT rr.up_to_seq, rr.read_at FROM read_receipts rr
+                  WHERE rr.conversation_id = :cid AND rr.user_id = member.user_id AND rr.up_to_seq > bounds.hi
+                        AND NOT rr.hidden
+                  ORDER BY rr.up_to_seq LIMIT 1) first_above
+    WHERE member.conversation_id = :cid
 ), head AS MATERIALIZED (
     SELECT
         (SELECT hi FROM bounds) AS on_seq,
