@@ -11,6 +11,7 @@ default) keeps the ORM path of messages.py.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -144,11 +145,23 @@ def _statement(kind: str, limit: int) -> sa.TextClause:
     MAX_LIMIT (checked by the caller); the texts of the sizes in use are kept."""
     page, found, more, order = _PAGES[kind]
     assert isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit <= MAX_LIMIT, limit
-    return sa.text(_STATEMENT.format(
+    return sa.text(_compact(_STATEMENT.format(
         page=page.format(limit=limit), cursor_found=found, has_more=more, order=order,
         extras=", ".join(f"head.{name}" for name in ser.PageExtras._fields),
         columns=", ".join(f"m.{name}" for name in ser.PageRow._fields),
-    ))
+    )))
+
+
+# psycopg caches its parse of a query's placeholders only for texts up to this many
+# characters (psycopg._queries.MAX_CACHED_STATEMENT_LENGTH); a longer one is re-parsed by a
+# regular expression on every execution (a few tenths of a millisecond of CPU per page).
+PSYCOPG_CACHED_QUERY_CHARS = 4096
+
+
+def _compact(sql: str) -> str:
+    """`sql` without its comments and runs of whitespace (it has no string literals), so
+    that every statement stays within PSYCOPG_CACHED_QUERY_CHARS with its placeholders."""
+    return " ".join(re.sub(r"--[^\n]*", " ", sql).split())
 
 
 _HEAD = 4  # is_member, sees_receipts, cursor_found, has_more, then ser.PageExtras, then ser.PageRow
