@@ -164,3 +164,29 @@ async def test_a_redis_message_whose_payload_is_not_json_is_dropped(monkeypatch)
             await client.aclose()
         assert (await received.next(3)).name == "chat:after"
     assert [e.name for e in received] == ["chat:after"]
+
+
+async def test_a_subscriber_of_some_names_gets_only_those_and_is_not_woken_for_others(monkeypatch) -> None:
+    bus = InProcessBus()
+    subscription = bus.subscribe(names=("chat:wanted",))
+    first = asyncio.ensure_future(anext(subscription))
+    await asyncio.sleep(0)  # the subscription is in place
+    offered: list[str] = []
+    sub = next(iter(bus.fanout._subs))
+    original_offer = sub.offer
+
+    def offer(evt: Event) -> None:
+        offered.append(evt.name)
+        original_offer(evt)
+
+    monkeypatch.setattr(sub, "offer", offer)
+    async with recorded_events(bus) as everything:
+        bus.publish(event("chat:other"))
+        wanted = event("chat:wanted")
+        threading.Thread(target=bus.publish, args=(wanted,)).start()
+        assert await asyncio.wait_for(first, 2) == wanted
+        assert (await everything.next(2)).name == "chat:other"  # an unfiltered subscriber still gets both
+        assert await everything.next(2) == wanted
+    assert offered == ["chat:wanted"]
+    close = getattr(subscription, "aclose")  # an async generator's
+    await close()
