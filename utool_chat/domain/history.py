@@ -63,6 +63,8 @@ WITH page AS MATERIALIZED (
                         AND NOT rr.hidden
                   ORDER BY rr.up_to_seq LIMIT 1) first_above
     WHERE member.conversation_id = :cid
+      -- no probe at all (for a group's members) when no receipt lies above: the latest page
+      AND bounds.hi < (SELECT max(up_to_seq) FROM read_receipts WHERE conversation_id = :cid)
 ), head AS MATERIALIZED (
     SELECT
         (SELECT hi FROM bounds) AS on_seq,
