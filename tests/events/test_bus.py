@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 
 import pytest
@@ -188,5 +189,5 @@ async def test_a_subscriber_of_some_names_gets_only_those_and_is_not_woken_for_o
         assert (await everything.next(2)).name == "chat:other"  # an unfiltered subscriber still gets both
         assert await everything.next(2) == wanted
     assert offered == ["chat:wanted"]
-    close = getattr(subscription, "aclose")  # an async generator's
-    await close()
+    assert isinstance(subscription, AsyncGenerator)
+    await subscription.aclose()
