@@ -12,6 +12,7 @@ import pytest
 from tests import media_samples as samples
 from tests.support.factories import bulk_messages, direct_conversation, group_conversation, make_user
 from utool_chat.domain import conversations as convs
+from utool_chat.domain import history as history_sql
 from utool_chat.domain import messages, reactions, settings, uploads
 from utool_chat.domain.errors import NotFound, ValidationFailed
 
@@ -127,3 +128,38 @@ def test_refusals_are_the_same_either_way(history, monkeypatch):
                     call()
             answers.append((type(raised.value), str(raised.value), getattr(raised.value, "code", None)))
         assert answers[0] == answers[1]
+
+
+def test_a_page_far_back_shows_each_readers_first_shown_read_above_it(db, monkeypatch):
+    """readBy of a page below every receipt: each reader's first receipt above the page that
+    is shown (one read with receipts off is skipped), the same either way."""
+    ann, bob, cat = (make_user(name)["_id"] for name in ("ann", "bob", "cat"))
+    conversation = group_conversation(ann, [bob, cat])["_id"]
+    ids = bulk_messages(conversation, ann, 40)
+    messages.mark_read(bob, conversation, ids[29])  # first above the page, shown
+    messages.mark_read(bob, conversation, ids[35])
+    settings.update_settings(cat, {"readReceipts": False})
+    messages.mark_read(cat, conversation, ids[24])  # first above the page, but hidden
+    settings.update_settings(cat, {"readReceipts": True})
+    messages.mark_read(cat, conversation, ids[32])  # the first shown one above
+    page, _ = _same(monkeypatch, lambda: messages.list_messages(ann, conversation, limit=10,
+                                                                 before_message_id=ids[20]))
+    assert [m["_id"] for m in page] == ids[10:20][::-1]
+    since, _ = messages.messages_since(ann, conversation, 0)
+    read_at = {m["_id"]: {r["user"]: r["readAt"] for r in m["readBy"]} for m in since}
+    for message in page:
+        assert {r["user"]: r["readAt"] for r in message["readBy"]} == {
+            bob: read_at[ids[29]][bob], cat: read_at[ids[32]][cat]}
+
+
+def test_every_statement_is_short_enough_for_psycopg_to_keep_its_parse():
+    """Over psycopg's limit a statement's placeholders are parsed again on every execution."""
+    import psycopg._queries
+    from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+
+    assert history_sql.PSYCOPG_CACHED_QUERY_CHARS == psycopg._queries.MAX_CACHED_STATEMENT_LENGTH
+    for kind in history_sql._PAGES:
+        for limit in (1, 50, history_sql.MAX_LIMIT):
+            sent = str(history_sql._statement(kind, limit).compile(dialect=pg_psycopg.dialect()))
+            assert len(sent) <= history_sql.PSYCOPG_CACHED_QUERY_CHARS, (kind, limit, len(sent))
+            assert "--" not in sent

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 
 import pytest
@@ -201,3 +202,28 @@ async def test_a_subscription_for_one_user_gets_only_the_events_naming_that_user
         await sub.aclose()  # type: ignore[attr-defined]  # subscribe() is an async generator
     assert not bus.fanout._subs and not bus.fanout._by_user and not bus.fanout._for_everything
 
+
+async def test_a_subscriber_of_some_names_gets_only_those_and_is_not_woken_for_others(monkeypatch) -> None:
+    bus = InProcessBus()
+    subscription = bus.subscribe(names=("chat:wanted",))
+    first = asyncio.ensure_future(anext(subscription))
+    await asyncio.sleep(0)  # the subscription is in place
+    offered: list[str] = []
+    sub = next(iter(bus.fanout._subs))
+    original_offer = sub.offer
+
+    def offer(evt: Event) -> None:
+        offered.append(evt.name)
+        original_offer(evt)
+
+    monkeypatch.setattr(sub, "offer", offer)
+    async with recorded_events(bus) as everything:
+        bus.publish(event("chat:other"))
+        wanted = event("chat:wanted")
+        threading.Thread(target=bus.publish, args=(wanted,)).start()
+        assert await asyncio.wait_for(first, 2) == wanted
+        assert (await everything.next(2)).name == "chat:other"  # an unfiltered subscriber still gets both
+        assert await everything.next(2) == wanted
+    assert offered == ["chat:wanted"]
+    assert isinstance(subscription, AsyncGenerator)
+    await subscription.aclose()

@@ -270,7 +270,14 @@ class ReadReceipt(SQLModel, table=True):
     # reads from before stay visible, as in WhatsApp).
     hidden: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
-    __table_args__ = (sa.Index("ix_read_receipts_conversation_seq", "conversation_id", "up_to_seq"),)
+    __table_args__ = (
+        sa.Index("ix_read_receipts_conversation_seq", "conversation_id", "up_to_seq"),
+        # Each reader's first shown receipt above a history page (domain/history.py): one probe
+        # per member, an index-only scan on Postgres (read_at included, hidden ones left out).
+        sa.Index("ix_read_receipts_conversation_user_seq", "conversation_id", "user_id", "up_to_seq",
+                 postgresql_include=["read_at"], postgresql_where=sa.text("NOT hidden"),
+                 sqlite_where=sa.text("NOT hidden")),
+    )
 
 
 class MessageMention(SQLModel, table=True):

@@ -11,6 +11,7 @@ default) keeps the ORM path of messages.py.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -51,15 +52,19 @@ WITH page AS MATERIALIZED (
     FROM read_receipts rr, bounds
     WHERE rr.conversation_id = :cid AND rr.up_to_seq BETWEEN bounds.lo AND bounds.hi AND NOT rr.hidden
     UNION ALL
-    SELECT later.user_id, later.up_to_seq, later.read_at
-    FROM (
-        SELECT rr.user_id, min(rr.up_to_seq) AS up_to_seq
-        FROM read_receipts rr, bounds
-        WHERE rr.conversation_id = :cid AND rr.up_to_seq > bounds.hi AND NOT rr.hidden
-        GROUP BY rr.user_id
-    ) first_above
-    JOIN read_receipts later ON later.conversation_id = :cid AND later.user_id = first_above.user_id
-                             AND later.up_to_seq = first_above.up_to_seq AND NOT later.hidden
+    -- Each reader's first: one probe of ix_read_receipts_conversation_user_seq per member
+    -- (every reader is one: member rows stay when they leave, and receipts outlive
+    -- membership), not a read of every receipt above the page (the whole history above a
+    -- page far back). (A reader's receipts have distinct seqs: each moves their position forward.)
+    SELECT member.user_id, first_above.up_to_seq, first_above.read_at
+    FROM conversation_members member, bounds,
+         LATERAL (SELECT rr.up_to_seq, rr.read_at FROM read_receipts rr
+                  WHERE rr.conversation_id = :cid AND rr.user_id = member.user_id AND rr.up_to_seq > bounds.hi
+                        AND NOT rr.hidden
+                  ORDER BY rr.up_to_seq LIMIT 1) first_above
+    WHERE member.conversation_id = :cid
+      -- no probe at all (for a group's members) when no receipt lies above: the latest page
+      AND bounds.hi < (SELECT max(up_to_seq) FROM read_receipts WHERE conversation_id = :cid)
 ), head AS MATERIALIZED (
     SELECT
         (SELECT hi FROM bounds) AS on_seq,
@@ -142,11 +147,23 @@ def _statement(kind: str, limit: int) -> sa.TextClause:
     MAX_LIMIT (checked by the caller); the texts of the sizes in use are kept."""
     page, found, more, order = _PAGES[kind]
     assert isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit <= MAX_LIMIT, limit
-    return sa.text(_STATEMENT.format(
+    return sa.text(_compact(_STATEMENT.format(
         page=page.format(limit=limit), cursor_found=found, has_more=more, order=order,
         extras=", ".join(f"head.{name}" for name in ser.PageExtras._fields),
         columns=", ".join(f"m.{name}" for name in ser.PageRow._fields),
-    ))
+    )))
+
+
+# psycopg caches its parse of a query's placeholders only for texts up to this many
+# characters (psycopg._queries.MAX_CACHED_STATEMENT_LENGTH); a longer one is re-parsed by a
+# regular expression on every execution (a few tenths of a millisecond of CPU per page).
+PSYCOPG_CACHED_QUERY_CHARS = 4096
+
+
+def _compact(sql: str) -> str:
+    """`sql` without its comments and runs of whitespace (it has no string literals), so
+    that every statement stays within PSYCOPG_CACHED_QUERY_CHARS with its placeholders."""
+    return " ".join(re.sub(r"--[^\n]*", " ", sql).split())
 
 
 _HEAD = 4  # is_member, sees_receipts, cursor_found, has_more, then ser.PageExtras, then ser.PageRow

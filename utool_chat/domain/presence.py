@@ -446,9 +446,11 @@ class Presence:
                 mirror = asyncio.create_task(self._follow_the_bus(asyncio.Event()))
 
     async def _follow_the_bus(self, subscribed: asyncio.Event) -> None:
-        """Other processes' transitions, as their chat:presence_update events."""
+        """Other processes' transitions, as their chat:presence_update events. Only those
+        are handed to this thread's loop: every other event (each message's) would wake
+        this thread, and take the GIL from the one serving the sockets, to be dropped."""
         try:
-            async for evt in get_bus().subscribe(on_ready=subscribed.set):
+            async for evt in get_bus().subscribe(on_ready=subscribed.set, names=(PRESENCE_UPDATE,)):
                 if evt.name == PRESENCE_UPDATE:
                     payload = evt.payload
                     at = payload.get("changedAt")

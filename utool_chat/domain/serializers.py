@@ -342,6 +342,9 @@ def assemble(
     original's id, reactions and attachments (as served) by message id, the receipts that
     matter (_read_times) and the members' positions."""
     out = []
+    # One receipt covers every message of the page up to its seq: its readAt is formatted
+    # once, by (conversation, reader, the receipt's index in ReadTimes).
+    read_at_text: dict[tuple[str, str, int], str | None] = {}
     for msg, sender in rows:
         read_by = []
         for user_id, (seqs, times) in read_times.get(msg.conversation_id, {}).items():
@@ -351,9 +354,15 @@ def assemble(
             # is the moment they read it.
             i = bisect.bisect_left(seqs, msg.seq)
             if i < len(seqs):
-                read_by.append((times[i], user_id))
-        read_by.sort(key=lambda pair: (as_utc(pair[0]), pair[1]))
-        read_by_out = [{"user": uid, "readAt": iso(ts)} for ts, uid in read_by]
+                read_by.append((times[i], user_id, i))
+        if len(read_by) > 1:
+            read_by.sort(key=lambda found: (as_utc(found[0]), found[1]))
+        read_by_out = []
+        for ts, uid, i in read_by:
+            key = (msg.conversation_id, uid, i)
+            if key not in read_at_text:
+                read_at_text[key] = iso(ts)
+            read_by_out.append({"user": uid, "readAt": read_at_text[key]})
         out.append(
             message_out(
                 msg,

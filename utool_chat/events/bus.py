@@ -23,7 +23,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -147,11 +147,16 @@ class Event:
 
 
 class _Subscription:
-    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int, user_id: str | None = None):
+    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int, user_id: str | None = None,
+                 names: frozenset[str] | None = None):
         self.loop = loop
         self.user_id = user_id  # None: every event; else those naming this user, and RESYNC
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
         self.dropped = 0  # events dropped since this subscriber last caught up
+        self.names = names  # only events of these names (None: every event)
+
+    def wants(self, evt: Event) -> bool:
+        return self.names is None or evt.name in self.names
 
     def offer(self, evt: Event) -> None:
         try:
@@ -228,6 +233,10 @@ class LocalFanout:
             if sub.loop.is_closed():
                 self.remove(sub)
                 continue
+            # Decided here, on the publisher's thread: a subscriber on another thread's loop
+            # (presence's) is not woken, and handed the GIL, for every message it would drop.
+            if not sub.wants(evt):
+                continue
             if running is sub.loop:
                 sub.offer(evt)
             else:
@@ -247,16 +256,19 @@ class InProcessBus:
         self.fanout.dispatch(Event.from_json(raw))
 
     async def subscribe(
-        self, maxsize: int = 10_000, on_ready: Callable[[], None] | None = None, user_id: str | None = None
+        self, maxsize: int = 10_000, on_ready: Callable[[], None] | None = None, user_id: str | None = None,
+        names: Iterable[str] | None = None,
     ) -> AsyncIterator[Event]:
         """Async iterator of every event published from now on (in this process's view);
-        with `user_id`, of those whose user_ids name that user, and every RESYNC.
+        with `user_id`, of those whose user_ids name that user, and every RESYNC; with
+        `names`, only of the events of those names (and the resync this subscription is owed
+        after an overflow).
 
         The subscription starts when iteration starts; `on_ready` is called once it is in
         place (for Redis: once the channel is subscribed), so a caller can wait for it
         before promising delivery to anyone.
         """
-        sub = _Subscription(asyncio.get_running_loop(), maxsize, user_id)
+        sub = _Subscription(asyncio.get_running_loop(), maxsize, user_id, None if names is None else frozenset(names))
         self.fanout.add(sub)
         await self._on_subscribe()
         if on_ready is not None:
