@@ -6,6 +6,7 @@ running), and a database that cannot be reached is a clean Unavailable reported 
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -209,3 +210,50 @@ def _stored_count(cid: str) -> int:
 def _last_seq(cid: str) -> int:
     with get_engine().connect() as conn:
         return conn.execute(sa.text("SELECT last_seq FROM conversations WHERE id = :cid"), {"cid": cid}).scalar_one()
+
+
+def _server_connections() -> int:
+    """Connections to the test database but the one asking."""
+    with get_engine().connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )).scalar_one()
+
+
+def _settles_at(count: int) -> int:
+    """The server's count once it has seen the closed sockets (a backend ends a moment
+    after its client hung up), or what it still is after 3 s."""
+    deadline = time.monotonic() + 3
+    while (now := _server_connections()) != count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return now
+
+
+def test_a_loop_that_ends_takes_its_connections_with_it(db) -> None:
+    # Each asyncio.run is a loop of its own, as a request's loop in a test client or a
+    # worker that restarts: its connections must not outlive it on the server.
+    async def use_two_connections() -> None:
+        async with async_pg.connection() as first, async_pg.connection() as second:
+            await first.fetchrow(async_pg.compiled(sa.text("SELECT 1")), {})
+            await second.fetchrow(async_pg.compiled(sa.text("SELECT 1")), {})
+
+    before = _server_connections()
+    tables_before = dict(async_pg._by_loop)  # the test session's own loop may be there
+    for _ in range(3):
+        asyncio.run(use_two_connections())
+        assert _settles_at(before) == before
+    assert async_pg._by_loop == tables_before and set(async_pg._shutdown_watchers) == set(tables_before)
+
+
+def test_a_loop_closed_without_shutting_down_is_forgotten_at_the_next_lookup(db) -> None:
+    abandoned = asyncio.new_event_loop()
+
+    async def use_one() -> None:
+        async with async_pg.connection() as conn:
+            await conn.fetchrow(async_pg.compiled(sa.text("SELECT 1")), {})
+
+    abandoned.run_until_complete(use_one())
+    abandoned.close()  # no shutdown_asyncgens: its connection stays idle in the table
+    assert abandoned in async_pg._by_loop
+    asyncio.run(use_one())
+    assert abandoned not in async_pg._by_loop and abandoned not in async_pg._shutdown_watchers

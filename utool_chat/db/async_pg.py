@@ -18,7 +18,8 @@ asyncpg's own): psycopg_pool's maintenance workers swallow a cancellation that l
 they reconnect, so a loop shutting down while the database is away (a test's dropped
 database, a stopped server) never finishes. Here nothing runs in the background: a
 connection is opened when none is idle, and dropped (terminated, no round trip) when it broke
-or a call on it did not end cleanly.
+or a call on it did not end cleanly. A loop's connections end with the loop (when it shuts
+down its async generators: _close_at_loop_shutdown).
 
 Like db.engine.session_scope, a database that cannot be reached (refused, lost, shutting
 down, every connection busy for POOL_TIMEOUT_SECONDS) raises domain Unavailable (503 with
@@ -30,8 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
@@ -130,14 +130,58 @@ class _LoopConnections:
         else:
             conn.raw.terminate()
 
-
     def drop_idle(self) -> None:
-        """Close the idle connections (to a database the process no longer uses)."""
+        """Close the idle connections (the loop is ending, or the process no longer uses
+        their database). On a loop that is already closed a connection cannot be terminated
+        (that needs the loop); its socket is then closed by the collector."""
         while self.idle:
-            self.idle.pop().raw.terminate()
+            conn = self.idle.pop()
+            try:
+                conn.raw.terminate()
+            except RuntimeError:  # "Event loop is closed"
+                pass
 
 
-_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConnections] = weakref.WeakKeyDictionary()
+# Keyed by loop, and not weakly: an asyncpg connection refers to its loop, so a weak key
+# would be kept alive by its own value. An entry goes when its loop shuts down
+# (_close_at_loop_shutdown) or, for a loop closed without shutting down its async generators,
+# at the next lookup (_forget_closed_loops).
+_by_loop: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
+
+
+async def _close_at_loop_shutdown(loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+    """Parked at its yield for the loop's life. Every way a loop is run and ended here
+    (asyncio.run and Runner: uvicorn, anyio's portals under Starlette's TestClient,
+    pytest-asyncio) calls loop.shutdown_asyncgens() before closing it, which closes this
+    generator while the loop still runs: its connections are terminated then. Without it a
+    finished loop's connections would stay open on the server until this process exits (a
+    test run's hundreds of loops exhausted Postgres's max_connections)."""
+    try:
+        yield
+    finally:
+        _shutdown_watchers.pop(loop, None)
+        pool = _by_loop.pop(loop, None)
+        if pool is not None:
+            pool.drop_idle()
+
+
+def _watch_loop_shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    gen = _close_at_loop_shutdown(loop)
+    _shutdown_watchers[loop] = gen  # alive until the loop shuts it down (the loop holds it weakly)
+    step = gen.asend(None)  # first iteration: the running loop's firstiter hook registers gen
+    try:
+        step.send(None)  # runs to the yield, which awaits nothing
+    except StopIteration:
+        pass
+
+
+_shutdown_watchers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+
+
+def _forget_closed_loops() -> None:
+    for loop in [lp for lp in _by_loop if lp.is_closed()]:
+        _by_loop.pop(loop).drop_idle()
+        _shutdown_watchers.pop(loop, None)
 
 
 def _connections() -> _LoopConnections:
@@ -146,6 +190,9 @@ def _connections() -> _LoopConnections:
     if found is None or found.engine is not engine:  # db.engine.init_engine pointed us elsewhere
         if found is not None:
             found.drop_idle()
+        else:
+            _forget_closed_loops()
+            _watch_loop_shutdown(loop)
         found = _by_loop[loop] = _LoopConnections(engine)
     return found
 
