@@ -31,6 +31,7 @@ from common import (
     load_average,
     now,
     rss_kb,
+    with_history,
 )
 
 IDLE_SECONDS = 10.0
@@ -58,11 +59,12 @@ async def settle(pgid: int, seconds: float = 3.0) -> int:
     return rss_kb(pgid)
 
 
-async def run(base_url: str, pgid: int, args: argparse.Namespace) -> None:
+async def run(database: str, base_url: str, pgid: int, args: argparse.Namespace) -> None:
     from tests.support.factories import direct_conversation, new_person
 
     alice, bob = new_person(), new_person()
     conversation_id = direct_conversation(alice, bob)["_id"]
+    with_history(database, [conversation_id])
     idle_people = [new_person() for _ in range(10)]
     waiting: dict[str, asyncio.Future] = {}
 
@@ -117,7 +119,7 @@ def main() -> None:
     with bench_database() as url, backends(url) as (backend,):
         print(f"backend {backend.url} (gunicorn + uvicorn, 1 worker), database {url.rsplit('/', 1)[1]}")
         try:
-            asyncio.run(run(backend.url, backend.process.pid, args))
+            asyncio.run(run(url, backend.url, backend.process.pid, args))
         except BaseException:
             print(f"backend log:\n{backend.log_tail()}")
             raise

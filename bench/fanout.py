@@ -34,16 +34,18 @@ from common import (
     now,
     start_py_spy,
     stop_py_spy,
+    with_history,
 )
 
 
-async def measure(base_url: str, pgid: int, size: int, count: int, profile: str | None = None,
+async def measure(database: str, base_url: str, pgid: int, size: int, count: int, profile: str | None = None,
                   gil: bool = False) -> None:
     from tests.support.factories import group_conversation, new_person
 
     owner = new_person()
     members = [new_person() for _ in range(size - 1)]
     conversation_id = group_conversation(owner, members, name=f"fan-out {size}")["_id"]
+    with_history(database, [conversation_id])
     pending: dict[str, tuple[float, set[int], asyncio.Future]] = {}
     first_at: dict[str, float] = {}
 
@@ -105,10 +107,10 @@ async def measure(base_url: str, pgid: int, size: int, count: int, profile: str 
             await client.close()
 
 
-async def run(base_url: str, pgid: int, sizes: list[int], args: argparse.Namespace) -> None:
+async def run(database: str, base_url: str, pgid: int, sizes: list[int], args: argparse.Namespace) -> None:
     for size in sizes:
         print(f"-- group of {size}; {load_average()}")
-        await measure(base_url, pgid, size, args.messages, args.py_spy, args.py_spy_gil)
+        await measure(database, base_url, pgid, size, args.messages, args.py_spy, args.py_spy_gil)
     print(f"-- done; {load_average()}")
 
 
@@ -124,7 +126,7 @@ def main() -> None:
 
     with bench_database() as url, backends(url) as (backend,):
         print(f"backend {backend.url} (gunicorn + uvicorn, 1 worker), database {url.rsplit('/', 1)[1]}")
-        asyncio.run(run(backend.url, backend.process.pid, sizes, args))
+        asyncio.run(run(url, backend.url, backend.process.pid, sizes, args))
 
 
 if __name__ == "__main__":

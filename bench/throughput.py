@@ -36,6 +36,7 @@ from common import (
     new_pairs,
     now,
     start_py_spy,
+    with_history,
 )
 
 
@@ -81,6 +82,7 @@ async def send_http(http, base_url: str, headers: dict[str, str], conversation_i
 async def run_mode(mode: str, urls: list[str], pgid: list[int], args: argparse.Namespace) -> None:
     deliveries = Deliveries()
     pairs = new_pairs(args.pairs)
+    with_history(args.database, [conv for _sender, _receiver, conv in pairs])
     async with http_session() as http:
         senders = {}
         receivers = []
@@ -184,6 +186,7 @@ def main() -> None:
     with bench_database() as url, backends(url, args.processes, args.redis) as running:
         print(f"{args.processes} backend process(es) {[b.url for b in running]} (gunicorn + uvicorn, 1 worker each), "
               f"database {url.rsplit('/', 1)[1]}, bus {'Redis' if args.redis else 'in-process'}")
+        args.database = url
         asyncio.run(run([b.url for b in running], [b.process.pid for b in running], args))
 
 
