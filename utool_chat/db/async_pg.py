@@ -208,10 +208,13 @@ async def connection() -> AsyncIterator[Connection]:
     """A connection of this loop, each statement its own transaction; Unavailable if the
     database cannot be reached."""
     pool = _connections()
-    try:
-        await asyncio.wait_for(pool.slots.acquire(), POOL_TIMEOUT_SECONDS)
-    except TimeoutError as exc:
-        raise database_unavailable(exc) from None
+    if pool.slots.locked():  # wait_for costs a task and a timer: only for a wait there will be
+        try:
+            await asyncio.wait_for(pool.slots.acquire(), POOL_TIMEOUT_SECONDS)
+        except TimeoutError as exc:
+            raise database_unavailable(exc) from None
+    else:
+        await pool.slots.acquire()  # free: returns at once
     try:
         conn = await pool.take()
         clean = False  # stays so for a cancellation (BaseException) that lands mid-statement
