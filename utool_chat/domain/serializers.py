@@ -34,7 +34,9 @@ def iso(ts: datetime | None) -> str | None:
         return None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    elif ts.tzinfo is not UTC:  # psycopg hands back UTC itself on a UTC session: no conversion needed
+        ts = ts.astimezone(UTC)
+    return ts.isoformat().replace("+00:00", "Z")
 
 
 # What the serialisers read of a row, so that ORM objects and the plain tuples of a history
