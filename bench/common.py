@@ -114,8 +114,13 @@ def group_members(pgid: int) -> list[int]:
 
 def cpu_seconds(pgid: int) -> float:
     """User + system CPU seconds used so far by the backend's processes."""
+    return processes_cpu_seconds(group_members(pgid))
+
+
+def processes_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (those gone count nothing)."""
     total = 0
-    for pid in group_members(pgid):
+    for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
@@ -240,6 +245,22 @@ def new_pairs(count: int) -> list[tuple[Any, Any, str]]:
     return pairs
 
 
+def copy_messages(cur: psycopg.Cursor, conversation_id: str, rows: list[tuple[str, int, str, str, datetime]]) -> None:
+    """COPY text messages (id, seq, sender, content, sent at) into a conversation, rendered as a
+    send stores them (rows stored before rendering existed are rendered when served: not what
+    reading today's rows costs)."""
+    from utool_chat.domain import formatting, search
+
+    with cur.copy(
+        "COPY messages (id, conversation_id, seq, sender_id, content, content_type, is_edited, is_deleted,"
+        " created_at, updated_at, content_html, snippet, search_text) FROM STDIN"
+    ) as copy:
+        for message_id, seq, sender, content, ts in rows:
+            rendered = formatting.render(content)
+            copy.write_row((message_id, conversation_id, seq, sender, content, "text", False, False, ts, ts,
+                            rendered.html, rendered.snippet, search.search_text(content, [])))
+
+
 def with_history(url: str, conversation_ids: list[str], per_conversation: int = 1_000) -> None:
     """Give each conversation `per_conversation` older messages from its members (all read
     by everyone), then ANALYZE: the load then runs on a database in the state a running
@@ -248,7 +269,6 @@ def with_history(url: str, conversation_ids: list[str], per_conversation: int = 
     every message of the conversation to count a member's unread ones (an index that only
     matches the conversation), about 0.8 ms more of Postgres per send in throughput.py."""
     from utool_chat.db.models import new_id
-    from utool_chat.domain import formatting, search
 
     start = datetime.now(UTC) - timedelta(days=30)
     with psycopg.connect(url) as conn, conn.cursor() as cur:
@@ -258,19 +278,13 @@ def with_history(url: str, conversation_ids: list[str], per_conversation: int = 
             cur.execute("SELECT user_id FROM conversation_members WHERE conversation_id = %s AND left_at IS NULL"
                         " ORDER BY joined_at, user_id", (conv,))
             members = [row[0] for row in cur.fetchall()]
-            last_id = None
-            with cur.copy(
-                "COPY messages (id, conversation_id, seq, sender_id, content, content_type, is_edited, is_deleted,"
-                " created_at, updated_at, content_html, snippet, search_text) FROM STDIN"
-            ) as copy:
-                for i in range(per_conversation):
-                    last_id, ts = new_id(), start + timedelta(seconds=i * 20)
-                    content = f"earlier message {i + 1} " + "lorem " * (i % 20)
-                    rendered = formatting.render(content)
-                    copy.write_row((last_id, conv, first_seq + i + 1, members[i % len(members)], content, "text",
-                                    False, False, ts, ts, rendered.html, rendered.snippet,
-                                    search.search_text(content, [])))
-            last_seq = first_seq + per_conversation
+            ids = [new_id() for _ in range(per_conversation)]
+            copy_messages(cur, conv, [
+                (message_id, first_seq + i + 1, members[i % len(members)],
+                 f"earlier message {i + 1} " + "lorem " * (i % 20), start + timedelta(seconds=i * 20))
+                for i, message_id in enumerate(ids)
+            ])
+            last_id, last_seq = ids[-1], first_seq + per_conversation
             cur.execute("UPDATE conversations SET last_seq = %s, last_message_id = %s WHERE id = %s",
                         (last_seq, last_id, conv))
             cur.execute("UPDATE conversation_members SET last_read_seq = %s, last_delivered_seq = %s"

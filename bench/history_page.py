@@ -32,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import psycopg  # noqa: E402
-from common import backends, http_session, load_average  # noqa: E402
+from common import backends, copy_messages, http_session, load_average  # noqa: E402
 
 from tests.conftest import migrate, temporary_pg_database  # noqa: E402
 
@@ -42,7 +42,6 @@ MESSAGES = 0  # how many the conversation holds (for the report lines)
 def seed(url: str, n_messages: int) -> tuple[str, str, list[str]]:
     """Two friends, one direct conversation, n messages; returns (reader, conversation, ids)."""
     from utool_chat.db.models import new_id
-    from utool_chat.domain import formatting, search
 
     ann, bob, conv = new_id(), new_id(), new_id()
     start = datetime.now(UTC) - timedelta(days=30)
@@ -63,19 +62,11 @@ def seed(url: str, n_messages: int) -> tuple[str, str, list[str]]:
             " last_read_seq, last_delivered_seq) VALUES (%s, %s, false, now(), false, %s, %s)",
             [(conv, ann, n_messages, n_messages), (conv, bob, n_messages - 10, n_messages)],
         )
-        with cur.copy(
-            "COPY messages (id, conversation_id, seq, sender_id, content, content_type, is_edited, is_deleted,"
-            " created_at, updated_at, content_html, snippet, search_text) FROM STDIN"
-        ) as copy:
-            for i, message_id in enumerate(ids):
-                ts = start + timedelta(seconds=i * 20)
-                sender = ann if i % 3 else bob
-                content = f"message number {i + 1} " + "lorem " * (i % 20)
-                # Rendered as a send stores it (rows stored before rendering existed are
-                # rendered when served: not what a history page of today's rows costs).
-                rendered = formatting.render(content)
-                copy.write_row((message_id, conv, i + 1, sender, content, "text", False, False, ts, ts,
-                                rendered.html, rendered.snippet, search.search_text(content, [])))
+        copy_messages(cur, conv, [
+            (message_id, i + 1, ann if i % 3 else bob, f"message number {i + 1} " + "lorem " * (i % 20),
+             start + timedelta(seconds=i * 20))
+            for i, message_id in enumerate(ids)
+        ])
         with cur.copy("COPY read_receipts (conversation_id, user_id, up_to_seq, read_at) FROM STDIN") as copy:
             for seq in range(50, n_messages - 10, 50):
                 copy.write_row((conv, bob, seq, start + timedelta(seconds=seq * 20 + 5)))

@@ -17,7 +17,7 @@ import os
 import time
 
 import psycopg
-from common import CLOCK_TICKS, NO_LIMITS, bench_database, new_pairs, with_history
+from common import NO_LIMITS, bench_database, new_pairs, processes_cpu_seconds, with_history
 
 
 def server_cpu_seconds(url: str) -> tuple[float, int]:
@@ -26,12 +26,7 @@ def server_cpu_seconds(url: str) -> tuple[float, int]:
     with psycopg.connect(url) as conn:
         pids = [row[0] for row in conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,))]
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS, len(pids)
+    return processes_cpu_seconds(pids), len(pids)
 
 
 async def send_for(pairs: list, seconds: float) -> int:

@@ -79,10 +79,10 @@ async def send_http(http, base_url: str, headers: dict[str, str], conversation_i
             raise RuntimeError(f"send refused: {response.status} {await response.text()}")
 
 
-async def run_mode(mode: str, urls: list[str], pgid: list[int], args: argparse.Namespace) -> None:
+async def run_mode(database: str, mode: str, urls: list[str], pgid: list[int], args: argparse.Namespace) -> None:
     deliveries = Deliveries()
     pairs = new_pairs(args.pairs)
-    with_history(args.database, [conv for _sender, _receiver, conv in pairs])
+    with_history(database, [conv for _sender, _receiver, conv in pairs])
     async with http_session() as http:
         senders = {}
         receivers = []
@@ -160,11 +160,11 @@ async def run_mode(mode: str, urls: list[str], pgid: list[int], args: argparse.N
             profiler.wait(timeout=60)
 
 
-async def run(urls: list[str], pgid: list[int], args: argparse.Namespace) -> None:
+async def run(database: str, urls: list[str], pgid: list[int], args: argparse.Namespace) -> None:
     modes = [args.only] if args.only else ["socket", "http"]
     for mode in modes:
         print(f"-- {'Socket.IO' if mode == 'socket' else 'HTTP'} send; {load_average()}")
-        await run_mode(mode, urls, pgid, args)
+        await run_mode(database, mode, urls, pgid, args)
     print(f"-- done; {load_average()}")
 
 
@@ -186,8 +186,7 @@ def main() -> None:
     with bench_database() as url, backends(url, args.processes, args.redis) as running:
         print(f"{args.processes} backend process(es) {[b.url for b in running]} (gunicorn + uvicorn, 1 worker each), "
               f"database {url.rsplit('/', 1)[1]}, bus {'Redis' if args.redis else 'in-process'}")
-        args.database = url
-        asyncio.run(run([b.url for b in running], [b.process.pid for b in running], args))
+        asyncio.run(run(url, [b.url for b in running], [b.process.pid for b in running], args))
 
 
 if __name__ == "__main__":
