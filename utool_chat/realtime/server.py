@@ -17,6 +17,7 @@ from typing import Any
 
 import engineio
 import engineio.exceptions
+import engineio.packet
 from reflex import constants
 from reflex.app import _sio_dumps, _sio_loads
 from reflex.config import get_config
@@ -99,18 +100,88 @@ async def poll_in_the_writer(sock: Any) -> list[Any]:
     return packets
 
 
+async def serve_websocket(sock: Any, ws: Any) -> None:
+    """engine.io's AsyncSocket._websocket_handler (python-engineio 4.15.1) for a socket that
+    connects over the websocket from the start (the only transport here), with the same
+    answers, but its reader waits for each packet in its own task: engine.io wraps every wait
+    in a new task under `asyncio.wait_for`: a task, a future, a timer and two more passes
+    through the loop for each packet received (without them, bench/throughput.py's Socket.IO
+    load ran 2-5 % faster, side by side). A socket upgrading from polling (not offered here)
+    gets engine.io's own handler.
+
+    The reader ends, as engine.io's does, when the client closes, when nothing came for a
+    ping interval and timeout, on a packet larger than max_http_buffer_size, or when
+    cancelled, and on a frame that is not an engine.io packet at all (engine.io's handler
+    raised out of the ASGI app there, its writer left running); then the writer gets the
+    close marker, and the socket is closed."""
+    if sock.connected:
+        await type(sock)._websocket_handler(sock, ws)
+        return
+    server = sock.server
+    sock.connected = True
+    sock.upgraded = True
+
+    async def writer() -> None:
+        while True:
+            try:
+                packets = await sock.poll()
+            except engineio.exceptions.QueueEmpty:
+                break
+            if not packets:  # the close marker
+                break
+            try:
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except Exception:  # the transport is gone: engine.io's writer stops the same way
+                break
+        await ws.close()
+
+    writer_task = asyncio.ensure_future(writer())
+    server.logger.info("%s: Upgrade to websocket successful", sock.sid)
+    while True:
+        try:
+            async with asyncio.timeout(server.ping_interval + server.ping_timeout):
+                data = await ws.wait()
+        except (Exception, asyncio.CancelledError):  # timed out, transport gone, cancelled
+            break
+        if data is None:  # the client closed
+            break
+        if len(data) > server.max_http_buffer_size:
+            break
+        try:
+            pkt = engineio.packet.Packet(encoded_packet=data)
+        except ValueError:  # not engine.io (engine.io's handler would raise out of the ASGI app)
+            server.logger.info("%s: not an engine.io packet, closing", sock.sid)
+            break
+        try:
+            await sock.receive(pkt)
+        except engineio.exceptions.UnknownPacketError:
+            pass
+        except engineio.exceptions.SocketIsClosedError:
+            server.logger.info("Receive error -- socket is closed")
+            break
+        except Exception:
+            server.logger.exception("Unknown receive error")
+    await sock.queue.put(None)  # the writer ends after what it is writing
+    await writer_task
+    await sock.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+
+
 class _SocketTable(dict):
-    """engine.io's table of sockets (sid -> socket): a socket is given poll_in_the_writer as
-    it is added (engine.io builds its sockets itself, with no hook for their class)."""
+    """engine.io's table of sockets (sid -> socket): a socket is given poll_in_the_writer and
+    serve_websocket as it is added (engine.io builds its sockets itself, with no hook for
+    their class)."""
 
     def __setitem__(self, sid: str, sock: Any) -> None:
         sock.poll = functools.partial(poll_in_the_writer, sock)
+        sock._websocket_handler = functools.partial(serve_websocket, sock)
         super().__setitem__(sid, sock)
 
 
 class BoundedEngineIOServer(engineio.AsyncServer):
     """engine.io with a bound on each socket's unsent backlog (MAX_UNSENT_BYTES), whose
-    sockets' writers wait for packets through poll_in_the_writer."""
+    sockets' writers wait for packets through poll_in_the_writer and whose websockets are
+    served by serve_websocket."""
 
     @property
     def sockets(self) -> _SocketTable:
