@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from tests.support.events import recorded_events
 from utool_chat.db.engine import session_scope
 from utool_chat.events import Event, publish_now, publish_on_commit
-from utool_chat.events.bus import InProcessBus, RedisBus, channel_for
+from utool_chat.events.bus import InProcessBus, RedisBus, channel_for, take_batch
 
 REDIS = "redis://127.0.0.1:6379"
 
@@ -165,6 +166,44 @@ async def test_a_redis_message_whose_payload_is_not_json_is_dropped(monkeypatch)
             await client.aclose()
         assert (await received.next(3)).name == "chat:after"
     assert [e.name for e in received] == ["chat:after"]
+
+
+def test_a_relay_batch_is_what_is_queued_behind_the_first_in_order_up_to_the_bound() -> None:
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for n in range(1, 250):
+        queue.put_nowait(str(n))
+    batches = [take_batch(queue, "0", 100)]
+    while not queue.empty():
+        batches.append(take_batch(queue, queue.get_nowait(), 100))
+    assert [len(b) for b in batches] == [100, 100, 50]
+    assert [n for b in batches for n in b] == [str(n) for n in range(250)]
+    assert take_batch(queue, "alone", 100) == ["alone"]
+
+
+async def test_events_queued_together_reach_the_other_process_in_order_in_one_round_trip_per_batch(
+        monkeypatch) -> None:
+    monkeypatch.setenv("REDIS_EVENTS_CHANNEL", f"utool_test:{uuid.uuid4().hex}")
+    url = f"{REDIS}/7"
+    publisher, listener = RedisBus(url), RedisBus(url)
+    async with recorded_events(listener) as received:
+        publisher.publish(first := event())
+        assert await received.next(3) == first
+        relay = publisher.relay
+        before = relay.round_trips
+        # Hold the relay's loop for a moment: the 250 events published meanwhile are all
+        # queued by the time it takes the next batch (they are offered to it in order).
+        assert relay._loop is not None
+        relay._loop.call_soon_threadsafe(time.sleep, 0.3)
+        sent = [event() for _ in range(250)]
+        for evt in sent:
+            publisher.publish(evt)
+        for _ in sent:
+            await received.next(3)
+        assert list(received)[1:] == sent
+        assert relay.round_trips - before == 3  # 100 + 100 + 50 (RELAY_BATCH_MAX)
+        assert await relay.flush(1)
+    publisher.close()
+    listener.close()
 
 
 async def _next_or_none(events, timeout: float = 0.2) -> Event | None:
