@@ -28,10 +28,18 @@ WEED="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/weed"
 if ! s3_up && [[ -x $WEED ]]; then
   echo "services: starting SeaweedFS (S3 on 127.0.0.1:$S3_PORT)"
   mkdir -p /tmp/utool-seaweedfs
-  AWS_ACCESS_KEY_ID=${TEST_S3_ACCESS_KEY:-utool-test} AWS_SECRET_ACCESS_KEY=${TEST_S3_SECRET_KEY:-utool-test-secret} \
-    setsid nohup "$WEED" mini -dir=/tmp/utool-seaweedfs -ip=127.0.0.1 -ip.bind=127.0.0.1 -admin.ui=false \
-      -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.port="$S3_PORT" \
-      >/tmp/utool-seaweedfs.log 2>&1 < /dev/null &
+  (
+    # SeaweedFS outlives this script: it keeps none of its caller's descriptors beyond stdio, or
+    # a lock held around the test command (`flock LOCK scripts/test.sh`) stays held while it runs.
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if (( fd > 2 )); then eval "exec $fd>&-"; fi
+    done
+    AWS_ACCESS_KEY_ID=${TEST_S3_ACCESS_KEY:-utool-test} AWS_SECRET_ACCESS_KEY=${TEST_S3_SECRET_KEY:-utool-test-secret} \
+      exec setsid nohup "$WEED" mini -dir=/tmp/utool-seaweedfs -ip=127.0.0.1 -ip.bind=127.0.0.1 -admin.ui=false \
+        -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.port="$S3_PORT" \
+        >/tmp/utool-seaweedfs.log 2>&1 < /dev/null
+  ) &
   for _ in $(seq 60); do s3_up && break; sleep 1; done
 fi
 
