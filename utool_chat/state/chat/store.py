@@ -24,6 +24,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import reflex as rx
+from reflex.istate.proxy import MutableProxy
 
 from utool_chat.domain import conversations
 from utool_chat.domain.errors import DomainError
@@ -87,10 +88,23 @@ class ChatState(rx.State):
     # ----- shared helpers ----------------------------------------------------------------
 
     def _store(self) -> Chat:
-        """The tab's slice (created on first use)."""
-        if not self._chat:
-            self._chat = initial_chat()
-        return self._chat
+        """The tab's slice (created on first use), as the plain dict, marked changed.
+
+        Reflex hands out a state's dict inside a MutableProxy that notes changes, and wraps
+        again every dict and list read through it. A publishing pass reads the whole open
+        window several times and a receipt rewrites each of its messages: through the proxy,
+        about 60 % of the listener's work went to the wrapping (py-spy of
+        bench/browser_latency.py). The reducers and views are plain functions of plain data,
+        so they get the dict itself, and the slice is marked changed once here instead of at
+        every write (a backend var: only the state's persistence looks at that). Assigning
+        also keeps a background task's guard: outside `async with self` it raises."""
+        chat = self._chat
+        while isinstance(chat, MutableProxy):  # a background task's StateProxy may wrap it twice
+            chat = chat.__wrapped__
+        if not chat:
+            chat = initial_chat()
+        self._chat = chat
+        return chat
 
     async def _me(self) -> str:
         """The signed-in user's id ("" when nobody is: the handler then does nothing)."""
