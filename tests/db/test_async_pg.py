@@ -100,6 +100,41 @@ async def test_a_temp_id_racing_its_original_stores_one_message(db) -> None:
     assert _last_seq(cid) == 1, "the losing send's bump was undone with its statement"
 
 
+async def test_a_send_that_waited_for_another_sends_row_lock_counts_unread_after_it(db, events) -> None:
+    """The send's statement reads the unread counts from its snapshot, taken before it waits
+    for the conversation's row lock: when another send committed meanwhile, those counts lack
+    that message, and the counts are asked again after the commit."""
+    alice, bob, carol = new_person("Alice"), new_person("Bob"), new_person("Carol")
+    cid = group_conversation(alice, [bob, carol])["_id"]
+    # Carol's message, stored the way a send does, by a transaction that holds the row lock
+    # while Alice's send starts.
+    with get_engine().connect() as other:
+        seq = other.execute(sa.text("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = :cid "
+                                    "RETURNING last_seq"), {"cid": cid}).scalar_one()
+        other.execute(sa.text(
+            "INSERT INTO messages (id, conversation_id, seq, sender_id, content, content_type, is_edited, is_deleted,"
+            " created_at, updated_at) VALUES ('carols-message', :cid, :seq, :carol, 'first', 'text', false, false,"
+            " now(), now())"), {"cid": cid, "seq": seq, "carol": carol.id})
+        sending = asyncio.ensure_future(messages.send_message_async(alice.id, cid, "second"))
+        deadline = time.monotonic() + 5
+        while not _waits_for_a_lock():
+            assert time.monotonic() < deadline, "the send never waited for the row lock"
+            await asyncio.sleep(0.01)
+        other.commit()
+    sent, created = await asyncio.wait_for(sending, 5)
+    assert created and sent["seq"] == seq + 1
+    unread = {e.user_ids[0]: e.payload["unreadCount"] for e in events if e.name == "chat:unread_count_update"}
+    assert unread[bob.id] == seq + 1  # the group's notices, Carol's message and Alice's
+    assert unread[carol.id] == seq  # the same but her own
+
+
+def _waits_for_a_lock() -> bool:
+    with get_engine().connect() as conn:
+        return bool(conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )).scalar_one())
+
+
 async def test_a_non_member_is_told_the_conversation_does_not_exist_and_the_connection_is_kept(db) -> None:
     alice, bob, mallory = new_person("Alice"), new_person("Bob"), new_person("Mallory")
     cid = direct_conversation(alice, bob)["_id"]

@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -269,6 +270,16 @@ _UNREAD_OF_USERS = _UNREAD_OF_ACTIVE.where(
 _UNREAD_OF_OTHERS = _UNREAD_OF_ACTIVE.where(col(ConversationMember.user_id) != sa.bindparam("sender"))
 # The same for db.async_pg (Postgres only).
 UNREAD_OF_OTHERS_SQL = async_pg.compiled(_UNREAD_OF_OTHERS)
+# The same as SQL text with :cid and :sender placeholders (columns user_id, unread, mentions),
+# for a statement written as text to include (messages._SEND_ALONE_STATEMENT). Postgres only.
+UNREAD_OF_OTHERS_TEXT = str(
+    sa.select(col(ConversationMember.user_id), unread_count_expr().label("unread"),
+              unread_mentions_expr().label("mentions"))
+    .where(col(ConversationMember.conversation_id) == sa.literal_column(":cid"),
+           col(ConversationMember.left_at).is_(None),
+           col(ConversationMember.user_id) != sa.literal_column(":sender"))
+    .compile(dialect=postgresql.dialect())
+)
 
 
 def unread_counts_of_others(session: Session, conversation_id: str, sender_id: str) -> dict[str, Unread]:

@@ -267,15 +267,15 @@ async def send_message_async(actor_id: str, conversation_id: Any, content: Any, 
     draft = _draft(actor_id, send)
     try:
         async with async_pg.connection() as conn:
-            # Two statements, each its own transaction: the counts, asked once the send
-            # committed, include the new message (a sub-select of the send could not: see
-            # _BUMP's comment).
+            # One statement that commits by itself; a second for the counts only when the
+            # first one's are not current (_current_unread_counts).
             row = await conn.fetchrow(_SEND_ALONE_SQL, draft.params)
             if row is None:
                 raise convs.conversation_not_found()
             sent = None if row[0] is None else _sent_alone(draft, row)
             if sent is not None:
-                counts = convs.unread_by_user(
+                current = _current_unread_counts(row)
+                counts = current if current is not None else convs.unread_by_user(  # another send locked first
                     await conn.fetch(convs.UNREAD_OF_OTHERS_SQL, {"cid": send.cid, "sender": actor_id}))
     except async_pg.IntegrityError:  # a retry racing its original (see _SEND_ALONE_STATEMENT)
         sent = None
@@ -412,13 +412,14 @@ def _store_message(session: Session, actor_id: str, cid: str, text: str, kind: s
     return message, sent.member_ids
 
 
-def _announce_new_message(session: Session, sent: _Sent) -> None:
+def _announce_new_message(session: Session, sent: _Sent, counts: dict[str, convs.Unread] | None = None) -> None:
     """The events of a message just stored, queued until commit; the recipients' unread
-    counts cost one query."""
+    counts (`counts`, when the caller has them current) cost one query."""
     for evt in _new_message_events(sent):
         publish_on_commit(session, evt)
-    convs.publish_unread_counts(session, sent.cid, sent.with_own_count(
-        convs.unread_counts_of_others(session, sent.cid, sent.sender_id)))
+    if counts is None:
+        counts = convs.unread_counts_of_others(session, sent.cid, sent.sender_id)
+    convs.publish_unread_counts(session, sent.cid, sent.with_own_count(counts))
     if sent.unarchives:  # members who had archived it get the conversation back in their list
         convs.publish_conversation_updated(session, sent.cid)
 
@@ -498,7 +499,8 @@ def _may_mention_everyone(me: ConversationMember, text: str) -> bool:
 # un-archiving, and the sender's read receipt, in ONE statement; two shapes of it below. The
 # members' unread counts are asked by a statement after it, which sees every send committed
 # before our lock was granted (a sub-select here would see the statement's snapshot, taken
-# before the lock wait).
+# before the lock wait) - except where _SEND_ALONE_STATEMENT's own reading of them is
+# current (_current_unread_counts).
 _BUMP = """bump AS (
     UPDATE conversations SET last_seq = last_seq + 1, last_message_id = :id, last_activity_at = :now,
                              updated_at = :now
@@ -537,8 +539,10 @@ SELECT bump.last_seq, (SELECT count(*) FROM stored) FROM bump
 
 # The whole send in one statement that commits by itself (_send_in_one_statement): the
 # membership check and the sender's row (`me`), a stored message with the same tempId
-# (`earlier`: then nothing is bumped), the change, and the active members for the events
-# (userId, shares read receipts, archived), longest-standing first. No row: not a member.
+# (`earlier`: then nothing is bumped), the change, the active members for the events
+# (userId, shares read receipts, archived), longest-standing first, and the other members'
+# unread counts and the conversation's last seq as the statement's snapshot has them (before
+# this message and before the row lock: _current_unread_counts). No row: not a member.
 # A retry racing its original waits on the unique tempId constraint and fails the whole
 # statement (IntegrityError): nothing of it stays, and send_message serves the original.
 _SEND_ALONE_STATEMENT = sa.text(f"""
@@ -551,12 +555,16 @@ WITH me AS (
 ), {_BUMP.format(condition="AND EXISTS (SELECT 1 FROM me) AND NOT EXISTS (SELECT 1 FROM earlier)")}, stored AS (
     {_INSERT_MESSAGE}
 ), {_OWN_POSITIONS_AND_RECEIPT.format(hidden="NOT me.read_receipts", sources="bump, me",
-                                      read_seq="me.last_read_seq")}
+                                      read_seq="me.last_read_seq")}, unread AS (
+    {convs.UNREAD_OF_OTHERS_TEXT}
+)
 SELECT (SELECT last_seq FROM bump), me.last_read_seq, me.username, me.display_name, me.avatar, me.read_receipts,
        (SELECT json_agg(json_build_array(m.user_id, u.read_receipts, m.is_archived)
                         ORDER BY m.joined_at, m.user_id)
         FROM conversation_members AS m JOIN users AS u ON u.id = m.user_id
-        WHERE m.conversation_id = :cid AND m.left_at IS NULL)
+        WHERE m.conversation_id = :cid AND m.left_at IS NULL),
+       (SELECT json_agg(json_build_array(user_id, unread, mentions)) FROM unread),
+       (SELECT last_seq FROM conversations WHERE id = :cid)
 FROM me
 """)
 
@@ -586,9 +594,24 @@ def _draft(actor_id: str, send: _CheckedSend) -> _Draft:
     return _Draft(actor_id, send, new_id(), utcnow(), formatting.render(send.text), search.search_text(send.text, []))
 
 
+def _current_unread_counts(row: Any) -> dict[str, convs.Unread] | None:
+    """The recipients' unread counts from _SEND_ALONE_STATEMENT's row (one with a seq), with
+    the message it stored, when they are current: when no other send committed between the
+    statement's snapshot and its row lock, i.e. the seq it bumped to is the snapshot's last
+    seq plus one. The stored message is then the one the snapshot's counts lack (no recipient
+    sent it, it is not deleted and, stored alone, mentions no one). None otherwise: then they
+    are asked again (UNREAD_OF_OTHERS), as of after the commit. (A read position or a delete
+    committed in the instant between snapshot and lock is not seen, as one committed just
+    after the second statement would not be: each such change announces its own counts.)"""
+    seq, unread, snapshot_seq = row[0], row[7], row[8]
+    if seq != snapshot_seq + 1:
+        return None
+    return {user_id: (count + 1, mentions) for user_id, count, mentions in unread or ()}
+
+
 def _sent_alone(draft: _Draft, row: Any) -> _Sent:
     """The message _SEND_ALONE_STATEMENT stored, from its row (which has a seq)."""
-    seq, last_read_seq, username, display_name, avatar, shares, members = row
+    seq, last_read_seq, username, display_name, avatar, shares, members = row[:7]
     send, now = draft.send, draft.now
     # The statement wrote the row; these only feed message_out, so plain rows (the history
     # page's), not models: constructing a model, even unvalidated, and reading its
@@ -619,7 +642,7 @@ def _send_in_one_statement(session: Session, actor_id: str, send: _CheckedSend
         assert served is not None, "a stored tempId that is not found again"
         return served, None
     sent = _sent_alone(draft, row)
-    _announce_new_message(session, sent)
+    _announce_new_message(session, sent, _current_unread_counts(row))
     return sent.message, sent.member_ids
 
 
