@@ -261,24 +261,30 @@ def unread_by_user(rows: Iterable[Any]) -> dict[str, Unread]:
     return {user_id: (count, mentions) for user_id, count, mentions in rows}
 
 
-_UNREAD_OF_ACTIVE = sa.select(col(ConversationMember.user_id), unread_count_expr(), unread_mentions_expr()).where(
-    col(ConversationMember.conversation_id) == sa.bindparam("cid"), col(ConversationMember.left_at).is_(None)
-)
+def _unread_of_others(conversation_id: Any, sender_id: Any) -> Any:
+    """(user_id, unread, mentions) of the active members but `sender_id` (two SQL values)."""
+    return _unread_of_active(conversation_id).where(col(ConversationMember.user_id) != sender_id)
+
+
+def _unread_of_active(conversation_id: Any) -> Any:
+    """(user_id, unread, mentions) of the active members of `conversation_id` (an SQL value)."""
+    return sa.select(
+        col(ConversationMember.user_id), unread_count_expr().label("unread"), unread_mentions_expr().label("mentions")
+    ).where(col(ConversationMember.conversation_id) == conversation_id, col(ConversationMember.left_at).is_(None))
+
+
+_UNREAD_OF_ACTIVE = _unread_of_active(sa.bindparam("cid"))
 _UNREAD_OF_USERS = _UNREAD_OF_ACTIVE.where(
     col(ConversationMember.user_id).in_(sa.bindparam("user_ids", expanding=True))
 )
-_UNREAD_OF_OTHERS = _UNREAD_OF_ACTIVE.where(col(ConversationMember.user_id) != sa.bindparam("sender"))
+_UNREAD_OF_OTHERS = _unread_of_others(sa.bindparam("cid"), sa.bindparam("sender"))
 # The same for db.async_pg (Postgres only).
 UNREAD_OF_OTHERS_SQL = async_pg.compiled(_UNREAD_OF_OTHERS)
-# The same as SQL text with :cid and :sender placeholders (columns user_id, unread, mentions),
-# for a statement written as text to include (messages._SEND_ALONE_STATEMENT). Postgres only.
+# The same as SQL text with :cid and :sender placeholders, for a statement written as text to
+# include (messages._SEND_ALONE_STATEMENT; bind parameters would compile to typed casts that
+# text does not read as placeholders). Postgres only.
 UNREAD_OF_OTHERS_TEXT = str(
-    sa.select(col(ConversationMember.user_id), unread_count_expr().label("unread"),
-              unread_mentions_expr().label("mentions"))
-    .where(col(ConversationMember.conversation_id) == sa.literal_column(":cid"),
-           col(ConversationMember.left_at).is_(None),
-           col(ConversationMember.user_id) != sa.literal_column(":sender"))
-    .compile(dialect=postgresql.dialect())
+    _unread_of_others(sa.literal_column(":cid"), sa.literal_column(":sender")).compile(dialect=postgresql.dialect())
 )
 
 
