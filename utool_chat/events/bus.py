@@ -436,14 +436,13 @@ class _Relay:
     (resync_event) for the other processes as soon as Redis takes it, ahead of the backlog.
     """
 
-    def __init__(self, bus: RedisBus, maxsize: int = RELAY_QUEUE_MAX, batch_max: int = RELAY_BATCH_MAX) -> None:
+    def __init__(self, bus: RedisBus, maxsize: int = RELAY_QUEUE_MAX) -> None:
         self.bus = bus
         self.maxsize = maxsize
-        self.batch_max = batch_max
         self.lost = 0  # events that never reached Redis, since the process started
         self.published = 0
         self.round_trips = 0  # publishing ones (batches), since the process started
-        self._in_flight = 0  # events taken from the queue, not yet accepted by Redis
+        self._pending: list[str] | None = None  # taken from the queue, not yet accepted by Redis
         self.down = False  # the last call to Redis failed; pinging until it answers
         self._gap = False  # events were lost since the last resync was published
         self._overflowing = False
@@ -501,7 +500,6 @@ class _Relay:
         queue = self._queue
         client = aredis.Redis.from_url(self.bus.url, socket_timeout=REDIS_TIMEOUT_SECONDS,
                                        socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
-        pending: list[str] | None = None  # taken from the queue, not yet accepted by Redis
         while True:
             try:
                 if self.down:
@@ -518,19 +516,20 @@ class _Relay:
                         raise
                     log.warning("redis relay: %d events lost so far; told the other processes to resync",
                                 self.lost)
-                if pending is None:
+                if self._pending is None:
                     try:
                         async with asyncio.timeout(PROBE_SECONDS):  # no task and timer per event
                             first = await queue.get()
                     except TimeoutError:
                         continue
-                    pending = take_batch(queue, first, self.batch_max)
-                    self._in_flight = len(pending)
-                await self._publish(client, pending)
-                self.published += len(pending)
+                    self._pending = take_batch(queue, first, RELAY_BATCH_MAX)
+                pipe = client.pipeline(transaction=False)  # one round trip; each event its own message
+                for raw in self._pending:
+                    pipe.publish(self.bus.channel, self.bus.wire(raw))
+                await pipe.execute()
+                self.published += len(self._pending)
                 self.round_trips += 1
-                pending = None
-                self._in_flight = 0
+                self._pending = None
             except asyncio.CancelledError:
                 await client.aclose()
                 raise
@@ -539,17 +538,8 @@ class _Relay:
                     health.report_down(health.REDIS, exc)
                 self.down = True
 
-    async def _publish(self, client: Any, batch: list[str]) -> None:
-        if len(batch) == 1:
-            await client.publish(self.bus.channel, self.bus.wire(batch[0]))
-            return
-        pipe = client.pipeline(transaction=False)  # one round trip; each event its own message
-        for raw in batch:
-            pipe.publish(self.bus.channel, self.bus.wire(raw))
-        await pipe.execute()
-
     def _all_sent(self) -> bool:
-        return self._queue is None or (self._queue.empty() and self._in_flight == 0)
+        return self._queue is None or (self._queue.empty() and self._pending is None)
 
     async def flush(self, within: float) -> bool:
         """Wait (from any event loop) until everything queued was published (the batch being
