@@ -7,7 +7,7 @@ from reflex_base.constants.installer import PackageJson
 
 from utool_chat.serving import use_uvicorn_in_reflex
 
-# The backend runs on uvicorn + wsproto, not granian: a quarter of the memory per idle socket
+# The backend runs on uvicorn (websockets-sansio), not granian: a quarter of the memory per idle socket
 # (utool_chat/serving.py).
 use_uvicorn_in_reflex(os.environ)
 

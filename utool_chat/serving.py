@@ -1,11 +1,15 @@
-"""How the backend is served: uvicorn (h11 for HTTP, wsproto for websockets), not granian.
+"""How the backend is served: uvicorn (h11 for HTTP, websockets' sans-I/O protocol for websockets),
+not granian.
 
 Why: an idle connected Socket.IO websocket costs the backend about 180 KB on granian 2.8 and
-about 45 KB on uvicorn + wsproto, with the same app (bench/connections.py; the bare stacks side
-by side: bench/server_memory.py). Most of granian's share is its own per-websocket buffers,
-which it has no option to shrink. uvicorn's `websockets` implementations cost more than
-wsproto (the legacy one runs four more tasks per socket), so the choice is pinned here rather
-than left to whatever uvicorn finds installed.
+about 45-48 KB on uvicorn, with the same app (bench/connections.py; the bare stacks side by
+side: bench/server_memory.py). Most of granian's share is its own per-websocket buffers, which
+it has no option to shrink. Of uvicorn's websocket implementations, the legacy `websockets` one
+runs four more tasks per socket; `websockets-sansio` and `wsproto` cost about the same memory
+(43 and 40 KB bare), and sansio parses and builds frames in less CPU (websockets' C speedups):
+bench/throughput.py's Socket.IO load ran 1,443 / 1,471 msg/s on it against 1,363 / 1,410 on
+wsproto, side by side. The choice is pinned here rather than left to whatever uvicorn finds
+installed.
 
 `reflex run --env prod` runs gunicorn with a uvicorn worker when REFLEX_USE_GRANIAN is false
 (rxconfig.py sets it, and points GUNICORN_CMD_ARGS at `Worker` below); tests/support/
@@ -32,7 +36,7 @@ from uvicorn.workers import UvicornWorker
 
 # What uvicorn is told about the protocols, wherever it is started.
 UVICORN_OPTIONS: dict[str, Any] = {
-    "http": "h11", "ws": "wsproto", "loop": "asyncio",
+    "http": "h11", "ws": "websockets-sansio", "loop": "asyncio",
     # Browsers offer permessage-deflate, and a socket that takes it keeps two zlib streams for its
     # lifetime: about 100 KB more per idle socket (bench/connections.py, whose client offers it
     # too); Socket.IO's packets here are small JSON, not worth it.
