@@ -16,7 +16,7 @@ from socketio import AsyncManager, packet
 from utool_chat.domain.accounts import SESSION_REVOKED
 from utool_chat.events import Event
 from utool_chat.events.bus import InProcessBus, resync_event
-from utool_chat.realtime.fanout import EventFanout, PayloadJSON, payload_splicing_dumps, session_room
+from utool_chat.realtime.fanout import BytelessAck, EventFanout, PayloadJSON, payload_splicing_dumps, session_room
 
 
 class SplicingPacket(packet.Packet):
@@ -208,3 +208,25 @@ def test_the_spliced_packet_is_what_reflexs_codec_writes_for_the_decoded_payload
     assert spliced == _sio_dumps(["chat:new_message", payload], separators=(",", ":"))
     # Anything else goes to Reflex's codec untouched.
     assert payload_splicing_dumps(_sio_dumps)({"a": [1]}, separators=(",", ":")) == '{"a":[1]}'
+
+
+def test_an_ack_of_a_byteless_value_is_the_packet_of_the_value_without_the_walk_for_bytes(monkeypatch) -> None:
+    from reflex.app import _sio_dumps
+
+    class ReflexCodecPacket(packet.Packet):
+        json = SimpleNamespace(dumps=payload_splicing_dumps(_sio_dumps), loads=json.loads)
+
+    envelope = {"success": True, "data": {"message": {"content": "héllo 🙂 \u2028 </script>", "seq": 3,
+                                                      "attachments": [{"name": "a.png"}]}, "tempId": None}}
+    expected = ReflexCodecPacket(packet.ACK, namespace="/chat", id=7, data=[envelope]).encode()
+    walked: list[Any] = []
+    real_walk = packet.Packet.data_is_binary.__func__
+
+    def recorded_walk(cls: type, data: Any) -> bool:
+        walked.append(data)
+        return real_walk(cls, data)
+
+    monkeypatch.setattr(packet.Packet, "data_is_binary", classmethod(recorded_walk))
+    ack = ReflexCodecPacket(packet.ACK, namespace="/chat", id=7, data=[BytelessAck(envelope)])
+    assert ack.packet_type == packet.ACK and ack.encode() == expected
+    assert len(walked) == 2  # the list and the wrapper: not the message inside it

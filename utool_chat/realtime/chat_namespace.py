@@ -49,7 +49,7 @@ from utool_chat.domain import accounts, conversations, messages, presence, recei
 from utool_chat.domain import typing as typing_domain
 from utool_chat.domain.errors import DomainError, RateLimited, Unauthenticated, Unavailable, ValidationFailed
 from utool_chat.domain.text import is_id
-from utool_chat.realtime.fanout import EventFanout, session_room, user_room
+from utool_chat.realtime.fanout import BytelessAck, EventFanout, session_room, user_room
 from utool_chat.realtime.shutdown import in_flight
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,10 @@ class ChatNamespace(AsyncNamespace):
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect") and self._called_by_the_server(event, args):
             return await super().trigger_event(event, *args)
+        return BytelessAck(await self._envelope(event, *args))
+
+    async def _envelope(self, event: str, *args: Any) -> dict[str, Any]:
+        """The contract envelope a client event is acknowledged with (the module's docstring)."""
         sid, data = args[0], args[1:]
         payload = data[0] if data else None
         conversation_id = payload.get("conversationId") if isinstance(payload, dict) else None

@@ -52,16 +52,35 @@ class PayloadJSON(str):
     the emit."""
 
 
+class BytelessAck:
+    """A handler's ack value that holds no bytes (the namespace's envelopes are JSON by
+    construction). python-socketio's Packet walks every value it is given, down to the last
+    string of a message, looking for bytes to send as binary attachments: for a send's ack
+    (the whole message) that walk was about 2 % of the worker's samples under load. It stops
+    at this wrapper (not a list or dict), and the codec (payload_splicing_dumps) encodes the
+    value inside, as it would have encoded the value itself."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def payload_splicing_dumps(dumps: Callable[..., str]) -> Callable[..., str]:
     """The Socket.IO server's json.dumps: `dumps`, except that an event packet whose one
     argument is a PayloadJSON ([name, PayloadJSON], as python-socketio's emit builds it) gets
-    that text spliced in, not encoded again. The bytes are what `dumps` would write for the
-    decoded payload (Event's codec matches Reflex's: compact, not ASCII-escaped)."""
+    that text spliced in, not encoded again, and an ack of a BytelessAck ([BytelessAck], as
+    python-socketio builds it from a handler's return value) is the value inside, encoded.
+    The bytes are what `dumps` would write for the decoded payload (Event's codec matches
+    Reflex's: compact, not ASCII-escaped) and for the value."""
 
     def spliced(obj: Any, **kwargs: Any) -> str:
-        if type(obj) is list and len(obj) == 2 and type(obj[1]) is PayloadJSON:
-            separator = (kwargs.get("separators") or (", ", ": "))[0]
-            return f"[{dumps(obj[0], **kwargs)}{separator}{obj[1]}]"
+        if type(obj) is list:
+            if len(obj) == 2 and type(obj[1]) is PayloadJSON:
+                separator = (kwargs.get("separators") or (", ", ": "))[0]
+                return f"[{dumps(obj[0], **kwargs)}{separator}{obj[1]}]"
+            if len(obj) == 1 and type(obj[0]) is BytelessAck:
+                return f"[{dumps(obj[0].value, **kwargs)}]"
         return dumps(obj, **kwargs)
 
     return spliced
