@@ -76,8 +76,35 @@ async def test_packets_are_received_in_order_and_the_writer_sends_beside_the_rea
 async def test_silence_for_a_ping_interval_and_timeout_ends_the_socket() -> None:
     sock, received, closes = new_socket(ping_interval=0.05)
     ws = FakeWebSocket()
-    await asyncio.wait_for(sock._websocket_handler(ws), 1)
+    served = asyncio.ensure_future(sock._websocket_handler(ws))
+    await asyncio.wait_for(served, 1)
     assert ws.closed.is_set() and closes == [sock.server.reason.TRANSPORT_CLOSE] and not received
+    assert served.cancelling() == 0
+
+
+async def test_packets_that_keep_coming_keep_it_open_and_a_slow_handler_is_not_silence() -> None:
+    sock, received, closes = new_socket(ping_interval=0.05)
+    handled = []
+
+    async def slow_receive(pkt: Any) -> None:
+        received.append((pkt.packet_type, pkt.data))
+        if pkt.data == "slow":
+            await asyncio.sleep(0.2)  # four limits long: the send waiting for its database
+        handled.append(pkt.data)
+
+    sock.receive = slow_receive
+    ws = FakeWebSocket()
+    served = asyncio.ensure_future(sock._websocket_handler(ws))
+    for n in range(8):  # 0.24 s in all, each within the limit of the one before
+        ws.incoming.put_nowait(f"4tick {n}")
+        await asyncio.sleep(0.03)
+    assert not served.done() and len(handled) == 8
+    ws.incoming.put_nowait("4slow")
+    await asyncio.sleep(0.21)
+    assert not served.done() and handled[-1] == "slow"
+    await asyncio.wait_for(served, 1)  # then silence: ended within about one limit
+    assert ws.closed.is_set() and closes == [sock.server.reason.TRANSPORT_CLOSE]
+    assert served.cancelling() == 0  # the watch took its cancel back: the handler closed normally
 
 
 async def test_an_oversized_packet_or_a_frame_that_is_not_engineio_ends_the_socket_unread() -> None:

@@ -72,21 +72,26 @@ async def poll_in_the_writer(sock: Any) -> list[Any]:
     future and a timer and passes through the loop five times before the writer runs. A
     message to a group of 200 wakes 199 writers (the writers were half of the worker's
     Python samples in bench/fanout.py's profile at 200 members). The get runs in the
-    writer's own task here, under asyncio.timeout.
+    writer's own task here, under asyncio.timeout. (serve_websocket's writer waits with
+    _next_packets alone: its reader's SilenceWatch ends the socket.)
 
     Returns the packets queued (all of them, as engine.io's does), [] once the socket is
     closing (None is queued); raises QueueEmpty when nothing came for a ping interval and
     timeout, or when cancelled, as engine.io's does."""
-    queue = sock.queue
     try:
-        if queue.empty():
+        if sock.queue.empty():
             async with asyncio.timeout(sock.server.ping_interval + sock.server.ping_timeout):
-                first = await queue.get()
-        else:
-            first = queue.get_nowait()
-        queue.task_done()
+                return await _next_packets(sock.queue)
+        return await _next_packets(sock.queue)
     except (TimeoutError, asyncio.CancelledError):
         raise engineio.exceptions.QueueEmpty() from None
+
+
+async def _next_packets(queue: asyncio.Queue) -> list[Any]:
+    """Everything queued once the first packet is there; [] once the close marker (None) is
+    first (it stays queued for the next call)."""
+    first = await queue.get()
+    queue.task_done()
     if first is None:
         return []
     packets = [first]
@@ -100,14 +105,57 @@ async def poll_in_the_writer(sock: Any) -> list[Any]:
     return packets
 
 
+class SilenceWatch:
+    """Cancels a task that has been waiting for its client for `limit` seconds, the way an
+    `asyncio.timeout` around each wait would, without a timer made and cancelled around every
+    packet (about 3 % of the worker's samples under bench/throughput.py's load, reader and
+    writer together). A wait is marked by two assignments (`waiting()`, `heard()`); the
+    watch's one timer fires at most once per `limit` and re-arms itself for the deadline of
+    the wait in progress, if any. Only time spent waiting counts: a packet's handling (a send
+    waiting for the database) is not silence."""
+
+    __slots__ = ("_handle", "_loop", "_task", "_waiting_since", "fired", "limit")
+
+    def __init__(self, limit: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self.limit = limit
+        self.fired = False
+        self._waiting_since: float | None = None
+        self._handle = self._loop.call_at(self._loop.time() + limit, self._check)
+
+    def waiting(self) -> None:
+        self._waiting_since = self._loop.time()
+
+    def heard(self) -> None:
+        self._waiting_since = None
+
+    def _check(self) -> None:
+        if self._task is None or self._task.done():
+            return
+        now = self._loop.time()
+        due = now + self.limit if self._waiting_since is None else self._waiting_since + self.limit
+        if due <= now:
+            self.fired = True
+            self._task.cancel()
+        else:
+            self._handle = self._loop.call_at(due, self._check)
+
+    def stop(self) -> None:
+        """No more firing; a cancel this watch made is taken back (the task goes on to close)."""
+        self._handle.cancel()
+        if self.fired and self._task is not None:
+            self._task.uncancel()
+
+
 async def serve_websocket(sock: Any, ws: Any) -> None:
     """engine.io's AsyncSocket._websocket_handler (python-engineio 4.15.1) for a socket that
     connects over the websocket from the start (the only transport here), with the same
-    answers, but its reader waits for each packet in its own task: engine.io wraps every wait
-    in a new task under `asyncio.wait_for`: a task, a future, a timer and two more passes
-    through the loop for each packet received (without them, bench/throughput.py's Socket.IO
-    load ran 2-5 % faster, side by side). A socket upgrading from polling (not offered here)
-    gets engine.io's own handler.
+    answers, but its reader waits for each packet in its own task, watched by one SilenceWatch:
+    engine.io wraps every wait in a new task under `asyncio.wait_for`: a task, a future, a
+    timer and two more passes through the loop for each packet received (without them,
+    bench/throughput.py's Socket.IO load ran 2-5 % faster, side by side). A socket upgrading
+    from polling (not offered here) gets engine.io's own handler.
 
     The reader ends, as engine.io's does, when the client closes, when nothing came for a
     ping interval and timeout, on a packet larger than max_http_buffer_size, or when
@@ -123,9 +171,11 @@ async def serve_websocket(sock: Any, ws: Any) -> None:
 
     async def writer() -> None:
         while True:
+            # No timeout of its own: when the client goes silent the reader's watch ends the
+            # socket, and the reader then queues the close marker.
             try:
-                packets = await sock.poll()
-            except engineio.exceptions.QueueEmpty:
+                packets = await _next_packets(sock.queue)
+            except asyncio.CancelledError:
                 break
             if not packets:  # the close marker
                 break
@@ -138,30 +188,35 @@ async def serve_websocket(sock: Any, ws: Any) -> None:
 
     writer_task = asyncio.ensure_future(writer())
     server.logger.info("%s: Upgrade to websocket successful", sock.sid)
-    while True:
-        try:
-            async with asyncio.timeout(server.ping_interval + server.ping_timeout):
+    watch = SilenceWatch(server.ping_interval + server.ping_timeout)
+    try:
+        while True:
+            watch.waiting()
+            try:
                 data = await ws.wait()
-        except (Exception, asyncio.CancelledError):  # timed out, transport gone, cancelled
-            break
-        if data is None:  # the client closed
-            break
-        if len(data) > server.max_http_buffer_size:
-            break
-        try:
-            pkt = engineio.packet.Packet(encoded_packet=data)
-        except ValueError:  # not engine.io (engine.io's handler would raise out of the ASGI app)
-            server.logger.info("%s: not an engine.io packet, closing", sock.sid)
-            break
-        try:
-            await sock.receive(pkt)
-        except engineio.exceptions.UnknownPacketError:
-            pass
-        except engineio.exceptions.SocketIsClosedError:
-            server.logger.info("Receive error -- socket is closed")
-            break
-        except Exception:
-            server.logger.exception("Unknown receive error")
+            except (Exception, asyncio.CancelledError):  # silent too long (the watch), transport gone, cancelled
+                break
+            watch.heard()
+            if data is None:  # the client closed
+                break
+            if len(data) > server.max_http_buffer_size:
+                break
+            try:
+                pkt = engineio.packet.Packet(encoded_packet=data)
+            except ValueError:  # not engine.io (engine.io's handler would raise out of the ASGI app)
+                server.logger.info("%s: not an engine.io packet, closing", sock.sid)
+                break
+            try:
+                await sock.receive(pkt)
+            except engineio.exceptions.UnknownPacketError:
+                pass
+            except engineio.exceptions.SocketIsClosedError:
+                server.logger.info("Receive error -- socket is closed")
+                break
+            except Exception:
+                server.logger.exception("Unknown receive error")
+    finally:
+        watch.stop()
     await sock.queue.put(None)  # the writer ends after what it is writing
     await writer_task
     await sock.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
