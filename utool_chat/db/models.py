@@ -139,7 +139,9 @@ class Conversation(SQLModel, table=True):
     direct_key: str | None = Field(default=None, max_length=2 * ID + 1, sa_column_kwargs={"unique": True})
     last_seq: int = Field(default=0)
     last_message_id: str | None = Field(default=None, max_length=ID)
-    last_activity_at: datetime = _ts(index=True)
+    # Not indexed: a send moves it, and an indexed column would make that update non-HOT
+    # (migration 0007 says why no query needs the index).
+    last_activity_at: datetime = _ts()
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
